@@ -1,0 +1,44 @@
+/**
+ * Compute kernels behind one interface: a pure-TS reference and WASM-SIMD.
+ * Knows nothing of models, sessions or HTTP.
+ *
+ * @module
+ */
+
+import type { Backend, BackendName } from "./types.ts";
+import { createReferenceBackend } from "./reference/backend.ts";
+import { createWasmBackend } from "./wasm/backend.ts";
+import { wasmSimdSupported } from "./wasm/loader.ts";
+
+export type { Backend, BackendName, Matrix, MatrixSource, WeightDType, Wkv7Inputs, Wkv7Shape } from "./types.ts";
+export { bf16ToF32, bytesToF32, dtypeBytes, f16ToF32 } from "./widen.ts";
+export { provideKernelModule, wasmSimdSupported } from "./wasm/loader.ts";
+
+/** How much memory a backend must be able to hold. */
+export interface BackendSize {
+  /** Bytes of weights and buffers. */
+  capacity: number;
+  /** The widest matrix, in columns. */
+  maxCols: number;
+}
+
+/** The backends by name, each made for the size a model needs. */
+export const BACKENDS: ReadonlyMap<BackendName, (size: BackendSize) => Promise<Backend>> = new Map<
+  BackendName,
+  (size: BackendSize) => Promise<Backend>
+>([
+  ["reference", () => Promise.resolve(createReferenceBackend())],
+  ["wasm", (size) => createWasmBackend(size)],
+]);
+
+/** The fastest backend this runtime supports. */
+export function defaultBackendName(): BackendName {
+  return wasmSimdSupported() ? "wasm" : "reference";
+}
+
+/** Makes a backend by name (default: the fastest available). */
+export function createBackend(size: BackendSize, name: BackendName = defaultBackendName()): Promise<Backend> {
+  const make = BACKENDS.get(name);
+  if (!make) throw new TypeError(`Unknown backend "${name}": use one of ${[...BACKENDS.keys()].join(", ")}`);
+  return make(size);
+}

@@ -1,0 +1,67 @@
+import type { Backend, Matrix, MatrixSource, Wkv7Inputs, Wkv7Shape } from "../types.ts";
+import { widenTo } from "../widen.ts";
+
+/**
+ * The pure-TS reference backend: plain loops, f32 accumulation, written to be
+ * obviously right rather than fast. Every other backend is tested against it.
+ */
+export function createReferenceBackend(): Backend {
+  return {
+    name: "reference",
+    matrix(src: MatrixSource): Matrix {
+      const copy = src.bytes.slice();
+      const data = src.dtype === "f32"
+        ? new Float32Array(copy.buffer, 0, src.rows * src.cols)
+        : new Uint16Array(copy.buffer, 0, src.rows * src.cols);
+      return { rows: src.rows, cols: src.cols, dtype: src.dtype, data };
+    },
+    f32: (length) => new Float32Array(length),
+    matvec(m, x, y) {
+      const row = new Float32Array(m.cols);
+      for (let r = 0; r < m.rows; r++) {
+        widenTo(m, r, row);
+        let sum = 0;
+        for (let c = 0; c < m.cols; c++) sum += row[c] * x[c];
+        y[r] = sum;
+      }
+    },
+    matmul(m, x, y, tokens) {
+      const row = new Float32Array(m.cols);
+      for (let r = 0; r < m.rows; r++) {
+        widenTo(m, r, row);
+        for (let t = 0; t < tokens; t++) {
+          let sum = 0;
+          const xo = t * m.cols;
+          for (let c = 0; c < m.cols; c++) sum += row[c] * x[xo + c];
+          y[t * m.rows + r] = sum;
+        }
+      }
+    },
+    wkv7: referenceWkv7,
+  };
+}
+
+/** The RWKV-7 state update, one token and one head at a time (see {@linkcode Backend.wkv7}). */
+export function referenceWkv7(state: Float32Array, io: Wkv7Inputs, shape: Wkv7Shape): void {
+  const { tokens, heads, headSize: n } = shape;
+  const c = heads * n;
+  for (let t = 0; t < tokens; t++) {
+    for (let h = 0; h < heads; h++) {
+      const o = t * c + h * n;
+      const s = h * n * n;
+      for (let i = 0; i < n; i++) {
+        const row = s + i * n;
+        let sa = 0;
+        for (let j = 0; j < n; j++) sa += state[row + j] * io.a[o + j];
+        const vi = io.v[o + i];
+        let out = 0;
+        for (let j = 0; j < n; j++) {
+          const sij = state[row + j] * io.w[o + j] + sa * io.b[o + j] + vi * io.k[o + j];
+          state[row + j] = sij;
+          out += sij * io.r[o + j];
+        }
+        io.y[o + i] = out;
+      }
+    }
+  }
+}

@@ -1,0 +1,189 @@
+// WASM-SIMD kernels. Built by `deno task build:wasm` (clang --target=wasm32 -msimd128).
+//
+// Conventions: a matrix is row-major [rows][cols]; `cols` is a multiple of 8 (the
+// loader checks it). Activations are f32. Weights are f32, f16 or bf16, widened to
+// f32 in registers; all sums accumulate in f32. No libc: only what is here.
+
+#include <stdint.h>
+#include <wasm_simd128.h>
+
+typedef uint16_t u16;
+
+// ---- widening 16-bit floats to f32 ------------------------------------------------
+
+static inline v128_t bf16_lo(v128_t h) { return wasm_i32x4_shl(wasm_u32x4_extend_low_u16x8(h), 16); }
+static inline v128_t bf16_hi(v128_t h) { return wasm_i32x4_shl(wasm_u32x4_extend_high_u16x8(h), 16); }
+
+// f16 -> f32 for finite values (normals and subnormals): move exponent+mantissa into
+// place and rescale by 2^112; the sign is copied over. Inf/NaN are not expected in weights.
+static inline v128_t f16_widen(v128_t u) {
+  v128_t sign = wasm_i32x4_shl(wasm_v128_and(u, wasm_i32x4_splat(0x8000)), 16);
+  v128_t em = wasm_i32x4_shl(wasm_v128_and(u, wasm_i32x4_splat(0x7fff)), 13);
+  v128_t f = wasm_f32x4_mul(em, wasm_f32x4_splat(0x1p112f));
+  return wasm_v128_or(f, sign);
+}
+static inline v128_t f16_lo(v128_t h) { return f16_widen(wasm_u32x4_extend_low_u16x8(h)); }
+static inline v128_t f16_hi(v128_t h) { return f16_widen(wasm_u32x4_extend_high_u16x8(h)); }
+
+static inline float hsum(v128_t v) {
+  return wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1) + wasm_f32x4_extract_lane(v, 2) +
+         wasm_f32x4_extract_lane(v, 3);
+}
+
+#define FMA(acc, a, b) acc = wasm_f32x4_add(acc, wasm_f32x4_mul(a, b))
+
+// ---- matvec: y[rows] = W[rows][cols] x[cols] -----------------------------------------
+
+__attribute__((export_name("matvec_f32"))) void matvec_f32(const float *w, const float *x, float *y, int rows,
+                                                           int cols) {
+  for (int r = 0; r < rows; r++) {
+    const float *row = w + (long)r * cols;
+    v128_t a0 = wasm_f32x4_splat(0), a1 = a0, a2 = a0, a3 = a0;
+    int c = 0;
+    for (; c + 16 <= cols; c += 16) {
+      FMA(a0, wasm_v128_load(row + c), wasm_v128_load(x + c));
+      FMA(a1, wasm_v128_load(row + c + 4), wasm_v128_load(x + c + 4));
+      FMA(a2, wasm_v128_load(row + c + 8), wasm_v128_load(x + c + 8));
+      FMA(a3, wasm_v128_load(row + c + 12), wasm_v128_load(x + c + 12));
+    }
+    for (; c < cols; c += 8) {
+      FMA(a0, wasm_v128_load(row + c), wasm_v128_load(x + c));
+      FMA(a1, wasm_v128_load(row + c + 4), wasm_v128_load(x + c + 4));
+    }
+    y[r] = hsum(wasm_f32x4_add(wasm_f32x4_add(a0, a1), wasm_f32x4_add(a2, a3)));
+  }
+}
+
+#define MATVEC16(NAME, LO, HI)                                                                       \
+  __attribute__((export_name(#NAME))) void NAME(const u16 *w, const float *x, float *y, int rows,     \
+                                                int cols) {                                          \
+    for (int r = 0; r < rows; r++) {                                                                 \
+      const u16 *row = w + (long)r * cols;                                                           \
+      v128_t a0 = wasm_f32x4_splat(0), a1 = a0, a2 = a0, a3 = a0;                                    \
+      int c = 0;                                                                                     \
+      for (; c + 16 <= cols; c += 16) {                                                              \
+        v128_t h0 = wasm_v128_load(row + c), h1 = wasm_v128_load(row + c + 8);                       \
+        FMA(a0, LO(h0), wasm_v128_load(x + c));                                                      \
+        FMA(a1, HI(h0), wasm_v128_load(x + c + 4));                                                  \
+        FMA(a2, LO(h1), wasm_v128_load(x + c + 8));                                                  \
+        FMA(a3, HI(h1), wasm_v128_load(x + c + 12));                                                 \
+      }                                                                                              \
+      for (; c < cols; c += 8) {                                                                     \
+        v128_t h0 = wasm_v128_load(row + c);                                                         \
+        FMA(a0, LO(h0), wasm_v128_load(x + c));                                                      \
+        FMA(a1, HI(h0), wasm_v128_load(x + c + 4));                                                  \
+      }                                                                                              \
+      y[r] = hsum(wasm_f32x4_add(wasm_f32x4_add(a0, a1), wasm_f32x4_add(a2, a3)));                   \
+    }                                                                                                \
+  }
+
+MATVEC16(matvec_f16, f16_lo, f16_hi)
+MATVEC16(matvec_bf16, bf16_lo, bf16_hi)
+
+// ---- matmul: Y[t][rows] = X[t][cols] W[rows][cols]^T ---------------------------------
+// Tiles of 4 weight rows x 2 tokens; the 4 rows (widened to f32 in `wbuf`) stay in cache
+// while every token streams past them, so each weight byte is read from memory once.
+
+static void tile_4x2(const float *w, int cols, const float *x0, const float *x1, float *out0, float *out1,
+                     int rows_here) {
+  v128_t acc[8];
+  for (int i = 0; i < 8; i++) acc[i] = wasm_f32x4_splat(0);
+  for (int c = 0; c < cols; c += 4) {
+    v128_t xa = wasm_v128_load(x0 + c), xb = wasm_v128_load(x1 + c);
+    v128_t w0 = wasm_v128_load(w + c), w1 = wasm_v128_load(w + cols + c);
+    v128_t w2 = wasm_v128_load(w + 2 * cols + c), w3 = wasm_v128_load(w + 3 * cols + c);
+    FMA(acc[0], w0, xa);
+    FMA(acc[1], w1, xa);
+    FMA(acc[2], w2, xa);
+    FMA(acc[3], w3, xa);
+    FMA(acc[4], w0, xb);
+    FMA(acc[5], w1, xb);
+    FMA(acc[6], w2, xb);
+    FMA(acc[7], w3, xb);
+  }
+  for (int i = 0; i < rows_here; i++) {
+    out0[i] = hsum(acc[i]);
+    out1[i] = hsum(acc[4 + i]);
+  }
+}
+
+// wbuf: 4 * cols floats of scratch owned by the caller.
+static void matmul_rows(const float *w4, const float *x, float *y, int r, int rows, int cols, int tokens) {
+  int here = rows - r < 4 ? rows - r : 4;
+  int t = 0;
+  for (; t + 2 <= tokens; t += 2)
+    tile_4x2(w4, cols, x + (long)t * cols, x + (long)(t + 1) * cols, y + (long)t * rows + r,
+             y + (long)(t + 1) * rows + r, here);
+  if (t < tokens) {
+    float dummy[4];
+    tile_4x2(w4, cols, x + (long)t * cols, x + (long)t * cols, y + (long)t * rows + r, dummy, here);
+  }
+}
+
+__attribute__((export_name("matmul_f32"))) void matmul_f32(const float *w, const float *x, float *y, int rows,
+                                                           int cols, int tokens, float *wbuf) {
+  for (int r = 0; r < rows; r += 4) {
+    int here = rows - r < 4 ? rows - r : 4;
+    const float *src = w + (long)r * cols;
+    if (here < 4) {
+      for (int i = 0; i < 4 * cols; i++) wbuf[i] = i < here * cols ? src[i] : 0.0f;
+      src = wbuf;
+    }
+    matmul_rows(src, x, y, r, rows, cols, tokens);
+  }
+}
+
+#define MATMUL16(NAME, LO, HI)                                                                         \
+  __attribute__((export_name(#NAME))) void NAME(const u16 *w, const float *x, float *y, int rows, int cols, \
+                                                int tokens, float *wbuf) {                             \
+    for (int r = 0; r < rows; r += 4) {                                                                \
+      int here = rows - r < 4 ? rows - r : 4;                                                          \
+      const u16 *src = w + (long)r * cols;                                                             \
+      for (int i = 0; i < here * cols; i += 8) {                                                       \
+        v128_t h = wasm_v128_load(src + i);                                                            \
+        wasm_v128_store(wbuf + i, LO(h));                                                              \
+        wasm_v128_store(wbuf + i + 4, HI(h));                                                          \
+      }                                                                                                \
+      for (int i = here * cols; i < 4 * cols; i++) wbuf[i] = 0.0f;                                     \
+      matmul_rows(wbuf, x, y, r, rows, cols, tokens);                                                  \
+    }                                                                                                  \
+  }
+
+MATMUL16(matmul_f16, f16_lo, f16_hi)
+MATMUL16(matmul_bf16, bf16_lo, bf16_hi)
+
+// ---- RWKV-7 state update ------------------------------------------------------------
+// For each token and head, with S[i][j] (i: value index, j: key index):
+//   sa_i = sum_j S[i][j] a_j;  S[i][j] = S[i][j] w_j + sa_i b_j + v_i k_j;  y_i = sum_j S[i][j] r_j
+// state: [heads][n][n]; r, w, k, v, a, b, y: [tokens][heads * n]; n a multiple of 4.
+
+__attribute__((export_name("wkv7"))) void wkv7(float *state, const float *r, const float *w, const float *k,
+                                               const float *v, const float *a, const float *b, float *y,
+                                               int tokens, int heads, int n) {
+  int c = heads * n;
+  for (int t = 0; t < tokens; t++) {
+    long o = (long)t * c;
+    for (int h = 0; h < heads; h++) {
+      float *s = state + (long)h * n * n;
+      const float *rh = r + o + h * n, *wh = w + o + h * n, *kh = k + o + h * n;
+      const float *vh = v + o + h * n, *ah = a + o + h * n, *bh = b + o + h * n;
+      float *yh = y + o + h * n;
+      for (int i = 0; i < n; i++) {
+        float *row = s + i * n;
+        v128_t acc = wasm_f32x4_splat(0);
+        for (int j = 0; j < n; j += 4) FMA(acc, wasm_v128_load(row + j), wasm_v128_load(ah + j));
+        v128_t sa = wasm_f32x4_splat(hsum(acc));
+        v128_t vi = wasm_f32x4_splat(vh[i]);
+        v128_t out = wasm_f32x4_splat(0);
+        for (int j = 0; j < n; j += 4) {
+          v128_t sij = wasm_f32x4_mul(wasm_v128_load(row + j), wasm_v128_load(wh + j));
+          FMA(sij, sa, wasm_v128_load(bh + j));
+          FMA(sij, vi, wasm_v128_load(kh + j));
+          wasm_v128_store(row + j, sij);
+          FMA(out, sij, wasm_v128_load(rh + j));
+        }
+        yh[i] = hsum(out);
+      }
+    }
+  }
+}
