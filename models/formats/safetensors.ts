@@ -1,0 +1,101 @@
+/**
+ * Reads and writes the safetensors format: an 8-byte little-endian header
+ * length, a JSON header naming each tensor's dtype, shape and byte range, then
+ * the raw data. Reading validates every entry and throws a ModelLoadError that
+ * names the offending tensor.
+ *
+ * @module
+ */
+
+import { dtypeBytes, type WeightDType } from "../../kernels/mod.ts";
+import { ModelLoadError } from "../errors.ts";
+import { numel, type RawTensor, type TensorMap } from "./tensor.ts";
+
+const DTYPES: Record<string, WeightDType> = { F32: "f32", F16: "f16", BF16: "bf16" };
+const NAMES: Record<WeightDType, string> = { f32: "F32", f16: "F16", bf16: "BF16" };
+const MAX_HEADER = 100 * 1024 * 1024;
+
+/** Parses a safetensors file held in memory; `file` names it in errors. */
+export function parseSafetensors(bytes: Uint8Array, file = "safetensors file"): TensorMap {
+  if (bytes.byteLength < 8) throw new ModelLoadError(`${file}: too short to hold a safetensors header`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLength = Number(view.getBigUint64(0, true));
+  if (headerLength > MAX_HEADER || 8 + headerLength > bytes.byteLength) {
+    throw new ModelLoadError(`${file}: header length ${headerLength} runs past the end of the file`);
+  }
+  let header: Record<string, unknown>;
+  try {
+    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength)));
+  } catch (cause) {
+    throw new ModelLoadError(`${file}: header is not valid JSON`, { cause });
+  }
+  if (typeof header !== "object" || header === null || Array.isArray(header)) {
+    throw new ModelLoadError(`${file}: header is not a JSON object`);
+  }
+  const data = bytes.subarray(8 + headerLength);
+  const tensors = new Map<string, RawTensor>();
+  for (const [name, entry] of Object.entries(header)) {
+    if (name === "__metadata__") continue;
+    tensors.set(name, readEntry(name, entry, data, file));
+  }
+  return tensors;
+}
+
+function readEntry(name: string, entry: unknown, data: Uint8Array, file: string): RawTensor {
+  const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+  const where = `${file}: tensor "${name}"`;
+  if (typeof e !== "object" || e === null) throw new ModelLoadError(`${where} has no description`);
+  const dtype = typeof e.dtype === "string" ? DTYPES[e.dtype] : undefined;
+  if (!dtype) {
+    throw new ModelLoadError(`${where} has unsupported dtype ${JSON.stringify(e.dtype)}: use F32, F16 or BF16`);
+  }
+  const shape = e.shape;
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    throw new ModelLoadError(`${where} has an invalid shape ${JSON.stringify(shape)}`);
+  }
+  const offsets = e.data_offsets;
+  if (
+    !Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((d) => Number.isSafeInteger(d) && d >= 0) ||
+    offsets[0] > offsets[1]
+  ) {
+    throw new ModelLoadError(`${where} has invalid data_offsets ${JSON.stringify(offsets)}`);
+  }
+  const [start, end] = offsets as [number, number];
+  if (end > data.byteLength) {
+    throw new ModelLoadError(`${where} ends at byte ${end}, past the end of the data (${data.byteLength} bytes)`);
+  }
+  const expected = numel(shape) * dtypeBytes(dtype);
+  if (end - start !== expected) {
+    throw new ModelLoadError(
+      `${where}: shape [${shape.join(", ")}] of ${e.dtype} needs ${expected} bytes but its offsets span ${
+        end - start
+      }`,
+    );
+  }
+  return { name, dtype, shape, bytes: data.subarray(start, end) };
+}
+
+/** Serializes tensors (in the order given) as a safetensors file. */
+export function writeSafetensors(tensors: Iterable<RawTensor>, metadata?: Record<string, string>): Uint8Array {
+  const header: Record<string, unknown> = {};
+  const parts: Uint8Array[] = [];
+  let offset = 0;
+  for (const t of tensors) {
+    header[t.name] = { dtype: NAMES[t.dtype], shape: t.shape, data_offsets: [offset, offset + t.bytes.byteLength] };
+    parts.push(t.bytes);
+    offset += t.bytes.byteLength;
+  }
+  if (metadata) header.__metadata__ = metadata;
+  const raw = new TextEncoder().encode(JSON.stringify(header));
+  const head = new Uint8Array(Math.ceil(raw.byteLength / 8) * 8).fill(0x20);
+  head.set(raw);
+  const out = new Uint8Array(8 + head.byteLength + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(head.byteLength), true);
+  out.set(head, 8);
+  let at = 8 + head.byteLength;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
+}

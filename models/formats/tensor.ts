@@ -1,0 +1,18 @@
+import type { WeightDType } from "../../kernels/mod.ts";
+
+/** One tensor as read from a weight file: raw little-endian elements and their shape. */
+export interface RawTensor {
+  readonly name: string;
+  readonly dtype: WeightDType;
+  readonly shape: readonly number[];
+  /** `product(shape) * bytesPerElement` bytes (a view into the file; do not mutate). */
+  readonly bytes: Uint8Array;
+}
+
+/** The tensors of a checkpoint, by name. */
+export type TensorMap = ReadonlyMap<string, RawTensor>;
+
+/** The number of elements a shape holds. */
+export function numel(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}

@@ -1,0 +1,97 @@
+import { type BackendName, createBackend } from "../kernels/mod.ts";
+import { HuggingFaceTokenizer, type Tokenizer, WorldTokenizer } from "../tokenizers/mod.ts";
+import { ModelLoadError } from "./errors.ts";
+import { parseSafetensors } from "./formats/safetensors.ts";
+import { FAMILIES } from "./registry.ts";
+import type { Family, RecurrentModel } from "./types.ts";
+
+/** A model ready to serve: weights on a backend, its tokenizer, and what identifies it. */
+export interface LoadedModel {
+  /** The name clients use (the directory's base name unless given). */
+  readonly id: string;
+  readonly family: Family;
+  readonly model: RecurrentModel;
+  readonly tokenizer: Tokenizer;
+  /** SHA-256 (hex) of the weight file: a saved state is only valid for this exact model. */
+  readonly fingerprint: string;
+}
+
+/** Options of {@linkcode loadModel}. */
+export interface LoadOptions {
+  /** Kernel backend (default: the fastest available). */
+  backend?: BackendName;
+  /** Tokens per prefill chunk (default 64). */
+  chunk?: number;
+  /** The model's id (default: the directory name). */
+  id?: string;
+}
+
+const ASSETS = new URL("../assets/", import.meta.url);
+
+/**
+ * Loads a model directory: one `*.safetensors` weight file, a tokenizer
+ * (`tokenizer.json`, or a World-format `*.txt` vocabulary; else the family's
+ * default) and an optional `config.json`. The family is detected from them.
+ */
+export async function loadModel(dir: string, options: LoadOptions = {}): Promise<LoadedModel> {
+  const files = await listDir(dir);
+  const weights = files.filter((f) => f.endsWith(".safetensors"));
+  if (weights.length !== 1) {
+    const found = weights.length ? weights.join(", ") : "none";
+    throw new ModelLoadError(
+      `${dir}: expected exactly one .safetensors file, found ${found} (convert a .pth with deno task convert)`,
+    );
+  }
+  const bytes = await Deno.readFile(`${dir}/${weights[0]}`);
+  const tensors = parseSafetensors(bytes, weights[0]);
+  const config = files.includes("config.json")
+    ? await readJson(`${dir}/config.json`) as Record<string, unknown>
+    : undefined;
+  const found = [...FAMILIES].find(([, spec]) => spec.detect(tensors, config));
+  if (!found) {
+    const names = [...tensors.keys()].slice(0, 5).join(", ");
+    throw new ModelLoadError(
+      `${dir}: not a known model family (tensors ${names}…); supported: ${[...FAMILIES.keys()].join(", ")}`,
+    );
+  }
+  const [family, spec] = found;
+  const chunk = options.chunk ?? 64;
+  const backend = await createBackend(spec.footprint(tensors, chunk), options.backend);
+  const model = spec.create(tensors, backend, { chunk });
+  const tokenizer = await loadTokenizer(dir, files, spec.defaultVocab);
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  const fingerprint = [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+  const id = options.id ?? dir.replace(/\/+$/, "").split("/").pop()!;
+  return { id, family, model, tokenizer, fingerprint };
+}
+
+async function loadTokenizer(dir: string, files: string[], defaultVocab?: string): Promise<Tokenizer> {
+  if (files.includes("tokenizer.json")) {
+    const config = files.includes("tokenizer_config.json")
+      ? await readJson(`${dir}/tokenizer_config.json`) as Record<string, unknown>
+      : {};
+    return new HuggingFaceTokenizer(await readJson(`${dir}/tokenizer.json`), config);
+  }
+  const vocab = files.filter((f) => f.endsWith(".txt") && /vocab/i.test(f));
+  if (vocab.length > 0) return new WorldTokenizer(await Deno.readTextFile(`${dir}/${vocab[0]}`), vocab[0]);
+  if (defaultVocab) return new WorldTokenizer(await Deno.readTextFile(new URL(defaultVocab, ASSETS)), defaultVocab);
+  throw new ModelLoadError(`${dir}: no tokenizer.json or vocabulary .txt found`);
+}
+
+async function listDir(dir: string): Promise<string[]> {
+  try {
+    const out: string[] = [];
+    for await (const e of Deno.readDir(dir)) if (e.isFile) out.push(e.name);
+    return out.sort();
+  } catch (cause) {
+    throw new ModelLoadError(`Cannot read model directory ${dir}: ${(cause as Error).message}`, { cause });
+  }
+}
+
+async function readJson(path: string): Promise<unknown> {
+  try {
+    return JSON.parse(await Deno.readTextFile(path));
+  } catch (cause) {
+    throw new ModelLoadError(`${path}: not valid JSON`, { cause });
+  }
+}

@@ -1,0 +1,13 @@
+/**
+ * Model families (RWKV-7 so far), checkpoint formats and the model-directory
+ * loader. Runs forward passes; does not sample, store sessions or speak HTTP.
+ *
+ * @module
+ */
+
+export { ModelLoadError } from "./errors.ts";
+export { parseSafetensors, writeSafetensors } from "./formats/safetensors.ts";
+export { numel, type RawTensor, type TensorMap } from "./formats/tensor.ts";
+export { type LoadedModel, loadModel, type LoadOptions } from "./load.ts";
+export { FAMILIES, type FamilySpec } from "./registry.ts";
+export type { Family, ModelInfo, RecurrentModel, RecurrentState, StatePart } from "./types.ts";

@@ -1,0 +1,26 @@
+import type { Backend } from "../kernels/mod.ts";
+import type { TensorMap } from "./formats/tensor.ts";
+import { createRwkv7Model, isRwkv7, loadRwkv7Weights, rwkv7Footprint } from "./rwkv7/mod.ts";
+import type { Family, RecurrentModel } from "./types.ts";
+
+/** What the loader needs of a model family. */
+export interface FamilySpec {
+  /** Whether a checkpoint (its tensors and config.json, if any) belongs to this family. */
+  detect(tensors: TensorMap, config: Record<string, unknown> | undefined): boolean;
+  /** Backend bytes and widest matrix needed for the weights plus buffers of `chunk` tokens. */
+  footprint(tensors: TensorMap, chunk: number): { capacity: number; maxCols: number };
+  /** Validates the tensors, places them in `backend` and returns the model. */
+  create(tensors: TensorMap, backend: Backend, options: { chunk: number }): RecurrentModel;
+  /** The default vocabulary file (in assets/) when a directory brings no tokenizer. */
+  defaultVocab?: string;
+}
+
+/** The model families, by name. */
+export const FAMILIES: ReadonlyMap<Family, FamilySpec> = new Map<Family, FamilySpec>([
+  ["rwkv7", {
+    detect: (tensors) => isRwkv7(tensors),
+    footprint: rwkv7Footprint,
+    create: (tensors, backend, options) => createRwkv7Model(loadRwkv7Weights(tensors, backend), backend, options),
+    defaultVocab: "rwkv_vocab_v20230424.txt",
+  }],
+]);

@@ -1,0 +1,66 @@
+import { bytesToF32, type MatrixSource } from "../../kernels/mod.ts";
+import { ModelLoadError } from "../errors.ts";
+import { numel, type RawTensor, type TensorMap } from "../formats/tensor.ts";
+
+/** Affine parameters of a layer or group norm. */
+export interface NormParams {
+  readonly w: Float32Array;
+  readonly b: Float32Array;
+  readonly eps: number;
+}
+
+/** Looks tensors up by name and checks their shapes, naming the tensor in every error. */
+export class TensorReader {
+  /** Wraps the tensors of one checkpoint; `family` names it in errors. */
+  constructor(readonly tensors: TensorMap, readonly family: string) {}
+
+  /** Whether a tensor is present. */
+  has(name: string): boolean {
+    return this.tensors.has(name);
+  }
+
+  /** The tensor, or a ModelLoadError saying it is missing. */
+  get(name: string): RawTensor {
+    const t = this.tensors.get(name);
+    if (!t) throw new ModelLoadError(`${this.family} checkpoint is missing tensor "${name}"`);
+    return t;
+  }
+
+  /** A tensor of exactly `n` elements (any shape, e.g. `[1, 1, n]`), widened to f32. */
+  vector(name: string, n: number): Float32Array {
+    const t = this.get(name);
+    if (numel(t.shape) !== n) {
+      throw new ModelLoadError(`Tensor "${name}" has shape [${t.shape}] but ${n} elements were expected`);
+    }
+    return bytesToF32(t.bytes, t.dtype);
+  }
+
+  /** The norm `prefix.weight` / `prefix.bias` of width n. */
+  norm(prefix: string, n: number, eps: number): NormParams {
+    return { w: this.vector(`${prefix}.weight`, n), b: this.vector(`${prefix}.bias`, n), eps };
+  }
+
+  /** A 2-D tensor of shape `[rows, cols]` as matrix source. */
+  matrix(name: string, rows: number, cols: number): MatrixSource {
+    const t = this.get(name);
+    if (t.shape.length !== 2 || t.shape[0] !== rows || t.shape[1] !== cols) {
+      throw new ModelLoadError(`Tensor "${name}" has shape [${t.shape}] but [${rows}, ${cols}] was expected`);
+    }
+    return { rows, cols, dtype: t.dtype, bytes: t.bytes };
+  }
+
+  /** A 2-D tensor stored as `[rows, cols]`, returned transposed as a `[cols][rows]` matrix source. */
+  transposed(name: string, rows: number, cols: number): MatrixSource {
+    const src = this.matrix(name, rows, cols);
+    const size = src.dtype === "f32" ? 4 : 2;
+    const out = new Uint8Array(src.bytes.byteLength);
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < cols; c++) {
+        const from = (r * cols + c) * size;
+        const to = (c * rows + r) * size;
+        for (let b = 0; b < size; b++) out[to + b] = src.bytes[from + b];
+      }
+    }
+    return { rows: cols, cols: rows, dtype: src.dtype, bytes: out };
+  }
+}

@@ -1,0 +1,46 @@
+import type { Backend, WeightDType } from "../kernels/mod.ts";
+
+/** The model families this service knows. */
+export type Family = "rwkv7";
+
+/** One named part of a family's recurrent state, for headers and docs. */
+export interface StatePart {
+  readonly name: string;
+  readonly shape: readonly number[];
+}
+
+/** What a loaded model is: enough to describe it and to check a saved state against it. */
+export interface ModelInfo {
+  readonly family: Family;
+  readonly vocabSize: number;
+  /** The element type of the weights as loaded. */
+  readonly weightDType: WeightDType;
+  /** The state's parts, in the order they sit in `RecurrentState.data`. */
+  readonly stateParts: readonly StatePart[];
+  /** Total f32 elements of a state. */
+  readonly stateSize: number;
+  /** Family-specific dimensions, e.g. `{ n_layer, n_embd, head_size }`. */
+  readonly dims: Readonly<Record<string, number>>;
+}
+
+/**
+ * A recurrent model's whole memory of a sequence: one flat f32 array whose
+ * layout is `ModelInfo.stateParts`, concatenated in order.
+ */
+export interface RecurrentState {
+  readonly data: Float32Array;
+}
+
+/** What every model family implements. */
+export interface RecurrentModel {
+  readonly info: ModelInfo;
+  readonly backend: Backend;
+  /** A fresh state: the model before any token. */
+  newState(): RecurrentState;
+  /**
+   * Runs `tokens` through the model starting from `state` (updated in place) and
+   * returns the logits after the last token (a new array of `vocabSize`). Long inputs
+   * are processed in chunks of many tokens per matmul; one token uses the matvec path.
+   */
+  forward(tokens: ArrayLike<number>, state: RecurrentState): Float32Array;
+}
