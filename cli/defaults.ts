@@ -1,0 +1,18 @@
+/** The model served when none is named: the small RWKV-7 trained on the KJV Bible (see assets/README.md). */
+export const DEFAULT_MODEL_DIR = new URL("../assets/rwkv7-kjv-4m", import.meta.url).pathname;
+
+/** Parses a non-negative integer flag; throws a TypeError naming the flag otherwise. */
+export function intFlag(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined || value === "") return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new TypeError(`--${name} must be a non-negative integer, got "${value}"`);
+  return n;
+}
+
+/** Parses a number flag. */
+export function numberFlag(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined || value === "") return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new TypeError(`--${name} must be a number, got "${value}"`);
+  return n;
+}

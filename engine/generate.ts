@@ -1,0 +1,129 @@
+/**
+ * One generation on a session: append the prompt, then sample, detokenize and
+ * stop-check token by token, as an async stream of events. Routes only adapt
+ * these events to SSE or JSON.
+ *
+ * @module
+ */
+
+import type { LoadedModel } from "../models/mod.ts";
+import { Utf8Stream } from "../tokenizers/mod.ts";
+import { logSoftmax, sampleToken, type SamplingParams, topIds } from "./sampler.ts";
+import { appendTokens, type Session } from "./session.ts";
+import { StopMatcher } from "./stop_strings.ts";
+
+/** What to generate. */
+export interface GenerateRequest {
+  /** Token ids appended to the session before generating (may be empty if the session has tokens). */
+  readonly prompt: readonly number[];
+  readonly maxTokens: number;
+  readonly sampling: SamplingParams;
+  /** Generation ends before the first occurrence of any of these; the stop text is not emitted. */
+  readonly stop?: readonly string[];
+  /** Generation ends after any of these ids (the id's text is not emitted). */
+  readonly stopTokenIds?: readonly number[];
+  /** Keep going past the end-of-text token. */
+  readonly ignoreEos?: boolean;
+  /** Report the chosen token's logprob and this many top alternatives (0: logprob only). */
+  readonly logprobs?: number;
+  /** Emit an incomplete trailing character as U+FFFD at the end instead of keeping it in the session. */
+  readonly flushAtEnd?: boolean;
+}
+
+/** One alternative and its log-probability. */
+export interface TopLogprob {
+  readonly tokenId: number;
+  readonly text: string;
+  readonly logprob: number;
+}
+
+/** A generated token. `text` is what became safe to show (may be empty while a character or stop string is pending). */
+export interface TokenEvent {
+  readonly type: "token";
+  readonly tokenId: number;
+  /** The token's position in the session (0-based). */
+  readonly position: number;
+  readonly text: string;
+  readonly logprob?: number;
+  readonly top?: readonly TopLogprob[];
+}
+
+/** The end of a generation. */
+export interface DoneEvent {
+  readonly type: "done";
+  readonly finishReason: "stop" | "length";
+  /** Text released at the end (held for a stop-string check or flushed); usually empty. */
+  readonly text: string;
+  readonly usage: { promptTokens: number; completionTokens: number; totalTokens: number };
+}
+
+/** What a generation yields. */
+export type GenerationEvent = TokenEvent | DoneEvent;
+
+/** How often (ms of compute) generation yields to the event loop so streams flush and aborts arrive. */
+const YIELD_EVERY_MS = 25;
+
+/** Runs one generation; the session is updated as tokens are produced. */
+export async function* generate(
+  loaded: LoadedModel,
+  session: Session,
+  req: GenerateRequest,
+): AsyncGenerator<GenerationEvent> {
+  if (req.prompt.length === 0 && session.logits === undefined) {
+    throw new RangeError("The prompt is empty and the session has no tokens: send some text to start from");
+  }
+  appendTokens(loaded, session, req.prompt);
+  const tokenizer = loaded.tokenizer;
+  const utf8 = new Utf8Stream(session.carry);
+  const stops = new StopMatcher(req.stop ?? []);
+  const stopIds = new Set(req.stopTokenIds ?? []);
+  if (!req.ignoreEos && tokenizer.endOfText !== undefined) stopIds.add(tokenizer.endOfText);
+  let generated = 0;
+  let finishReason: "stop" | "length" = "length";
+  let lastYield = performance.now();
+  while (generated < req.maxTokens) {
+    const logits = session.logits!;
+    const tokenId = sampleToken(logits, req.sampling, session.sampler);
+    const position = session.tokens;
+    let logprob: number | undefined;
+    let top: TopLogprob[] | undefined;
+    if (req.logprobs !== undefined) {
+      const lp = logSoftmax(logits);
+      logprob = lp[tokenId];
+      top = topIds(lp, req.logprobs).map((id) => ({ tokenId: id, text: tokenText(loaded, id), logprob: lp[id] }));
+    }
+    generated++;
+    appendTokens(loaded, session, [tokenId]);
+    if (stopIds.has(tokenId)) {
+      finishReason = "stop";
+      yield { type: "token", tokenId, position, text: "", logprob, top };
+      break;
+    }
+    const released = stops.push(utf8.push(tokenizer.tokenBytes(tokenId)));
+    session.carry = utf8.carry;
+    yield { type: "token", tokenId, position, text: released.text, logprob, top };
+    if (released.stopped) {
+      finishReason = "stop";
+      break;
+    }
+    if (performance.now() - lastYield > YIELD_EVERY_MS) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      lastYield = performance.now();
+    }
+  }
+  let text = finishReason === "length" ? stops.flush() : "";
+  if (req.flushAtEnd) {
+    text += utf8.flush();
+    session.carry = utf8.carry;
+  }
+  yield {
+    type: "done",
+    finishReason,
+    text,
+    usage: { promptTokens: req.prompt.length, completionTokens: generated, totalTokens: req.prompt.length + generated },
+  };
+}
+
+function tokenText(loaded: LoadedModel, id: number): string {
+  return new TextDecoder().decode(loaded.tokenizer.tokenBytes(id));
+}

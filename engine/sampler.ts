@@ -1,0 +1,143 @@
+/**
+ * Turns logits into the next token: penalties, temperature, top-k, top-p,
+ * min-p, then one draw from an explicitly seeded PRNG. Everything that makes
+ * a draw depend on the past (the PRNG position, the penalty counters) is in
+ * {@linkcode SamplerState}, which a session saves.
+ *
+ * @module
+ */
+
+import { mulberry32Step } from "./prng.ts";
+
+/** How to pick tokens. Temperature 0 means greedy. */
+export interface SamplingParams {
+  readonly temperature: number;
+  readonly topP: number;
+  /** 0 disables. */
+  readonly topK: number;
+  /** 0 disables. */
+  readonly minP: number;
+  readonly presencePenalty: number;
+  readonly frequencyPenalty: number;
+  /** 1 disables; >1 discourages tokens already generated (HF/CTRL style). */
+  readonly repetitionPenalty: number;
+}
+
+/** Sampling defaults (OpenAI's: temperature 1, top_p 1, no penalties). */
+export const DEFAULT_SAMPLING: SamplingParams = {
+  temperature: 1,
+  topP: 1,
+  topK: 0,
+  minP: 0,
+  presencePenalty: 0,
+  frequencyPenalty: 0,
+  repetitionPenalty: 1,
+};
+
+/** What sampling remembers between tokens: saved with the session. */
+export interface SamplerState {
+  /** The PRNG's 32-bit state (its position in the seeded sequence). */
+  rng: number;
+  /** How often each token id has been generated, for the penalties. */
+  counts: Map<number, number>;
+}
+
+/** A sampler state seeded with `seed` (any integer; hashed to 32 bits). */
+export function newSamplerState(seed: number): SamplerState {
+  return { rng: (Math.imul(seed | 0, 0x9e3779b1) ^ Math.floor(seed / 4294967296)) >>> 0, counts: new Map() };
+}
+
+/** Picks the next token from `logits` (not modified) and advances `state`. */
+export function sampleToken(logits: Float32Array, params: SamplingParams, state: SamplerState): number {
+  const adjusted = applyPenalties(logits, params, state.counts);
+  let token: number;
+  if (params.temperature <= 0) {
+    token = argmax(adjusted);
+  } else {
+    const step = mulberry32Step(state.rng);
+    state.rng = step.state;
+    token = drawFiltered(adjusted, params, step.value);
+  }
+  state.counts.set(token, (state.counts.get(token) ?? 0) + 1);
+  return token;
+}
+
+function applyPenalties(logits: Float32Array, p: SamplingParams, counts: Map<number, number>): Float32Array {
+  if (counts.size === 0 || (p.presencePenalty === 0 && p.frequencyPenalty === 0 && p.repetitionPenalty === 1)) {
+    return logits;
+  }
+  const out = logits.slice();
+  for (const [id, n] of counts) {
+    let v = out[id];
+    if (p.repetitionPenalty !== 1) v = v > 0 ? v / p.repetitionPenalty : v * p.repetitionPenalty;
+    out[id] = v - p.presencePenalty - p.frequencyPenalty * n;
+  }
+  return out;
+}
+
+/** Index of the largest value (the first one on ties). */
+export function argmax(a: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < a.length; i++) if (a[i] > a[best]) best = i;
+  return best;
+}
+
+function drawFiltered(logits: Float32Array, p: SamplingParams, u: number): number {
+  let max = -Infinity;
+  for (const v of logits) if (v > max) max = v;
+  // Candidates: tokens whose probability is not negligible (below 1e-12 of the best cannot be drawn in f64 sums).
+  const floor = max - 27.6 * p.temperature;
+  const ids: number[] = [];
+  for (let i = 0; i < logits.length; i++) if (logits[i] >= floor) ids.push(i);
+  ids.sort((a, b) => logits[b] - logits[a] || a - b);
+  let probs = ids.map((i) => Math.exp((logits[i] - max) / p.temperature));
+  let keep = ids.length;
+  if (p.topK > 0) keep = Math.min(keep, p.topK);
+  const total = probs.reduce((s, v) => s + v, 0);
+  if (p.topP < 1) {
+    let cum = 0;
+    for (let i = 0; i < keep; i++) {
+      cum += probs[i] / total;
+      if (cum >= p.topP) {
+        keep = i + 1;
+        break;
+      }
+    }
+  }
+  if (p.minP > 0) {
+    const threshold = p.minP * probs[0];
+    while (keep > 1 && probs[keep - 1] < threshold) keep--;
+  }
+  probs = probs.slice(0, keep);
+  const sum = probs.reduce((s, v) => s + v, 0);
+  let target = u * sum;
+  for (let i = 0; i < keep; i++) {
+    target -= probs[i];
+    if (target < 0) return ids[i];
+  }
+  return ids[keep - 1];
+}
+
+/** log-softmax of logits, in f64. */
+export function logSoftmax(logits: Float32Array): Float64Array {
+  let max = -Infinity;
+  for (const v of logits) if (v > max) max = v;
+  let sum = 0;
+  for (const v of logits) sum += Math.exp(v - max);
+  const lse = max + Math.log(sum);
+  return Float64Array.from(logits, (v) => v - lse);
+}
+
+/** The `n` most likely ids of a log-probability vector, best first. */
+export function topIds(logprobs: Float64Array, n: number): number[] {
+  const best: number[] = [];
+  for (let i = 0; i < logprobs.length; i++) {
+    if (best.length < n || logprobs[i] > logprobs[best[best.length - 1]]) {
+      let at = best.length;
+      while (at > 0 && logprobs[best[at - 1]] < logprobs[i]) at--;
+      best.splice(at, 0, i);
+      if (best.length > n) best.pop();
+    }
+  }
+  return best;
+}

@@ -1,0 +1,145 @@
+/**
+ * The session blob: our own versioned binary format for a session's state.
+ *
+ *   offset 0   8 bytes  magic "RECSTATE"
+ *          8   u32 LE   format version (1)
+ *         12   u32 LE   header length H
+ *         16   H bytes  header, UTF-8 JSON: family, model id and fingerprint, state parts
+ *                       and their shapes, dtype "f32", token count, sampler state,
+ *                       detokenizer carry, payload lengths
+ *     16 + H   payload  state (f32 LE), then logits (f32 LE, may be empty)
+ *        end   u32 LE   CRC-32 of everything before it
+ *
+ * Reading validates every field against the model it is meant for and throws
+ * a StateFormatError that names the field.
+ *
+ * @module
+ */
+
+import type { LoadedModel } from "../models/mod.ts";
+import { crc32 } from "./crc32.ts";
+import type { Session } from "./session.ts";
+
+const MAGIC = "RECSTATE";
+const VERSION = 1;
+
+/** A state blob that is not a valid state for this model; the message says which field and why. */
+export class StateFormatError extends Error {
+  /** Builds the error. */
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "StateFormatError";
+  }
+}
+
+interface Header {
+  family: string;
+  model: string;
+  fingerprint: string;
+  dtype: "f32";
+  parts: { name: string; shape: number[] }[];
+  tokens: number;
+  sampler: { rng: number; counts: [number, number][] };
+  carry: number[];
+  stateFloats: number;
+  logitFloats: number;
+}
+
+/** Serializes a session of `loaded`. */
+export function encodeStateBlob(loaded: LoadedModel, session: Session): Uint8Array {
+  const info = loaded.model.info;
+  const logits = session.logits ?? new Float32Array(0);
+  const header: Header = {
+    family: info.family,
+    model: loaded.id,
+    fingerprint: loaded.fingerprint,
+    dtype: "f32",
+    parts: info.stateParts.map((p) => ({ name: p.name, shape: [...p.shape] })),
+    tokens: session.tokens,
+    sampler: { rng: session.sampler.rng, counts: [...session.sampler.counts] },
+    carry: [...session.carry],
+    stateFloats: session.state.data.length,
+    logitFloats: logits.length,
+  };
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const payload = 4 * (session.state.data.length + logits.length);
+  const out = new Uint8Array(16 + json.length + payload + 4);
+  const view = new DataView(out.buffer);
+  out.set(new TextEncoder().encode(MAGIC), 0);
+  view.setUint32(8, VERSION, true);
+  view.setUint32(12, json.length, true);
+  out.set(json, 16);
+  let at = 16 + json.length;
+  for (const arr of [session.state.data, logits]) {
+    for (let i = 0; i < arr.length; i++, at += 4) view.setFloat32(at, arr[i], true);
+  }
+  view.setUint32(at, crc32(out.subarray(0, at)), true);
+  return out;
+}
+
+/** Reads a blob made by {@linkcode encodeStateBlob} for `loaded`; throws StateFormatError if it is not one. */
+export function decodeStateBlob(loaded: LoadedModel, blob: Uint8Array): Session {
+  const fail = (msg: string): never => {
+    throw new StateFormatError(msg);
+  };
+  if (blob.length < 20) fail(`State blob is truncated: ${blob.length} bytes is shorter than any header`);
+  if (new TextDecoder().decode(blob.subarray(0, 8)) !== MAGIC) fail("Not a state blob: magic bytes are wrong");
+  const view = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
+  const version = view.getUint32(8, true);
+  if (version !== VERSION) fail(`State blob version ${version} is not supported (this server reads ${VERSION})`);
+  const headerLength = view.getUint32(12, true);
+  if (16 + headerLength + 4 > blob.length) fail("State blob is truncated: header runs past the end");
+  let h: Header;
+  try {
+    h = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(blob.subarray(16, 16 + headerLength)));
+  } catch {
+    return fail("State blob header is not valid JSON");
+  }
+  const expectedLength = 16 + headerLength + 4 * (Number(h.stateFloats) + Number(h.logitFloats)) + 4;
+  if (!Number.isSafeInteger(expectedLength)) fail("State blob header field payload lengths are invalid");
+  if (blob.length < expectedLength) {
+    fail(`State blob is truncated: ${blob.length} bytes, the header promises ${expectedLength}`);
+  }
+  if (blob.length > expectedLength) fail(`State blob has ${blob.length - expectedLength} trailing bytes`);
+  const end = expectedLength - 4;
+  if (crc32(blob.subarray(0, end)) !== view.getUint32(end, true)) {
+    fail("State blob checksum does not match: the blob is corrupted");
+  }
+  const info = loaded.model.info;
+  if (h.family !== info.family) fail(`State blob field family is "${h.family}", this model is "${info.family}"`);
+  if (h.fingerprint !== loaded.fingerprint) {
+    fail(`State blob field fingerprint belongs to another model ("${h.model}"), not "${loaded.id}"`);
+  }
+  if (h.dtype !== "f32") fail(`State blob field dtype "${h.dtype}" is not supported`);
+  const parts = info.stateParts;
+  if (!Array.isArray(h.parts) || h.parts.length !== parts.length) fail("State blob field parts does not match");
+  parts.forEach((p, i) => {
+    const got = h.parts[i];
+    if (got?.name !== p.name || JSON.stringify(got.shape) !== JSON.stringify(p.shape)) {
+      fail(`State blob part ${i} is ${JSON.stringify(got)}, expected ${p.name} [${p.shape}]`);
+    }
+  });
+  if (h.stateFloats !== info.stateSize) fail(`State blob field stateFloats is ${h.stateFloats}`);
+  if (h.logitFloats !== 0 && h.logitFloats !== info.vocabSize) fail(`State blob field logitFloats is ${h.logitFloats}`);
+  if (!Number.isSafeInteger(h.tokens) || h.tokens < 0) fail("State blob field tokens is invalid");
+  if (!Number.isInteger(h.sampler?.rng) || !Array.isArray(h.sampler.counts)) fail("State blob field sampler is invalid");
+  if (!Array.isArray(h.carry) || h.carry.length > 3) fail("State blob field carry is invalid");
+
+  const state = loaded.model.newState();
+  let at = 16 + headerLength;
+  for (let i = 0; i < state.data.length; i++, at += 4) state.data[i] = view.getFloat32(at, true);
+  let logits: Float32Array | undefined;
+  if (h.logitFloats > 0) {
+    logits = new Float32Array(h.logitFloats);
+    for (let i = 0; i < logits.length; i++, at += 4) logits[i] = view.getFloat32(at, true);
+  }
+  return {
+    modelId: loaded.id,
+    fingerprint: loaded.fingerprint,
+    state,
+    logits,
+    tokens: h.tokens,
+    sampler: { rng: h.sampler.rng >>> 0, counts: new Map(h.sampler.counts) },
+    carry: Uint8Array.from(h.carry),
+  };
+}

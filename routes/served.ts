@@ -1,0 +1,22 @@
+import type { LoadedModel } from "../models/mod.ts";
+import { ApiError } from "./errors.ts";
+import type { Limits } from "./schemas.ts";
+
+/** The models a server answers for, and its limits. */
+export interface ServedModels {
+  readonly models: ReadonlyMap<string, LoadedModel>;
+  /** The model used when a request names none. */
+  readonly defaultModel: string;
+  /** Unix seconds when the server started. */
+  readonly createdAt: number;
+  readonly limits: Limits;
+}
+
+/** The model a request asks for (or the default); 404 for an unknown name. */
+export function pickModel(served: ServedModels, name: string | undefined): LoadedModel {
+  const loaded = served.models.get(name ?? served.defaultModel);
+  if (!loaded) {
+    throw new ApiError(404, `Model "${name}" is not served here; GET /v1/models lists the models`, "model");
+  }
+  return loaded;
+}
