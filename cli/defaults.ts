@@ -5,7 +5,9 @@ export const DEFAULT_MODEL_DIR = new URL("../assets/rwkv7-kjv-4m", import.meta.u
 export function intFlag(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined || value === "") return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new TypeError(`--${name} must be a non-negative integer, got "${value}"`);
+  if (!Number.isInteger(n) || n < 0) {
+    throw new TypeError(`--${name} must be a non-negative integer, got "${value}"`);
+  }
   return n;
 }
 

@@ -27,8 +27,10 @@ const { values } = parseArgs({
 });
 
 if (values.prompt === undefined) {
-  console.error("Usage: deno task generate --model DIR --prompt TEXT [--max-tokens N] [--temperature T]" +
-    " [--top-p P] [--top-k K] [--seed S] [--stats]");
+  console.error(
+    "Usage: deno task generate --model DIR --prompt TEXT [--max-tokens N] [--temperature T]" +
+      " [--top-p P] [--top-k K] [--seed S] [--stats]",
+  );
   Deno.exit(2);
 }
 

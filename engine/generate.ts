@@ -90,7 +90,11 @@ export async function* generate(
     if (req.logprobs !== undefined) {
       const lp = logSoftmax(logits);
       logprob = lp[tokenId];
-      top = topIds(lp, req.logprobs).map((id) => ({ tokenId: id, text: tokenText(loaded, id), logprob: lp[id] }));
+      top = topIds(lp, req.logprobs).map((id) => ({
+        tokenId: id,
+        text: tokenText(loaded, id),
+        logprob: lp[id],
+      }));
     }
     generated++;
     appendTokens(loaded, session, [tokenId]);
@@ -120,7 +124,11 @@ export async function* generate(
     type: "done",
     finishReason,
     text,
-    usage: { promptTokens: req.prompt.length, completionTokens: generated, totalTokens: req.prompt.length + generated },
+    usage: {
+      promptTokens: req.prompt.length,
+      completionTokens: generated,
+      totalTokens: req.prompt.length + generated,
+    },
   };
 }
 

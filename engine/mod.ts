@@ -20,8 +20,8 @@ export {
   DEFAULT_SAMPLING,
   logSoftmax,
   newSamplerState,
-  sampleToken,
   type SamplerState,
+  sampleToken,
   type SamplingParams,
   topIds,
 } from "./sampler.ts";

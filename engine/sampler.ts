@@ -63,7 +63,9 @@ export function sampleToken(logits: Float32Array, params: SamplingParams, state:
 }
 
 function applyPenalties(logits: Float32Array, p: SamplingParams, counts: Map<number, number>): Float32Array {
-  if (counts.size === 0 || (p.presencePenalty === 0 && p.frequencyPenalty === 0 && p.repetitionPenalty === 1)) {
+  if (
+    counts.size === 0 || (p.presencePenalty === 0 && p.frequencyPenalty === 0 && p.repetitionPenalty === 1)
+  ) {
     return logits;
   }
   const out = logits.slice();

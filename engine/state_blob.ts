@@ -83,10 +83,14 @@ export function decodeStateBlob(loaded: LoadedModel, blob: Uint8Array): Session 
     throw new StateFormatError(msg);
   };
   if (blob.length < 20) fail(`State blob is truncated: ${blob.length} bytes is shorter than any header`);
-  if (new TextDecoder().decode(blob.subarray(0, 8)) !== MAGIC) fail("Not a state blob: magic bytes are wrong");
+  if (new TextDecoder().decode(blob.subarray(0, 8)) !== MAGIC) {
+    fail("Not a state blob: magic bytes are wrong");
+  }
   const view = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
   const version = view.getUint32(8, true);
-  if (version !== VERSION) fail(`State blob version ${version} is not supported (this server reads ${VERSION})`);
+  if (version !== VERSION) {
+    fail(`State blob version ${version} is not supported (this server reads ${VERSION})`);
+  }
   const headerLength = view.getUint32(12, true);
   if (16 + headerLength + 4 > blob.length) fail("State blob is truncated: header runs past the end");
   let h: Header;
@@ -106,13 +110,17 @@ export function decodeStateBlob(loaded: LoadedModel, blob: Uint8Array): Session 
     fail("State blob checksum does not match: the blob is corrupted");
   }
   const info = loaded.model.info;
-  if (h.family !== info.family) fail(`State blob field family is "${h.family}", this model is "${info.family}"`);
+  if (h.family !== info.family) {
+    fail(`State blob field family is "${h.family}", this model is "${info.family}"`);
+  }
   if (h.fingerprint !== loaded.fingerprint) {
     fail(`State blob field fingerprint belongs to another model ("${h.model}"), not "${loaded.id}"`);
   }
   if (h.dtype !== "f32") fail(`State blob field dtype "${h.dtype}" is not supported`);
   const parts = info.stateParts;
-  if (!Array.isArray(h.parts) || h.parts.length !== parts.length) fail("State blob field parts does not match");
+  if (!Array.isArray(h.parts) || h.parts.length !== parts.length) {
+    fail("State blob field parts does not match");
+  }
   parts.forEach((p, i) => {
     const got = h.parts[i];
     if (got?.name !== p.name || JSON.stringify(got.shape) !== JSON.stringify(p.shape)) {
@@ -120,9 +128,13 @@ export function decodeStateBlob(loaded: LoadedModel, blob: Uint8Array): Session 
     }
   });
   if (h.stateFloats !== info.stateSize) fail(`State blob field stateFloats is ${h.stateFloats}`);
-  if (h.logitFloats !== 0 && h.logitFloats !== info.vocabSize) fail(`State blob field logitFloats is ${h.logitFloats}`);
+  if (h.logitFloats !== 0 && h.logitFloats !== info.vocabSize) {
+    fail(`State blob field logitFloats is ${h.logitFloats}`);
+  }
   if (!Number.isSafeInteger(h.tokens) || h.tokens < 0) fail("State blob field tokens is invalid");
-  if (!Number.isInteger(h.sampler?.rng) || !Array.isArray(h.sampler.counts)) fail("State blob field sampler is invalid");
+  if (!Number.isInteger(h.sampler?.rng) || !Array.isArray(h.sampler.counts)) {
+    fail("State blob field sampler is invalid");
+  }
   if (!Array.isArray(h.carry) || h.carry.length > 3) fail("State blob field carry is invalid");
 
   const state = loaded.model.newState();

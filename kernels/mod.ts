@@ -10,7 +10,15 @@ import { createReferenceBackend } from "./reference/backend.ts";
 import { createWasmBackend } from "./wasm/backend.ts";
 import { wasmSimdSupported } from "./wasm/loader.ts";
 
-export type { Backend, BackendName, Matrix, MatrixSource, WeightDType, Wkv7Inputs, Wkv7Shape } from "./types.ts";
+export type {
+  Backend,
+  BackendName,
+  Matrix,
+  MatrixSource,
+  WeightDType,
+  Wkv7Inputs,
+  Wkv7Shape,
+} from "./types.ts";
 export { bf16ToF32, bytesToF32, dtypeBytes, f16ToF32 } from "./widen.ts";
 export { provideKernelModule, wasmSimdSupported } from "./wasm/loader.ts";
 

@@ -74,7 +74,9 @@ async function loadTokenizer(dir: string, files: string[], defaultVocab?: string
   }
   const vocab = files.filter((f) => f.endsWith(".txt") && /vocab/i.test(f));
   if (vocab.length > 0) return new WorldTokenizer(await Deno.readTextFile(`${dir}/${vocab[0]}`), vocab[0]);
-  if (defaultVocab) return new WorldTokenizer(await Deno.readTextFile(new URL(defaultVocab, ASSETS)), defaultVocab);
+  if (defaultVocab) {
+    return new WorldTokenizer(await Deno.readTextFile(new URL(defaultVocab, ASSETS)), defaultVocab);
+  }
   throw new ModelLoadError(`${dir}: no tokenizer.json or vocabulary .txt found`);
 }
 

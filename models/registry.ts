@@ -20,7 +20,8 @@ export const FAMILIES: ReadonlyMap<Family, FamilySpec> = new Map<Family, FamilyS
   ["rwkv7", {
     detect: (tensors) => isRwkv7(tensors),
     footprint: rwkv7Footprint,
-    create: (tensors, backend, options) => createRwkv7Model(loadRwkv7Weights(tensors, backend), backend, options),
+    create: (tensors, backend, options) =>
+      createRwkv7Model(loadRwkv7Weights(tensors, backend), backend, options),
     defaultVocab: "rwkv_vocab_v20230424.txt",
   }],
 ]);

@@ -82,7 +82,10 @@ function streamCompletion(
       }
       if (!aborted) await sse.writeSSE({ data: "[DONE]" });
     } catch (err) {
-      await sse.writeSSE({ event: "error", data: JSON.stringify({ error: { message: (err as Error).message } }) });
+      await sse.writeSSE({
+        event: "error",
+        data: JSON.stringify({ error: { message: (err as Error).message } }),
+      });
     } finally {
       await events.return(undefined);
     }
@@ -91,13 +94,21 @@ function streamCompletion(
 
 function promptTokens(loaded: LoadedModel, prompt: string | number[], limit: number): number[] {
   const ids = typeof prompt === "string" ? loaded.tokenizer.encode(prompt) : prompt;
-  if (ids.length === 0) throw new ApiError(400, "The prompt is empty: send at least one token of text", "prompt");
+  if (ids.length === 0) {
+    throw new ApiError(400, "The prompt is empty: send at least one token of text", "prompt");
+  }
   if (ids.length > limit) {
-    throw new ApiError(413, `The prompt has ${ids.length} tokens; this server accepts at most ${limit}`, "prompt");
+    throw new ApiError(
+      413,
+      `The prompt has ${ids.length} tokens; this server accepts at most ${limit}`,
+      "prompt",
+    );
   }
   const vocab = loaded.model.info.vocabSize;
   const bad = ids.find((id) => id >= vocab);
-  if (bad !== undefined) throw new ApiError(400, `Token id ${bad} is outside the vocabulary (0..${vocab - 1})`, "prompt");
+  if (bad !== undefined) {
+    throw new ApiError(400, `Token id ${bad} is outside the vocabulary (0..${vocab - 1})`, "prompt");
+  }
   return ids;
 }
 

@@ -10,14 +10,23 @@ export interface ErrorBody {
 }
 
 /** Builds an OpenAI-style error body. */
-export function errorBody(message: string, type: string, param: string | null = null, code: string | null = null) {
+export function errorBody(
+  message: string,
+  type: string,
+  param: string | null = null,
+  code: string | null = null,
+) {
   return { error: { message, type, param, code } } satisfies ErrorBody;
 }
 
 /** A client error with an HTTP status (4xx) and an OpenAI error type. */
 export class ApiError extends HTTPException {
   /** Builds the error; `param` names the request field at fault, if any. */
-  constructor(status: 400 | 401 | 404 | 409 | 413 | 415, message: string, readonly param: string | null = null) {
+  constructor(
+    status: 400 | 401 | 404 | 409 | 413 | 415,
+    message: string,
+    readonly param: string | null = null,
+  ) {
     super(status, { message });
     this.name = "ApiError";
   }
@@ -34,9 +43,13 @@ export function onError(err: Error, c: Context): Response {
   if (err instanceof ApiError) {
     return c.json(errorBody(err.message, "invalid_request_error", err.param), err.status);
   }
-  if (err instanceof StateFormatError) return c.json(errorBody(err.message, "invalid_request_error", "state"), 400);
+  if (err instanceof StateFormatError) {
+    return c.json(errorBody(err.message, "invalid_request_error", "state"), 400);
+  }
   if (err instanceof RangeError) return c.json(errorBody(err.message, "invalid_request_error"), 400);
-  if (err instanceof HTTPException) return c.json(errorBody(err.message, "invalid_request_error"), err.status);
+  if (err instanceof HTTPException) {
+    return c.json(errorBody(err.message, "invalid_request_error"), err.status);
+  }
   if (err instanceof ModelLoadError) return c.json(errorBody(err.message, "server_error"), 500);
   console.error(err);
   return c.json(errorBody("Internal server error", "server_error"), 500);

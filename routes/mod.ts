@@ -19,7 +19,9 @@ export type { ServedModels } from "./served.ts";
 export function createApp(served: ServedModels): Hono {
   const app = new Hono();
   app.onError(onError);
-  app.notFound((c) => c.json(errorBody(`No route for ${c.req.method} ${c.req.path}`, "invalid_request_error"), 404));
+  app.notFound((c) =>
+    c.json(errorBody(`No route for ${c.req.method} ${c.req.path}`, "invalid_request_error"), 404)
+  );
   app.get("/", (c) => c.json({ status: "ok", models: [...served.models.keys()] }));
   modelRoutes(app, served);
   completionRoutes(app, served);

@@ -35,7 +35,10 @@ function argmax(a: ArrayLike<number>): number {
 function assertAllClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, what: string) {
   assert.equal(actual.length, expected.length, `${what}: length`);
   for (let i = 0; i < actual.length; i++) {
-    assert.ok(Math.abs(actual[i] - expected[i]) <= tol, `${what}[${i}]: ${actual[i]} vs reference ${expected[i]}`);
+    assert.ok(
+      Math.abs(actual[i] - expected[i]) <= tol,
+      `${what}[${i}]: ${actual[i]} vs reference ${expected[i]}`,
+    );
   }
 }
 
@@ -61,7 +64,12 @@ for (const fixture of ["tiny", "tiny3"]) {
       const wkv = state.data.subarray(parts[0], parts[0] + parts[1]);
       assertAllClose(attX, g.state_after_prompt.att_x, TOL, "state att_x");
       assertAllClose(wkv, g.state_after_prompt.wkv, TOL, "state wkv");
-      assertAllClose(state.data.subarray(parts[0] + parts[1]), g.state_after_prompt.ffn_x, TOL, "state ffn_x");
+      assertAllClose(
+        state.data.subarray(parts[0] + parts[1]),
+        g.state_after_prompt.ffn_x,
+        TOL,
+        "state ffn_x",
+      );
       const { tokens, logprobs } = greedy(model, logits!, state, g.greedy.length);
       assert.deepEqual(tokens, g.greedy);
       assertAllClose(logprobs, g.greedy_logprobs, TOL, "greedy logprobs");
@@ -82,7 +90,12 @@ for (const fixture of ["tiny", "tiny3"]) {
   }
 }
 
-function greedy(model: RecurrentModel, logits: Float32Array, state: ReturnType<RecurrentModel["newState"]>, n: number) {
+function greedy(
+  model: RecurrentModel,
+  logits: Float32Array,
+  state: ReturnType<RecurrentModel["newState"]>,
+  n: number,
+) {
   const tokens: number[] = [];
   const logprobs: number[] = [];
   for (let i = 0; i < n; i++) {

@@ -2,8 +2,8 @@
 // blobs of another model, truncated or corrupted blobs are refused with a StateFormatError.
 import assert from "node:assert/strict";
 import {
-  DEFAULT_SAMPLING,
   decodeStateBlob,
+  DEFAULT_SAMPLING,
   encodeStateBlob,
   generate,
   newSession,
@@ -17,7 +17,9 @@ const SAMPLING = { ...DEFAULT_SAMPLING, temperature: 0.9, topP: 0.95, repetition
 
 async function run(loaded: LoadedModel, session: Session, prompt: number[], n: number): Promise<number[]> {
   const ids: number[] = [];
-  for await (const ev of generate(loaded, session, { prompt, maxTokens: n, sampling: SAMPLING, ignoreEos: true })) {
+  for await (
+    const ev of generate(loaded, session, { prompt, maxTokens: n, sampling: SAMPLING, ignoreEos: true })
+  ) {
     if (ev.type === "token") ids.push(ev.tokenId);
   }
   return ids;
@@ -35,7 +37,13 @@ Deno.test("a state saved after token k and resumed in a fresh process continues 
   await Deno.writeFile(blobPath, encodeStateBlob(loaded, first));
 
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", new URL("./helpers/resume_blob.ts", import.meta.url).pathname, FIX + "tiny3", blobPath],
+    args: [
+      "run",
+      "--allow-read",
+      new URL("./helpers/resume_blob.ts", import.meta.url).pathname,
+      FIX + "tiny3",
+      blobPath,
+    ],
     stdout: "piped",
     stderr: "piped",
   });

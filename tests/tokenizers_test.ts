@@ -47,7 +47,9 @@ Deno.test("streaming detokenization never emits a broken character, on real toke
     const ids = tok.encode(text);
     const stream = new Utf8Stream();
     const pieces = ids.map((id) => stream.push(tok.tokenBytes(id)));
-    for (const p of pieces) assert.ok(!p.includes("\ufffd"), `piece ${JSON.stringify(p)} holds a broken character`);
+    for (const p of pieces) {
+      assert.ok(!p.includes("\ufffd"), `piece ${JSON.stringify(p)} holds a broken character`);
+    }
     assert.equal(pieces.join("") + stream.flush(), text);
     // Some token must have ended inside a character for this test to mean anything.
     assert.ok(pieces.some((p) => p === ""), "no token split a character");

@@ -11,7 +11,10 @@ export { decodeStreaming, Utf8Stream } from "./utf8_stream.ts";
 export { WorldTokenizer } from "./world.ts";
 
 /** Decodes whole token sequences to text (invalid UTF-8 becomes U+FFFD). */
-export function decodeTokens(tokenizer: { tokenBytes(id: number): Uint8Array }, ids: readonly number[]): string {
+export function decodeTokens(
+  tokenizer: { tokenBytes(id: number): Uint8Array },
+  ids: readonly number[],
+): string {
   const parts = ids.map((id) => tokenizer.tokenBytes(id));
   const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;

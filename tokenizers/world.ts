@@ -39,7 +39,9 @@ export class WorldTokenizer implements Tokenizer {
         throw new TokenizerLoadError(`${file} line ${n + 1}: ${(cause as Error).message}`, { cause });
       }
       if (bytes.length !== length) {
-        throw new TokenizerLoadError(`${file} line ${n + 1}: literal is ${bytes.length} bytes, line says ${length}`);
+        throw new TokenizerLoadError(
+          `${file} line ${n + 1}: literal is ${bytes.length} bytes, line says ${length}`,
+        );
       }
       this.#tokens[id] = bytes;
       this.#insert(bytes, id);

@@ -43,7 +43,9 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
   const scratchFloats = 4 * (options.maxCols ?? 16384);
   const bytes = options.capacity + scratchFloats * 4 + 16 * PAGE;
   const pages = Math.ceil(bytes / PAGE);
-  if (pages > 65536) throw new RangeError(`A WASM backend holds at most 4 GiB; ${bytes} bytes were asked for`);
+  if (pages > 65536) {
+    throw new RangeError(`A WASM backend holds at most 4 GiB; ${bytes} bytes were asked for`);
+  }
   const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
   const instance = await WebAssembly.instantiate(await kernelModule(), { env: { memory } });
   const k = instance.exports as unknown as KernelExports;
@@ -62,7 +64,9 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
   const scratch = alloc(scratchFloats * 4);
 
   function ptr(a: Float32Array | Uint16Array): number {
-    if (a.buffer !== buffer) throw new TypeError("Buffers passed to the WASM backend must come from its f32()");
+    if (a.buffer !== buffer) {
+      throw new TypeError("Buffers passed to the WASM backend must come from its f32()");
+    }
     return a.byteOffset;
   }
 
@@ -89,7 +93,9 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
       fn(ptr(m.data), ptr(x), ptr(y), m.rows, m.cols, tokens, scratch);
     },
     wkv7(state: Float32Array, io: Wkv7Inputs, shape: Wkv7Shape) {
-      if (shape.headSize % 4 !== 0) throw new RangeError(`Head size must be a multiple of 4, got ${shape.headSize}`);
+      if (shape.headSize % 4 !== 0) {
+        throw new RangeError(`Head size must be a multiple of 4, got ${shape.headSize}`);
+      }
       k.wkv7(
         ptr(state),
         ptr(io.r),

@@ -47,7 +47,9 @@ function readEntry(name: string, entry: unknown, data: Uint8Array, file: string)
   if (typeof e !== "object" || e === null) throw new ModelLoadError(`${where} has no description`);
   const dtype = typeof e.dtype === "string" ? DTYPES[e.dtype] : undefined;
   if (!dtype) {
-    throw new ModelLoadError(`${where} has unsupported dtype ${JSON.stringify(e.dtype)}: use F32, F16 or BF16`);
+    throw new ModelLoadError(
+      `${where} has unsupported dtype ${JSON.stringify(e.dtype)}: use F32, F16 or BF16`,
+    );
   }
   const shape = e.shape;
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
@@ -55,14 +57,17 @@ function readEntry(name: string, entry: unknown, data: Uint8Array, file: string)
   }
   const offsets = e.data_offsets;
   if (
-    !Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((d) => Number.isSafeInteger(d) && d >= 0) ||
+    !Array.isArray(offsets) || offsets.length !== 2 ||
+    !offsets.every((d) => Number.isSafeInteger(d) && d >= 0) ||
     offsets[0] > offsets[1]
   ) {
     throw new ModelLoadError(`${where} has invalid data_offsets ${JSON.stringify(offsets)}`);
   }
   const [start, end] = offsets as [number, number];
   if (end > data.byteLength) {
-    throw new ModelLoadError(`${where} ends at byte ${end}, past the end of the data (${data.byteLength} bytes)`);
+    throw new ModelLoadError(
+      `${where} ends at byte ${end}, past the end of the data (${data.byteLength} bytes)`,
+    );
   }
   const expected = numel(shape) * dtypeBytes(dtype);
   if (end - start !== expected) {
@@ -76,12 +81,19 @@ function readEntry(name: string, entry: unknown, data: Uint8Array, file: string)
 }
 
 /** Serializes tensors (in the order given) as a safetensors file. */
-export function writeSafetensors(tensors: Iterable<RawTensor>, metadata?: Record<string, string>): Uint8Array {
+export function writeSafetensors(
+  tensors: Iterable<RawTensor>,
+  metadata?: Record<string, string>,
+): Uint8Array {
   const header: Record<string, unknown> = {};
   const parts: Uint8Array[] = [];
   let offset = 0;
   for (const t of tensors) {
-    header[t.name] = { dtype: NAMES[t.dtype], shape: t.shape, data_offsets: [offset, offset + t.bytes.byteLength] };
+    header[t.name] = {
+      dtype: NAMES[t.dtype],
+      shape: t.shape,
+      data_offsets: [offset, offset + t.bytes.byteLength],
+    };
     parts.push(t.bytes);
     offset += t.bytes.byteLength;
   }

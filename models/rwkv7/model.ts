@@ -43,7 +43,11 @@ export interface Rwkv7Options {
 }
 
 /** An RWKV-7 model over weights already placed in `backend`. */
-export function createRwkv7Model(weights: Rwkv7Weights, backend: Backend, options: Rwkv7Options): RecurrentModel {
+export function createRwkv7Model(
+  weights: Rwkv7Weights,
+  backend: Backend,
+  options: Rwkv7Options,
+): RecurrentModel {
   const d = weights.dims;
   const C = d.nEmbd;
   const T = options.chunk;
@@ -198,7 +202,7 @@ export function createRwkv7Model(weights: Rwkv7Weights, backend: Backend, option
   ) {
     const low = buf.low.subarray(0, n * down.rows);
     mm(down, x, low, n);
-    if (act) for (let idx = 0; idx < low.length; idx++) low[idx] = act(low[idx]);
+    if (act) { for (let idx = 0; idx < low.length; idx++) low[idx] = act(low[idx]); }
     mm(up, low, y, n);
   }
 

@@ -20,7 +20,10 @@ export class Rwkv7State implements RecurrentState {
   readonly ffnX: Float32Array;
 
   /** Wraps `data` (zeros when omitted) laid out for `dims`. */
-  constructor(readonly dims: Rwkv7Dims, readonly data: Float32Array = new Float32Array(rwkv7StateSize(dims))) {
+  constructor(
+    readonly dims: Rwkv7Dims,
+    readonly data: Float32Array = new Float32Array(rwkv7StateSize(dims)),
+  ) {
     if (data.length !== rwkv7StateSize(dims)) {
       throw new RangeError(`RWKV-7 state needs ${rwkv7StateSize(dims)} floats, got ${data.length}`);
     }

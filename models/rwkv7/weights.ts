@@ -77,7 +77,9 @@ export function rwkv7Dims(tensors: TensorMap): Rwkv7Dims {
   const nHead = rK.length === 2 ? rK[0] : nEmbd / 64;
   const headSize = nEmbd / nHead;
   if (!Number.isInteger(headSize)) {
-    throw new ModelLoadError(`Tensor "blocks.0.att.r_k" has shape [${rK}], which does not divide n_embd ${nEmbd}`);
+    throw new ModelLoadError(
+      `Tensor "blocks.0.att.r_k" has shape [${rK}], which does not divide n_embd ${nEmbd}`,
+    );
   }
   let nLayer = 0;
   while (t.has(`blocks.${nLayer}.ln1.weight`)) nLayer++;

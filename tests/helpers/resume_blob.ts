@@ -1,6 +1,6 @@
 // Child process for state_blob_test.ts: loads a model and a saved session, generates 25 more
 // tokens with the sampling the test uses, prints their ids as JSON.
-import { DEFAULT_SAMPLING, decodeStateBlob, generate } from "../../engine/mod.ts";
+import { decodeStateBlob, DEFAULT_SAMPLING, generate } from "../../engine/mod.ts";
 import { loadModel } from "../../models/mod.ts";
 
 const [dir, blobPath] = Deno.args;

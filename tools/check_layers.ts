@@ -1,0 +1,53 @@
+/**
+ * Keeps dependencies flowing one way: routes → engine → models → kernels.
+ * Fails (exit 1) listing every import that goes against the flow.
+ *
+ *   deno run --allow-read tools/check_layers.ts
+ *
+ * @module
+ */
+
+/** Which top-level folders each folder may import from (besides itself). */
+const ALLOWED: Record<string, string[]> = {
+  kernels: [],
+  tokenizers: [],
+  models: ["kernels", "tokenizers"],
+  engine: ["models", "kernels", "tokenizers"],
+  routes: ["engine", "models", "kernels", "tokenizers"],
+  cli: ["engine", "models", "kernels", "tokenizers", "routes"],
+};
+
+const root = new URL("../", import.meta.url).pathname;
+const problems: string[] = [];
+
+async function walk(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    const p = `${dir}/${e.name}`;
+    if (e.isDirectory) out.push(...await walk(p));
+    else if (e.name.endsWith(".ts") && !e.name.endsWith("_test.ts")) out.push(p);
+  }
+  return out;
+}
+
+for (const [layer, allowed] of Object.entries(ALLOWED)) {
+  for (const file of await walk(`${root}${layer}`)) {
+    const text = await Deno.readTextFile(file);
+    for (const m of text.matchAll(/from\s+"(\.[^"]+)"/g)) {
+      const target = new URL(m[1], `file://${file}`).pathname.slice(root.length);
+      const top = target.split("/")[0];
+      if (top !== layer && top in ALLOWED && !allowed.includes(top)) {
+        problems.push(`${file.slice(root.length)} imports ${target}: ${layer} may not depend on ${top}`);
+      }
+    }
+    if (layer !== "routes" && layer !== "cli" && /from\s+"hono/.test(text)) {
+      problems.push(`${file.slice(root.length)} imports hono: only routes speak HTTP`);
+    }
+  }
+}
+
+if (problems.length) {
+  console.error(problems.join("\n"));
+  Deno.exit(1);
+}
+console.log("layers ok: routes → engine → models → kernels");
