@@ -21,6 +21,7 @@ export type {
 } from "./types.ts";
 export { bf16ToF32, bytesToF32, dtypeBytes, f16ToF32 } from "./widen.ts";
 export { provideKernelModule, wasmSimdSupported } from "./wasm/loader.ts";
+export { measureWasmBandwidth } from "./wasm/bandwidth.ts";
 
 /** How much memory a backend must be able to hold. */
 export interface BackendSize {

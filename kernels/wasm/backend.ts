@@ -8,6 +8,7 @@ interface KernelExports {
   matmul_f32(w: number, x: number, y: number, rows: number, cols: number, t: number, buf: number): void;
   matmul_f16(w: number, x: number, y: number, rows: number, cols: number, t: number, buf: number): void;
   matmul_bf16(w: number, x: number, y: number, rows: number, cols: number, t: number, buf: number): void;
+  sum_f32(p: number, n: number): number;
   wkv7(
     s: number,
     r: number,

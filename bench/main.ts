@@ -1,0 +1,123 @@
+/**
+ * `deno task bench`: decode and prefill tokens/s of RWKV-7 on the WASM-SIMD
+ * backend, for the embedded default model and for random weights at the
+ * official 0.1B shape (f32, f16, bf16), beside the memory bandwidth measured
+ * in the same run and the fraction of the decode roofline reached
+ * (roofline tokens/s = bandwidth ÷ weight bytes read per token).
+ *
+ *   deno task bench [--quick] [--json FILE]
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { DEFAULT_MODEL_DIR } from "../cli/defaults.ts";
+import { createBackend, measureWasmBandwidth, type WeightDType } from "../kernels/mod.ts";
+import { FAMILIES, parseSafetensors, type RecurrentModel, type TensorMap } from "../models/mod.ts";
+import { randomRwkv7, RWKV7_0_1B } from "./random_rwkv7.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: { quick: { type: "boolean" }, json: { type: "string" }, only: { type: "string" } },
+});
+const DECODE_TOKENS = values.quick ? 8 : 32;
+const PREFILL_TOKENS = values.quick ? 128 : 512;
+const CHUNK = 64;
+
+interface Row {
+  model: string;
+  dtype: WeightDType;
+  weightMB: number;
+  decodeTps: number;
+  prefillTps: number;
+  rooflineTps: number;
+  rooflineFraction: number;
+  stateBytes: number;
+}
+
+async function buildModel(tensors: TensorMap): Promise<RecurrentModel> {
+  const spec = FAMILIES.get("rwkv7")!;
+  const backend = await createBackend(spec.footprint(tensors, CHUNK), "wasm");
+  return spec.create(tensors, backend, { chunk: CHUNK });
+}
+
+/** Bytes of weights one decode step reads: every tensor but the embedding (one row of it). */
+function decodeBytes(tensors: TensorMap): number {
+  let total = 0;
+  for (const [name, t] of tensors) if (name !== "emb.weight") total += t.bytes.byteLength;
+  return total;
+}
+
+function measure(model: RecurrentModel): { decodeTps: number; prefillTps: number } {
+  const vocab = model.info.vocabSize;
+  const prompt = Array.from({ length: PREFILL_TOKENS }, (_, i) => (i * 7919 + 13) % vocab);
+  const state = model.newState();
+  model.forward(prompt.slice(0, CHUNK), model.newState()); // warm up both paths
+  model.forward([1], model.newState());
+  const t0 = performance.now();
+  model.forward(prompt, state);
+  const prefillMs = performance.now() - t0;
+  const times: number[] = [];
+  let tok = 1;
+  for (let i = 0; i < DECODE_TOKENS; i++) {
+    const t = performance.now();
+    const logits = model.forward([tok], state);
+    times.push(performance.now() - t);
+    tok = (tok * 31 + Math.round(Math.abs(logits[0]) * 1000)) % vocab;
+  }
+  times.sort((a, b) => a - b);
+  const median = times[Math.floor(times.length / 2)];
+  return { decodeTps: 1000 / median, prefillTps: PREFILL_TOKENS / (prefillMs / 1000) };
+}
+
+async function row(name: string, tensors: TensorMap, bandwidth: number): Promise<Row> {
+  const model = await buildModel(tensors);
+  const { decodeTps, prefillTps } = measure(model);
+  const bytes = decodeBytes(tensors);
+  const rooflineTps = bandwidth / bytes;
+  return {
+    model: name,
+    dtype: model.info.weightDType,
+    weightMB: bytes / 1e6,
+    decodeTps,
+    prefillTps,
+    rooflineTps,
+    rooflineFraction: decodeTps / rooflineTps,
+    stateBytes: model.info.stateSize * 4,
+  };
+}
+
+const bandwidth = await measureWasmBandwidth();
+console.log(`WASM memory read bandwidth (1 thread, 8 accumulators): ${(bandwidth / 1e9).toFixed(1)} GB/s`);
+console.log(
+  `decode: median of ${DECODE_TOKENS} single-token steps; prefill: ${PREFILL_TOKENS} tokens in chunks of ${CHUNK}`,
+);
+
+const rows: Row[] = [];
+const defaultTensors = parseSafetensors(await Deno.readFile(`${DEFAULT_MODEL_DIR}/model.safetensors`));
+rows.push(await row("default (rwkv7-kjv-4m)", defaultTensors, bandwidth));
+for (const dtype of ["f32", "f16", "bf16"] as const) {
+  if (values.only && values.only !== dtype) continue;
+  rows.push(await row("rwkv7 0.1B shape (random)", randomRwkv7(RWKV7_0_1B, dtype), bandwidth));
+}
+
+console.log(
+  "\n| model | weights | MB read/token | decode tok/s | roofline tok/s | of roofline | prefill tok/s | state |",
+);
+console.log("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+for (const r of rows) {
+  console.log(
+    `| ${r.model} | ${r.dtype} | ${r.weightMB.toFixed(1)} | ${r.decodeTps.toFixed(1)} | ${
+      r.rooflineTps.toFixed(1)
+    } | ${(100 * r.rooflineFraction).toFixed(0)}% | ${r.prefillTps.toFixed(1)} | ${
+      (r.stateBytes / 1e6).toFixed(2)
+    } MB |`,
+  );
+}
+console.log(
+  "\nFor scale (from the design brief, llama.cpp AVX-512 on this machine class, 1 thread): RWKV-7 0.1B decode" +
+    " f32 56, f16 141 tok/s; prefill f32 435, f16 802 tok/s.",
+);
+if (values.json) {
+  await Deno.writeTextFile(values.json, JSON.stringify({ bandwidth, rows }, null, 1));
+}
