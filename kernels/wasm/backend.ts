@@ -3,8 +3,8 @@ import { kernelModule, wasmSimdSupported } from "./loader.ts";
 
 interface KernelExports {
   matvec_f32(w: number, x: number, y: number, rows: number, cols: number): void;
-  matvec_f16(w: number, x: number, y: number, rows: number, cols: number): void;
-  matvec_bf16(w: number, x: number, y: number, rows: number, cols: number): void;
+  matvec_f16(w: number, x: number, y: number, rows: number, cols: number, xbuf: number): void;
+  matvec_bf16(w: number, x: number, y: number, rows: number, cols: number, xbuf: number): void;
   matmul_f32(w: number, x: number, y: number, rows: number, cols: number, t: number, buf: number): void;
   matmul_f16(w: number, x: number, y: number, rows: number, cols: number, t: number, buf: number): void;
   matmul_bf16(w: number, x: number, y: number, rows: number, cols: number, t: number, buf: number): void;
@@ -85,8 +85,12 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
       return new Float32Array(buffer, alloc(length * 4), length);
     },
     matvec(m, x, y) {
-      const fn = m.dtype === "f32" ? k.matvec_f32 : m.dtype === "f16" ? k.matvec_f16 : k.matvec_bf16;
-      fn(ptr(m.data), ptr(x), ptr(y), m.rows, m.cols);
+      if (m.dtype === "f32") k.matvec_f32(ptr(m.data), ptr(x), ptr(y), m.rows, m.cols);
+      else {
+        if (m.cols > scratchFloats) throw new RangeError(`Matrix has ${m.cols} columns, above maxCols`);
+        const fn = m.dtype === "f16" ? k.matvec_f16 : k.matvec_bf16;
+        fn(ptr(m.data), ptr(x), ptr(y), m.rows, m.cols, scratch);
+      }
     },
     matmul(m, x, y, tokens) {
       if (m.cols > scratchFloats / 4) throw new RangeError(`Matrix has ${m.cols} columns, above maxCols`);

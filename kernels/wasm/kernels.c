@@ -10,20 +10,27 @@
 typedef uint16_t u16;
 
 // ---- widening 16-bit floats to f32 ------------------------------------------------
+// Both start by interleaving the halves with zeros, which puts each 16-bit pattern in the
+// top half of a 32-bit lane (one unpack instruction).
 
-static inline v128_t bf16_lo(v128_t h) { return wasm_i32x4_shl(wasm_u32x4_extend_low_u16x8(h), 16); }
-static inline v128_t bf16_hi(v128_t h) { return wasm_i32x4_shl(wasm_u32x4_extend_high_u16x8(h), 16); }
-
-// f16 -> f32 for finite values (normals and subnormals): move exponent+mantissa into
-// place and rescale by 2^112; the sign is copied over. Inf/NaN are not expected in weights.
-static inline v128_t f16_widen(v128_t u) {
-  v128_t sign = wasm_i32x4_shl(wasm_v128_and(u, wasm_i32x4_splat(0x8000)), 16);
-  v128_t em = wasm_i32x4_shl(wasm_v128_and(u, wasm_i32x4_splat(0x7fff)), 13);
-  v128_t f = wasm_f32x4_mul(em, wasm_f32x4_splat(0x1p112f));
-  return wasm_v128_or(f, sign);
+static inline v128_t hi16_lo(v128_t h) { return wasm_i16x8_shuffle(wasm_i16x8_splat(0), h, 0, 8, 1, 9, 2, 10, 3, 11); }
+static inline v128_t hi16_hi(v128_t h) {
+  return wasm_i16x8_shuffle(wasm_i16x8_splat(0), h, 4, 12, 5, 13, 6, 14, 7, 15);
 }
-static inline v128_t f16_lo(v128_t h) { return f16_widen(wasm_u32x4_extend_low_u16x8(h)); }
-static inline v128_t f16_hi(v128_t h) { return f16_widen(wasm_u32x4_extend_high_u16x8(h)); }
+
+// bf16 is the top half of an f32: nothing more to do.
+static inline v128_t bf16_lo(v128_t h) { return hi16_lo(h); }
+static inline v128_t bf16_hi(v128_t h) { return hi16_hi(h); }
+
+// f16 -> f32 for finite values (normals and subnormals): an arithmetic shift by 3 moves the
+// 5-bit exponent and 10-bit mantissa into f32 position (copying the sign into 3 bits the mask
+// clears), and a multiply by 2^112 rebiases the exponent. Inf/NaN are not expected in weights.
+static inline v128_t f16_widen(v128_t top) {
+  v128_t bits = wasm_v128_and(wasm_i32x4_shr(top, 3), wasm_i32x4_splat((int)0x8fffe000u));
+  return wasm_f32x4_mul(bits, wasm_f32x4_splat(0x1p112f));
+}
+static inline v128_t f16_lo(v128_t h) { return f16_widen(hi16_lo(h)); }
+static inline v128_t f16_hi(v128_t h) { return f16_widen(hi16_hi(h)); }
 
 static inline float hsum(v128_t v) {
   return wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1) + wasm_f32x4_extract_lane(v, 2) +
@@ -33,6 +40,8 @@ static inline float hsum(v128_t v) {
 #define FMA(acc, a, b) acc = wasm_f32x4_add(acc, wasm_f32x4_mul(a, b))
 
 // ---- matvec: y[rows] = W[rows][cols] x[cols] -----------------------------------------
+// One row at a time, four independent accumulators (the add latency is hidden, the weight
+// stream is one sequential read).
 
 __attribute__((export_name("matvec_f32"))) void matvec_f32(const float *w, const float *x, float *y, int rows,
                                                            int cols) {
@@ -54,31 +63,57 @@ __attribute__((export_name("matvec_f32"))) void matvec_f32(const float *w, const
   }
 }
 
-#define MATVEC16(NAME, LO, HI)                                                                       \
-  __attribute__((export_name(#NAME))) void NAME(const u16 *w, const float *x, float *y, int rows,     \
-                                                int cols) {                                          \
-    for (int r = 0; r < rows; r++) {                                                                 \
-      const u16 *row = w + (long)r * cols;                                                           \
-      v128_t a0 = wasm_f32x4_splat(0), a1 = a0, a2 = a0, a3 = a0;                                    \
-      int c = 0;                                                                                     \
-      for (; c + 16 <= cols; c += 16) {                                                              \
-        v128_t h0 = wasm_v128_load(row + c), h1 = wasm_v128_load(row + c + 8);                       \
-        FMA(a0, LO(h0), wasm_v128_load(x + c));                                                      \
-        FMA(a1, HI(h0), wasm_v128_load(x + c + 4));                                                  \
-        FMA(a2, LO(h1), wasm_v128_load(x + c + 8));                                                  \
-        FMA(a3, HI(h1), wasm_v128_load(x + c + 12));                                                 \
-      }                                                                                              \
-      for (; c < cols; c += 8) {                                                                     \
-        v128_t h0 = wasm_v128_load(row + c);                                                         \
-        FMA(a0, LO(h0), wasm_v128_load(x + c));                                                      \
-        FMA(a1, HI(h0), wasm_v128_load(x + c + 4));                                                  \
-      }                                                                                              \
-      y[r] = hsum(wasm_f32x4_add(wasm_f32x4_add(a0, a1), wasm_f32x4_add(a2, a3)));                   \
-    }                                                                                                \
+// 16-bit weights: eight halves loaded as four 32-bit lanes hold the even-indexed elements in
+// their low halves and the odd-indexed ones in their high halves. Widening them in that
+// split order takes only shifts and masks (no shuffles); x is permuted once per call into
+// `xp` ([even 4][odd 4] per 8 columns) so the dot product is unchanged.
+
+static void permute_x(const float *x, float *xp, int cols) {
+  for (int c = 0; c < cols; c += 8) {
+    for (int j = 0; j < 4; j++) {
+      xp[c + j] = x[c + 2 * j];
+      xp[c + 4 + j] = x[c + 2 * j + 1];
+    }
+  }
+}
+
+static inline v128_t bf16_even(v128_t h) { return wasm_i32x4_shl(h, 16); }
+static inline v128_t bf16_odd(v128_t h) { return wasm_v128_and(h, wasm_i32x4_splat((int)0xffff0000u)); }
+static inline v128_t f16_fix(v128_t top) {
+  v128_t bits = wasm_v128_and(wasm_i32x4_shr(top, 3), wasm_i32x4_splat((int)0x8fffe000u));
+  return wasm_f32x4_mul(bits, wasm_f32x4_splat(0x1p112f));
+}
+static inline v128_t f16_even(v128_t h) { return f16_fix(wasm_i32x4_shl(h, 16)); }
+static inline v128_t f16_odd(v128_t h) { return f16_fix(h); }
+
+#define MATVEC16(NAME, EVEN, ODD)                                                                        \
+  __attribute__((export_name(#NAME))) void NAME(const u16 *w, const float *x, float *y, int rows, int cols, \
+                                                float *xp) {                                             \
+    permute_x(x, xp, cols);                                                                              \
+    for (int r = 0; r < rows; r++) {                                                                     \
+      const u16 *row = w + (long)r * cols;                                                               \
+      v128_t a[8];                                                                                       \
+      for (int i = 0; i < 8; i++) a[i] = wasm_f32x4_splat(0);                                            \
+      int c = 0;                                                                                         \
+      for (; c + 32 <= cols; c += 32) {                                                                  \
+        for (int i = 0; i < 4; i++) {                                                                    \
+          v128_t h = wasm_v128_load(row + c + 8 * i);                                                    \
+          FMA(a[2 * i], EVEN(h), wasm_v128_load(xp + c + 8 * i));                                        \
+          FMA(a[2 * i + 1], ODD(h), wasm_v128_load(xp + c + 8 * i + 4));                                 \
+        }                                                                                                \
+      }                                                                                                  \
+      for (; c < cols; c += 8) {                                                                         \
+        v128_t h0 = wasm_v128_load(row + c);                                                             \
+        FMA(a[0], EVEN(h0), wasm_v128_load(xp + c));                                                     \
+        FMA(a[1], ODD(h0), wasm_v128_load(xp + c + 4));                                                  \
+      }                                                                                                  \
+      for (int i = 1; i < 8; i++) a[0] = wasm_f32x4_add(a[0], a[i]);                                     \
+      y[r] = hsum(a[0]);                                                                                 \
+    }                                                                                                    \
   }
 
-MATVEC16(matvec_f16, f16_lo, f16_hi)
-MATVEC16(matvec_bf16, bf16_lo, bf16_hi)
+MATVEC16(matvec_f16, f16_even, f16_odd)
+MATVEC16(matvec_bf16, bf16_even, bf16_odd)
 
 // ---- matmul: Y[t][rows] = X[t][cols] W[rows][cols]^T ---------------------------------
 // Tiles of 4 weight rows x 2 tokens; the 4 rows (widened to f32 in `wbuf`) stay in cache
