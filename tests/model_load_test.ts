@@ -1,0 +1,82 @@
+// Model directories: detection, tokenizer choice, and ModelLoadErrors that say what was found.
+import assert from "node:assert/strict";
+import {
+  loadModel,
+  ModelLoadError,
+  parseSafetensors,
+  type RawTensor,
+  writeSafetensors,
+} from "../models/mod.ts";
+
+const FIX = new URL("./fixtures/rwkv7/tiny/", import.meta.url).pathname;
+
+async function dirWith(tensors: RawTensor[], extra: Record<string, string> = {}): Promise<string> {
+  const dir = await Deno.makeTempDir();
+  await Deno.writeFile(`${dir}/model.safetensors`, writeSafetensors(tensors));
+  for (const [name, text] of Object.entries(extra)) await Deno.writeTextFile(`${dir}/${name}`, text);
+  return dir;
+}
+
+const fixtureTensors = () => [...parseSafetensors(Deno.readFileSync(FIX + "model.safetensors")).values()];
+
+async function assertLoadError(dir: string, pattern: RegExp) {
+  await assert.rejects(loadModel(dir, { backend: "reference" }), (err: unknown) => {
+    assert.ok(err instanceof ModelLoadError, `expected ModelLoadError, got ${err}`);
+    assert.match(err.message, pattern);
+    return true;
+  });
+}
+
+Deno.test("an RWKV-7 directory is detected from tensor names, dimensions from shapes", async () => {
+  const loaded = await loadModel(FIX, { backend: "reference" });
+  assert.equal(loaded.family, "rwkv7");
+  assert.deepEqual(loaded.model.info.dims, {
+    n_layer: 2,
+    n_embd: 32,
+    n_head: 4,
+    head_size: 8,
+    vocab_size: 96,
+  });
+  assert.equal(loaded.model.info.weightDType, "bf16");
+  assert.match(loaded.fingerprint, /^[0-9a-f]{64}$/);
+  assert.deepEqual(loaded.tokenizer.encode("Hi!"), [41, 74, 2]);
+});
+
+Deno.test("a BlinkDL directory with no tokenizer uses the World vocabulary", async () => {
+  const dir = await dirWith(fixtureTensors());
+  const loaded = await loadModel(dir, { backend: "reference" });
+  assert.equal(loaded.tokenizer.vocabSize, 65530);
+  assert.deepEqual(loaded.tokenizer.encode("Hello"), [33155]);
+});
+
+Deno.test("a missing tensor is named", async () => {
+  const dir = await dirWith(fixtureTensors().filter((t) => t.name !== "blocks.1.att.v2"));
+  await assertLoadError(dir, /missing tensor "blocks\.1\.att\.v2"/);
+});
+
+Deno.test("a tensor of the wrong shape is named with the expected shape", async () => {
+  const tensors = fixtureTensors().map((t) =>
+    t.name === "blocks.0.att.key.weight" ? { ...t, shape: [16, 64] } : t
+  );
+  await assertLoadError(
+    await dirWith(tensors),
+    /"blocks\.0\.att\.key\.weight" has shape \[16,64\] but \[32, 32\]/,
+  );
+});
+
+Deno.test("an unknown family says what was found and what is supported", async () => {
+  const t = { name: "encoder.weight", dtype: "f32" as const, shape: [2], bytes: new Uint8Array(8) };
+  await assertLoadError(
+    await dirWith([t]),
+    /not a known model family \(tensors encoder\.weight…\); supported: rwkv7/,
+  );
+});
+
+Deno.test("a directory without weights, or with two weight files, is refused", async () => {
+  const empty = await Deno.makeTempDir();
+  await assertLoadError(empty, /expected exactly one \.safetensors file, found none/);
+  const two = await dirWith(fixtureTensors());
+  await Deno.copyFile(`${two}/model.safetensors`, `${two}/other.safetensors`);
+  await assertLoadError(two, /found model\.safetensors, other\.safetensors/);
+  await assertLoadError("/nonexistent/model/dir", /Cannot read model directory/);
+});
