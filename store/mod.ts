@@ -1,0 +1,19 @@
+/**
+ * Durable session storage behind one interface (StateStore): Deno KV (a local
+ * file, or Deno Deploy's KV) and memory. Stores opaque blobs and metadata; does
+ * not know what a model or a token is.
+ *
+ * @module
+ */
+
+export { DenoKvStore, type DenoKvStoreOptions, openDenoKvStore } from "./deno_kv.ts";
+export { MemoryStore, type MemoryStoreOptions } from "./memory.ts";
+export {
+  type GenerationRecord,
+  type Lease,
+  type SessionMeta,
+  SessionNotFoundError,
+  type StateStore,
+  type StoredEvent,
+  type VersionedMeta,
+} from "./types.ts";

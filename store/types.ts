@@ -1,0 +1,102 @@
+/** Where a session's current or last generation stands; enough for any instance to resume it. */
+export interface GenerationRecord {
+  /** Unguessable id of this generation. */
+  readonly id: string;
+  /** "running" until the last event is logged. A running generation whose lease expired was cut by a crash. */
+  readonly status: "running" | "done";
+  /** Session position of the first generated token. */
+  readonly start: number;
+  /** The validated request, as the engine needs it to regenerate after a crash (JSON). */
+  readonly request: unknown;
+  /** Session position the stored state has reached (the last checkpoint). */
+  readonly checkpoint: number;
+  /** Text held back at the checkpoint (a possible stop-string prefix), restored on resume. */
+  readonly heldText: string;
+}
+
+/** What the store keeps about a session besides its state blob. */
+export interface SessionMeta {
+  readonly id: string;
+  readonly model: string;
+  readonly fingerprint: string;
+  /** Tokens the session holds (at its last published state). */
+  readonly tokens: number;
+  readonly stateBytes: number;
+  /** Unix ms. */
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  /** The blob holding this session's state (blobs are immutable and may be shared by forks). */
+  readonly blob: string;
+  readonly generation?: GenerationRecord;
+}
+
+/** A session as read: its metadata and an opaque version for compare-and-swap. */
+export interface VersionedMeta {
+  readonly meta: SessionMeta;
+  readonly version: string;
+}
+
+/** One logged generation event (the SSE payload is the engine's JSON). */
+export interface StoredEvent {
+  /** Session position of the token (or of the end, for the final event). */
+  readonly position: number;
+  readonly event: "token" | "done" | "error";
+  readonly data: string;
+}
+
+/** A lease that serializes generations on one session. */
+export interface Lease {
+  readonly owner: string;
+  /** Unix ms after which the lease is void (its holder crashed or stalled). */
+  readonly expiresAt: number;
+}
+
+/**
+ * Durable session storage. Every implementation (Deno KV, memory; Redis and
+ * Durable Objects later) keeps these promises:
+ * - a state blob is written whole before it is published, and published with
+ *   one atomic swap of the session's metadata checked against its version, so
+ *   readers see the old state or the new one, never a mix;
+ * - blobs are immutable and shared between forks; one no session uses is deleted;
+ * - sessions not updated within the store's TTL disappear.
+ */
+export interface StateStore {
+  /** The session's metadata and version, or undefined if it does not exist (or expired). */
+  get(id: string): Promise<VersionedMeta | undefined>;
+  /** Writes an immutable blob; returns its id. Not visible to readers until published. */
+  putBlob(blob: Uint8Array): Promise<string>;
+  /** The bytes of a blob. */
+  readBlob(blobId: string): Promise<Uint8Array>;
+  /**
+   * Publishes `meta` (pointing at an already written blob) and appends `events`, in one atomic step,
+   * if the session's version is still `expected` (undefined: the session must not exist yet).
+   * Returns the new version, or undefined when the check failed. The blob the session used before
+   * is collected if no other session uses it.
+   */
+  publish(
+    meta: SessionMeta,
+    expected: string | undefined,
+    events?: readonly StoredEvent[],
+  ): Promise<string | undefined>;
+  /** Deletes a session (its blob too, unless a fork uses it). Returns whether it existed. */
+  delete(id: string): Promise<boolean>;
+  /** The events of generation `generationId` after position `after` (all if undefined), in order. */
+  readEvents(id: string, generationId: string, after?: number): Promise<StoredEvent[]>;
+  /** Takes the session's lease for `ttlMs` if it is free, expired or already `owner`'s. */
+  acquireLease(id: string, owner: string, ttlMs: number): Promise<boolean>;
+  /** Gives the lease back if `owner` holds it. */
+  releaseLease(id: string, owner: string): Promise<void>;
+  /** The current lease, if one is held and not expired. */
+  lease(id: string): Promise<Lease | undefined>;
+  /** Releases resources (closes files). */
+  close(): void;
+}
+
+/** A session that does not exist (or expired). */
+export class SessionNotFoundError extends Error {
+  /** Builds the error for session `id`. */
+  constructor(id: string) {
+    super(`Session ${id} does not exist (or expired): create one with POST /v1/sessions`);
+    this.name = "SessionNotFoundError";
+  }
+}
