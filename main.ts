@@ -1,12 +1,15 @@
 /**
- * Starts the HTTP server: `deno task start [--model DIR] [--port N] [--host H]`
- * (or the MODEL, PORT, HOST environment variables). Only wires pieces together.
+ * Starts the HTTP server: `deno task start [--model DIR] [--port N] [--host H] [--store PATH]`
+ * (or the MODEL, PORT, HOST, STORE environment variables; see the README for the rest).
+ * Only wires pieces together.
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
 import { DEFAULT_MODEL_DIR, intFlag } from "./cli/defaults.ts";
+import { SessionService } from "./engine/mod.ts";
+import { MemoryStore, openDenoKvStore, type StateStore } from "./store/mod.ts";
 import type { BackendName } from "./kernels/mod.ts";
 import { loadModel } from "./models/mod.ts";
 import { createApp, DEFAULT_LIMITS } from "./routes/mod.ts";
@@ -18,13 +21,18 @@ const { values } = parseArgs({
     port: { type: "string" },
     host: { type: "string" },
     backend: { type: "string" },
+    store: { type: "string" },
     help: { type: "boolean" },
   },
 });
 
 if (values.help) {
-  console.log(`Usage: deno task start [--model DIR]... [--port N] [--host H] [--backend wasm|reference]
-Environment: MODEL (comma-separated dirs), PORT (default 8000), HOST (default 0.0.0.0)`);
+  console.log(`Usage: deno task start [--model DIR]... [--port N] [--host H] [--store PATH|memory]
+                       [--backend wasm|reference]
+Environment: MODEL (comma-separated dirs), PORT (default 8000), HOST (default 0.0.0.0),
+  STORE (Deno KV file, default sessions.kv; "memory" keeps sessions in this process only),
+  API_KEYS (comma-separated; none: no authentication), SESSION_TTL_HOURS (default 168),
+  CHECKPOINT_EVERY (tokens, default 16), MAX_PROMPT_TOKENS (16384), MAX_TOKENS (4096)`);
   Deno.exit(0);
 }
 
@@ -42,12 +50,33 @@ for (const dir of dirs) {
   console.log(`loaded ${loaded.id} (${loaded.family}, ${loaded.model.backend.name} backend) in ${ms} ms`);
 }
 
+const env = (name: string) => Deno.env.get(name);
+const storePath = values.store ?? env("STORE") ?? "sessions.kv";
+const ttlMs = intFlag("SESSION_TTL_HOURS", env("SESSION_TTL_HOURS"), 168) * 3600 * 1000;
+const store: StateStore = storePath === "memory"
+  ? new MemoryStore({ ttlMs })
+  : await openDenoKvStore(Deno.env.get("DENO_DEPLOYMENT_ID") && !values.store ? undefined : storePath, {
+    ttlMs,
+  });
+const defaultModel = models.keys().next().value!;
+const sessions = new SessionService({
+  store,
+  models,
+  defaultModel,
+  checkpointEvery: intFlag("CHECKPOINT_EVERY", env("CHECKPOINT_EVERY"), 16) || 16,
+});
 const app = createApp({
   models,
-  defaultModel: models.keys().next().value!,
+  defaultModel,
   createdAt: Math.floor(Date.now() / 1000),
-  limits: DEFAULT_LIMITS,
+  limits: {
+    maxPromptTokens: intFlag("MAX_PROMPT_TOKENS", env("MAX_PROMPT_TOKENS"), DEFAULT_LIMITS.maxPromptTokens),
+    maxTokens: intFlag("MAX_TOKENS", env("MAX_TOKENS"), DEFAULT_LIMITS.maxTokens),
+  },
+  sessions,
+  apiKeys: new Set((env("API_KEYS") ?? "").split(",").map((k) => k.trim()).filter(Boolean)),
 });
+console.log(`sessions in ${storePath === "memory" ? "memory" : `Deno KV (${storePath})`}`);
 
 Deno.serve({
   port,

@@ -28,6 +28,8 @@ export interface GenerateRequest {
   readonly logprobs?: number;
   /** Emit an incomplete trailing character as U+FFFD at the end instead of keeping it in the session. */
   readonly flushAtEnd?: boolean;
+  /** Text a stop-string check was holding when this generation was checkpointed (resuming one). */
+  readonly heldText?: string;
 }
 
 /** One alternative and its log-probability. */
@@ -46,6 +48,8 @@ export interface TokenEvent {
   readonly text: string;
   readonly logprob?: number;
   readonly top?: readonly TopLogprob[];
+  /** Text held back after this token (it may begin a stop string); saved with checkpoints. */
+  readonly heldText: string;
 }
 
 /** The end of a generation. */
@@ -75,7 +79,7 @@ export async function* generate(
   appendTokens(loaded, session, req.prompt);
   const tokenizer = loaded.tokenizer;
   const utf8 = new Utf8Stream(session.carry);
-  const stops = new StopMatcher(req.stop ?? []);
+  const stops = new StopMatcher(req.stop ?? [], req.heldText);
   const stopIds = new Set(req.stopTokenIds ?? []);
   if (!req.ignoreEos && tokenizer.endOfText !== undefined) stopIds.add(tokenizer.endOfText);
   let generated = 0;
@@ -100,12 +104,12 @@ export async function* generate(
     appendTokens(loaded, session, [tokenId]);
     if (stopIds.has(tokenId)) {
       finishReason = "stop";
-      yield { type: "token", tokenId, position, text: "", logprob, top };
+      yield { type: "token", tokenId, position, text: "", logprob, top, heldText: stops.held };
       break;
     }
     const released = stops.push(utf8.push(tokenizer.tokenBytes(tokenId)));
     session.carry = utf8.carry;
-    yield { type: "token", tokenId, position, text: released.text, logprob, top };
+    yield { type: "token", tokenId, position, text: released.text, logprob, top, heldText: stops.held };
     if (released.stopped) {
       finishReason = "stop";
       break;

@@ -27,3 +27,12 @@ export {
 } from "./sampler.ts";
 export { appendTokens, newSession, randomSeed, type Session } from "./session.ts";
 export { StopMatcher } from "./stop_strings.ts";
+export { type ChatMessage, type ChatTemplate, chatTemplate, RWKV_CHAT } from "./chat_template.ts";
+export { ModelUnavailableError, SessionBusyError } from "./errors.ts";
+export {
+  newSessionId,
+  type SessionGenerateRequest,
+  SessionService,
+  type SessionServiceOptions,
+} from "./session_service.ts";
+export { type SessionMeta, SessionNotFoundError, type StoredEvent } from "../store/mod.ts";

@@ -3,11 +3,17 @@
  * be the start of a stop string, and the match itself is never released.
  */
 export class StopMatcher {
-  #pending = "";
+  #pending: string;
 
-  /** Watches for `stops` (empty strings are ignored). */
-  constructor(readonly stops: readonly string[]) {
+  /** Watches for `stops` (empty strings are ignored), starting with `held` text pending. */
+  constructor(readonly stops: readonly string[], held = "") {
     this.stops = stops.filter((s) => s.length > 0);
+    this.#pending = held;
+  }
+
+  /** Text held back (a possible start of a stop string). */
+  get held(): string {
+    return this.#pending;
   }
 
   /** Adds text; returns what is safe to emit and whether a stop string was hit. */

@@ -11,7 +11,7 @@ import {
 import type { LoadedModel } from "../models/mod.ts";
 import { ApiError } from "./errors.ts";
 import { readJsonBody } from "./body.ts";
-import { type CompletionBody, completionSchema } from "./schemas.ts";
+import { type CompletionBody, completionSchema, samplingOf, stopsOf } from "./schemas.ts";
 import { pickModel, type ServedModels } from "./served.ts";
 
 /** POST /v1/completions, OpenAI-compatible (stream and not). Each request is its own session. */
@@ -92,7 +92,8 @@ function streamCompletion(
   });
 }
 
-function promptTokens(loaded: LoadedModel, prompt: string | number[], limit: number): number[] {
+/** Token ids of a prompt (text or ids), checked against the vocabulary and the size limit. */
+export function promptTokens(loaded: LoadedModel, prompt: string | number[], limit: number): number[] {
   const ids = typeof prompt === "string" ? loaded.tokenizer.encode(prompt) : prompt;
   if (ids.length === 0) {
     throw new ApiError(400, "The prompt is empty: send at least one token of text", "prompt");
@@ -116,16 +117,8 @@ function generateRequest(body: CompletionBody, prompt: number[]): GenerateReques
   return {
     prompt,
     maxTokens: body.max_tokens,
-    sampling: {
-      temperature: body.temperature,
-      topP: body.top_p,
-      topK: body.top_k,
-      minP: body.min_p,
-      presencePenalty: body.presence_penalty,
-      frequencyPenalty: body.frequency_penalty,
-      repetitionPenalty: body.repetition_penalty,
-    },
-    stop: typeof body.stop === "string" ? [body.stop] : body.stop ?? [],
+    sampling: samplingOf(body),
+    stop: stopsOf(body.stop),
     stopTokenIds: body.stop_token_ids,
     ignoreEos: body.ignore_eos,
     logprobs: body.logprobs ?? undefined,

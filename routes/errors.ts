@@ -1,7 +1,12 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { ZodError } from "zod";
-import { StateFormatError } from "../engine/mod.ts";
+import {
+  ModelUnavailableError,
+  SessionBusyError,
+  SessionNotFoundError,
+  StateFormatError,
+} from "../engine/mod.ts";
 import { ModelLoadError } from "../models/mod.ts";
 
 /** An OpenAI-style error body. */
@@ -45,6 +50,15 @@ export function onError(err: Error, c: Context): Response {
   }
   if (err instanceof StateFormatError) {
     return c.json(errorBody(err.message, "invalid_request_error", "state"), 400);
+  }
+  if (err instanceof SessionNotFoundError) {
+    return c.json(errorBody(err.message, "invalid_request_error", "id", "session_not_found"), 404);
+  }
+  if (err instanceof SessionBusyError) {
+    return c.json(errorBody(err.message, "invalid_request_error", "id", "session_busy"), 409);
+  }
+  if (err instanceof ModelUnavailableError) {
+    return c.json(errorBody(err.message, "invalid_request_error", "model", "model_not_found"), 404);
   }
   if (err instanceof RangeError) return c.json(errorBody(err.message, "invalid_request_error"), 400);
   if (err instanceof HTTPException) {

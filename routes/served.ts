@@ -1,3 +1,4 @@
+import type { SessionService } from "../engine/mod.ts";
 import type { LoadedModel } from "../models/mod.ts";
 import { ApiError } from "./errors.ts";
 import type { Limits } from "./schemas.ts";
@@ -10,6 +11,10 @@ export interface ServedModels {
   /** Unix seconds when the server started. */
   readonly createdAt: number;
   readonly limits: Limits;
+  /** Sessions in the store. */
+  readonly sessions: SessionService;
+  /** Accepted API keys (`Authorization: Bearer KEY`); empty: no authentication. */
+  readonly apiKeys: ReadonlySet<string>;
 }
 
 /** The model a request asks for (or the default); 404 for an unknown name. */

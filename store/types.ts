@@ -12,6 +12,8 @@ export interface GenerationRecord {
   readonly checkpoint: number;
   /** Text held back at the checkpoint (a possible stop-string prefix), restored on resume. */
   readonly heldText: string;
+  /** Why it ended, once done ("stop" or "length"). */
+  readonly finishReason?: string;
 }
 
 /** What the store keeps about a session besides its state blob. */

@@ -1,16 +1,21 @@
 // The HTTP API through app.request(): OpenAI shapes, greedy parity through the API, streaming,
 // logprobs, stop strings, and 4xx answers for bad input.
 import assert from "node:assert/strict";
+import { SessionService } from "../engine/mod.ts";
 import { loadModel } from "../models/mod.ts";
 import { createApp, DEFAULT_LIMITS } from "../routes/mod.ts";
+import { MemoryStore } from "../store/mod.ts";
 
 const FIX = new URL("./fixtures/rwkv7/", import.meta.url).pathname;
 const loaded = await loadModel(FIX + "tiny");
+const models = new Map([[loaded.id, loaded]]);
 const app = createApp({
-  models: new Map([[loaded.id, loaded]]),
+  models,
   defaultModel: loaded.id,
   createdAt: 0,
   limits: { ...DEFAULT_LIMITS, maxPromptTokens: 100 },
+  sessions: new SessionService({ store: new MemoryStore(), models, defaultModel: loaded.id }),
+  apiKeys: new Set(),
 });
 const goldens = JSON.parse(Deno.readTextFileSync(FIX + "tiny/goldens.json"));
 const charOf = (id: number) => String.fromCharCode(31 + id); // the fixture's vocab.txt

@@ -11,7 +11,8 @@ its DTYPE -> torch.float, and only the part before its tokenizer is executed
 
 Needs Debian's python3-torch (CPU). Writes, per fixture: model.safetensors (bf16),
 model.pth (the same weights as torch.save writes them, for the converter test),
-vocab.txt (a printable-ASCII World-format vocabulary) and goldens.json.
+vocab.txt (a World-format vocabulary: printable ASCII, plus newline where the vocabulary is
+larger than 96) and goldens.json.
 """
 
 import argparse
@@ -84,6 +85,8 @@ def make(name, spec, ref, out_dir, seed):
     with open(os.path.join(d, "vocab.txt"), "w", encoding="utf-8") as f:
         for i in range(1, min(vocab, 96)):
             f.write(f"{i} {chr(31 + i)!r} 1\n")
+        if vocab > 96:
+            f.write("96 '\\n' 1\n")
 
     args = types.SimpleNamespace(MODEL_NAME=os.path.join(d, "model"), n_layer=n_layer, n_embd=c,
                                  vocab_size=vocab, head_size=head_size)
