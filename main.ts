@@ -32,7 +32,8 @@ if (values.help) {
 Environment: MODEL (comma-separated dirs), PORT (default 8000), HOST (default 0.0.0.0),
   STORE (Deno KV file, default sessions.kv; "memory" keeps sessions in this process only),
   API_KEYS (comma-separated; none: no authentication), SESSION_TTL_HOURS (default 168),
-  CHECKPOINT_EVERY (tokens, default 16), MAX_PROMPT_TOKENS (16384), MAX_TOKENS (4096)`);
+  CHECKPOINT_EVERY (tokens, default 16), LEASE_MS (generation lease, default 10000),
+  MAX_PROMPT_TOKENS (16384), MAX_TOKENS (4096)`);
   Deno.exit(0);
 }
 
@@ -64,6 +65,7 @@ const sessions = new SessionService({
   models,
   defaultModel,
   checkpointEvery: intFlag("CHECKPOINT_EVERY", env("CHECKPOINT_EVERY"), 16) || 16,
+  leaseMs: intFlag("LEASE_MS", env("LEASE_MS"), 10_000) || 10_000,
 });
 const app = createApp({
   models,

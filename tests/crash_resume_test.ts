@@ -1,0 +1,111 @@
+// A server process is SIGKILLed in the middle of a streamed generation; a second process on the
+// same Deno KV file is asked for the stream with the last Last-Event-ID the client saw. The text
+// before the kill plus the text after equals an uninterrupted run with the same seed.
+import assert from "node:assert/strict";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+
+async function startServer(store: string) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read", "--allow-env", "--allow-net", "--allow-write", "--unstable-kv", "main.ts"],
+    cwd: ROOT,
+    env: { PORT: "0", HOST: "127.0.0.1", STORE: store, CHECKPOINT_EVERY: "8", LEASE_MS: "1500" },
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (true) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`server exited before listening: ${seen}`);
+    seen += value;
+    const m = seen.match(/listening on http:\/\/[^:]+:(\d+)/);
+    if (m) {
+      (async () => {
+        while (!(await reader.read()).done) { /* drain */ }
+      })();
+      return { child, base: `http://127.0.0.1:${m[1]}` };
+    }
+  }
+}
+
+interface TokenEvent {
+  id: number;
+  event: string;
+  data: Record<string, unknown>;
+}
+
+/** Reads SSE events as they arrive; stops after `limit` token events (or at the end). */
+async function readEvents(res: Response, limit = Infinity): Promise<TokenEvent[]> {
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  const out: TokenEvent[] = [];
+  let buf = "";
+  while (out.filter((e) => e.event === "token").length < limit) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buf += value;
+    let at;
+    while ((at = buf.indexOf("\n\n")) >= 0) {
+      const block = buf.slice(0, at);
+      buf = buf.slice(at + 2);
+      const e: TokenEvent = { id: -1, event: "message", data: {} };
+      for (const line of block.split("\n")) {
+        if (line.startsWith("event: ")) e.event = line.slice(7);
+        if (line.startsWith("id: ")) e.id = Number(line.slice(4));
+        if (line.startsWith("data: ")) e.data = JSON.parse(line.slice(6));
+      }
+      out.push(e);
+    }
+  }
+  await reader.cancel().catch(() => {});
+  return out;
+}
+
+const text = (events: TokenEvent[]) => events.map((e) => (e.data.text as string | undefined) ?? "").join("");
+const post = (url: string, body: unknown) =>
+  fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+
+Deno.test("a stream cut by SIGKILL continues on another process with no token lost or repeated", async () => {
+  const dir = await Deno.makeTempDir();
+  const store = `${dir}/sessions.kv`;
+  const request = { max_tokens: 1500, temperature: 0.8, seed: 2024, ignore_eos: true };
+  const prompt = { prompt: "And it came to pass" };
+
+  const a = await startServer(store);
+  const id = (await (await post(`${a.base}/v1/sessions`, prompt)).json()).id;
+  const cut = await readEvents(await post(`${a.base}/v1/sessions/${id}/generate`, request), 40);
+  a.child.kill("SIGKILL");
+  await a.child.status;
+  const lastSeen = cut.at(-1)!.id;
+  assert.equal(cut.length, 40);
+
+  const b = await startServer(store);
+  try {
+    const info = await (await fetch(`${b.base}/v1/sessions/${id}`)).json();
+    assert.ok(
+      info.tokens < cut[0].id + 1500,
+      `the first process died before finishing (${info.tokens} tokens)`,
+    );
+    const rest = await readEvents(
+      await fetch(`${b.base}/v1/sessions/${id}/stream`, { headers: { "last-event-id": String(lastSeen) } }),
+    );
+    assert.equal(rest.at(-1)!.event, "done");
+    const ids = [...cut, ...rest].filter((e) => e.event === "token").map((e) => e.id);
+    assert.deepEqual(
+      ids,
+      Array.from({ length: 1500 }, (_, i) => ids[0] + i),
+      "positions: none lost, none repeated",
+    );
+
+    const fresh = (await (await post(`${b.base}/v1/sessions`, prompt)).json()).id;
+    const whole = await readEvents(await post(`${b.base}/v1/sessions/${fresh}/generate`, request));
+    assert.equal(text(cut) + text(rest), text(whole));
+    assert.deepEqual(
+      [...cut, ...rest].filter((e) => e.event === "token").map((e) => e.data.token_id),
+      whole.filter((e) => e.event === "token").map((e) => e.data.token_id),
+    );
+  } finally {
+    b.child.kill("SIGTERM");
+    await b.child.status;
+  }
+});
