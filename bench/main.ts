@@ -13,12 +13,25 @@
 import { parseArgs } from "node:util";
 import { DEFAULT_MODEL_DIR } from "../cli/defaults.ts";
 import { createBackend, measureWasmBandwidth, type WeightDType } from "../kernels/mod.ts";
-import { FAMILIES, parseSafetensors, type RecurrentModel, type TensorMap } from "../models/mod.ts";
+import {
+  FAMILIES,
+  parseSafetensors,
+  type RecurrentModel,
+  type TensorMap,
+  writeSafetensors,
+} from "../models/mod.ts";
+import { loadModel } from "../models/mod.ts";
 import { randomRwkv7, RWKV7_0_1B } from "./random_rwkv7.ts";
+import { benchResume, benchStore } from "./sessions.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { quick: { type: "boolean" }, json: { type: "string" }, only: { type: "string" } },
+  options: {
+    quick: { type: "boolean" },
+    json: { type: "string" },
+    only: { type: "string" },
+    section: { type: "string" },
+  },
 });
 const DECODE_TOKENS = values.quick ? 8 : 32;
 const PREFILL_TOKENS = values.quick ? 128 : 512;
@@ -87,6 +100,7 @@ async function row(name: string, tensors: TensorMap, bandwidth: number): Promise
   };
 }
 
+const sections = new Set((values.section ?? "models,sessions").split(","));
 const bandwidth = await measureWasmBandwidth();
 console.log(`WASM memory read bandwidth (1 thread, 8 accumulators): ${(bandwidth / 1e9).toFixed(1)} GB/s`);
 console.log(
@@ -94,17 +108,21 @@ console.log(
 );
 
 const rows: Row[] = [];
-const defaultTensors = parseSafetensors(await Deno.readFile(`${DEFAULT_MODEL_DIR}/model.safetensors`));
-rows.push(await row("default (rwkv7-kjv-4m)", defaultTensors, bandwidth));
-for (const dtype of ["f32", "f16", "bf16"] as const) {
-  if (values.only && values.only !== dtype) continue;
-  rows.push(await row("rwkv7 0.1B shape (random)", randomRwkv7(RWKV7_0_1B, dtype), bandwidth));
+if (sections.has("models")) {
+  const defaultTensors = parseSafetensors(await Deno.readFile(`${DEFAULT_MODEL_DIR}/model.safetensors`));
+  rows.push(await row("default (rwkv7-kjv-4m)", defaultTensors, bandwidth));
+  for (const dtype of ["f32", "f16", "bf16"] as const) {
+    if (values.only && values.only !== dtype) continue;
+    rows.push(await row("rwkv7 0.1B shape (random)", randomRwkv7(RWKV7_0_1B, dtype), bandwidth));
+  }
 }
 
-console.log(
-  "\n| model | weights | MB read/token | decode tok/s | roofline tok/s | of roofline | prefill tok/s | state |",
-);
-console.log("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+if (rows.length) {
+  console.log(
+    "\n| model | weights | MB read/token | decode tok/s | roofline tok/s | of roofline | prefill tok/s | state |",
+  );
+  console.log("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+}
 for (const r of rows) {
   console.log(
     `| ${r.model} | ${r.dtype} | ${r.weightMB.toFixed(1)} | ${r.decodeTps.toFixed(1)} | ${
@@ -114,10 +132,27 @@ for (const r of rows) {
     } MB |`,
   );
 }
-console.log(
-  "\nFor scale (from the design brief, llama.cpp AVX-512 on this machine class, 1 thread): RWKV-7 0.1B decode" +
-    " f32 56, f16 141 tok/s; prefill f32 435, f16 802 tok/s.",
-);
+if (rows.length) {
+  console.log(
+    "\nFor scale (from the design brief, llama.cpp AVX-512 on this machine class, 1 thread): RWKV-7 0.1B decode" +
+      " f32 56, f16 141 tok/s; prefill f32 435, f16 802 tok/s.",
+  );
+}
+if (sections.has("sessions")) {
+  const small = await loadModel(DEFAULT_MODEL_DIR);
+  const dir = await Deno.makeTempDir();
+  await Deno.writeFile(
+    `${dir}/model.safetensors`,
+    writeSafetensors(randomRwkv7(RWKV7_0_1B, "bf16").values()),
+  );
+  await Deno.copyFile(`${DEFAULT_MODEL_DIR}/vocab.txt`, `${dir}/vocab.txt`);
+  const big = await loadModel(dir, { id: "rwkv7-0.1B-shape" });
+  console.log("\nSession state in the store (median of 7):\n");
+  console.log((await benchStore([small, big])).join("\n"));
+  const histories = values.quick ? [10, 1000] : [10, 1000, 10000];
+  console.log(`\nTime to first token after resuming a session (${small.id}), median of 5:\n`);
+  console.log((await benchResume(small, histories)).join("\n"));
+}
 if (values.json) {
   await Deno.writeTextFile(values.json, JSON.stringify({ bandwidth, rows }, null, 1));
 }

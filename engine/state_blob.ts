@@ -45,6 +45,29 @@ interface Header {
   logitFloats: number;
 }
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+// f32 values as little-endian bytes: a byte copy on little-endian hosts.
+function writeF32(out: Uint8Array, at: number, values: Float32Array): void {
+  if (LITTLE_ENDIAN) {
+    out.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength), at);
+    return;
+  }
+  const view = new DataView(out.buffer, out.byteOffset);
+  for (let i = 0; i < values.length; i++) view.setFloat32(at + 4 * i, values[i], true);
+}
+
+function readF32(blob: Uint8Array, at: number, into: Float32Array): void {
+  if (LITTLE_ENDIAN) {
+    new Uint8Array(into.buffer, into.byteOffset, into.byteLength).set(
+      blob.subarray(at, at + into.byteLength),
+    );
+    return;
+  }
+  const view = new DataView(blob.buffer, blob.byteOffset);
+  for (let i = 0; i < into.length; i++) into[i] = view.getFloat32(at + 4 * i, true);
+}
+
 /** Serializes a session of `loaded`. */
 export function encodeStateBlob(loaded: LoadedModel, session: Session): Uint8Array {
   const info = loaded.model.info;
@@ -71,7 +94,8 @@ export function encodeStateBlob(loaded: LoadedModel, session: Session): Uint8Arr
   out.set(json, 16);
   let at = 16 + json.length;
   for (const arr of [session.state.data, logits]) {
-    for (let i = 0; i < arr.length; i++, at += 4) view.setFloat32(at, arr[i], true);
+    writeF32(out, at, arr);
+    at += arr.length * 4;
   }
   view.setUint32(at, crc32(out.subarray(0, at)), true);
   return out;
@@ -139,11 +163,12 @@ export function decodeStateBlob(loaded: LoadedModel, blob: Uint8Array): Session 
 
   const state = loaded.model.newState();
   let at = 16 + headerLength;
-  for (let i = 0; i < state.data.length; i++, at += 4) state.data[i] = view.getFloat32(at, true);
+  readF32(blob, at, state.data);
+  at += state.data.length * 4;
   let logits: Float32Array | undefined;
   if (h.logitFloats > 0) {
     logits = new Float32Array(h.logitFloats);
-    for (let i = 0; i < logits.length; i++, at += 4) logits[i] = view.getFloat32(at, true);
+    readF32(blob, at, logits);
   }
   return {
     modelId: loaded.id,
