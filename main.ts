@@ -79,6 +79,10 @@ const app = createApp({
   apiKeys: new Set((env("API_KEYS") ?? "").split(",").map((k) => k.trim()).filter(Boolean)),
 });
 console.log(`sessions in ${storePath === "memory" ? "memory" : `Deno KV (${storePath})`}`);
+// Collect state left by expired sessions or interrupted writes, now and every hour.
+const sweep = () => sessions.sweep().catch((err) => console.error("sweep failed:", err));
+sweep();
+Deno.unrefTimer(setInterval(sweep, 3600 * 1000));
 
 Deno.serve({
   port,

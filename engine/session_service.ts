@@ -261,6 +261,11 @@ export class SessionService {
     }
   }
 
+  /** Deletes stored state that no session uses any more (expired sessions, crashed writes). */
+  sweep(): Promise<number> {
+    return this.#store.sweep(10 * 60 * 1000);
+  }
+
   /** Waits for the generations this instance runs to finish (tests and graceful shutdown). */
   async drain(): Promise<void> {
     while (this.#tasks.size) await Promise.all([...this.#tasks]);

@@ -93,6 +93,20 @@ for (const [name, make] of makers) {
   });
 }
 
+for (const [name, make] of makers) {
+  Deno.test(`${name} store: sweep deletes blobs no session uses, and only those`, async () => {
+    const store = await make();
+    const used = await store.putBlob(bytes(10, 1));
+    await store.publish(meta("s", used), undefined);
+    const orphan = await store.putBlob(bytes(70_000, 2)); // written, never published (a crash)
+    assert.equal(await store.sweep(60_000), 0, "younger than the grace period");
+    assert.equal(await store.sweep(0), 1);
+    await assert.rejects(store.readBlob(orphan));
+    assert.deepEqual(await store.readBlob(used), bytes(10, 1));
+    store.close();
+  });
+}
+
 Deno.test("memory store: idle sessions expire after the TTL", async () => {
   let now = 1000;
   const store = new MemoryStore({ ttlMs: 100, now: () => now });

@@ -23,7 +23,7 @@ export async function openDenoKvStore(path?: string, options: DenoKvStoreOptions
  * StateStore on Deno KV. Layout:
  *   ["session", id]              SessionMeta (expires after the TTL)
  *   ["blob", blobId, i]          chunk i of an immutable state blob (≤ 60 000 bytes)
- *   ["blobinfo", blobId]         { chunks, bytes }: written last, so a blob is readable only once whole
+ *   ["blobinfo", blobId]         { chunks, bytes, createdAt }: written last, so a blob is readable only once whole
  *   ["blobuse", blobId, id]      true while session id points at blobId
  *   ["events", id, genId, pos]   { event, data } of one generation
  *   ["lease", id]                Lease
@@ -47,7 +47,9 @@ export class DenoKvStore implements StateStore {
       for (let i = first; i < Math.min(chunks, first + CHUNKS_PER_COMMIT); i++) {
         op.set(["blob", blobId, i], blob.slice(i * CHUNK, (i + 1) * CHUNK));
       }
-      if (first + CHUNKS_PER_COMMIT >= chunks) op.set(["blobinfo", blobId], { chunks, bytes: blob.length });
+      if (first + CHUNKS_PER_COMMIT >= chunks) {
+        op.set(["blobinfo", blobId], { chunks, bytes: blob.length, createdAt: Date.now() });
+      }
       const res = await op.commit();
       if (!res.ok) throw new Error(`Writing blob ${blobId} failed`);
     }
@@ -104,6 +106,21 @@ export class DenoKvStore implements StateStore {
     }
     op.delete(["blobinfo", blobId]);
     await op.commit();
+  }
+
+  async sweep(graceMs: number): Promise<number> {
+    let n = 0;
+    for await (const e of this.kv.list<{ createdAt?: number }>({ prefix: ["blobinfo"] })) {
+      if (Date.now() - (e.value.createdAt ?? 0) < graceMs) continue;
+      const blobId = e.key[1] as string;
+      let used = false;
+      for await (const _ of this.kv.list({ prefix: ["blobuse", blobId] }, { limit: 1 })) used = true;
+      if (!used) {
+        await this.#collect(blobId);
+        n++;
+      }
+    }
+    return n;
   }
 
   async delete(id: string): Promise<boolean> {

@@ -12,6 +12,7 @@ export interface MemoryStoreOptions {
 export class MemoryStore implements StateStore {
   #metas = new Map<string, { meta: SessionMeta; version: number }>();
   #blobs = new Map<string, Uint8Array>();
+  #blobTimes = new Map<string, number>();
   #events = new Map<string, StoredEvent[]>();
   #leases = new Map<string, Lease>();
   #version = 0;
@@ -42,6 +43,7 @@ export class MemoryStore implements StateStore {
   putBlob(blob: Uint8Array): Promise<string> {
     const id = crypto.randomUUID();
     this.#blobs.set(id, blob.slice());
+    this.#blobTimes.set(id, this.#now());
     return Promise.resolve(id);
   }
 
@@ -68,6 +70,19 @@ export class MemoryStore implements StateStore {
   #collect(blobId: string) {
     for (const { meta } of this.#metas.values()) if (meta.blob === blobId) return;
     this.#blobs.delete(blobId);
+    this.#blobTimes.delete(blobId);
+  }
+
+  sweep(graceMs: number): Promise<number> {
+    for (const id of [...this.#metas.keys()]) this.#live(id);
+    let n = 0;
+    for (const [blobId, at] of [...this.#blobTimes]) {
+      if (this.#now() - at < graceMs) continue;
+      const before = this.#blobs.size;
+      this.#collect(blobId);
+      n += before - this.#blobs.size;
+    }
+    return Promise.resolve(n);
   }
 
   delete(id: string): Promise<boolean> {

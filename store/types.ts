@@ -90,6 +90,11 @@ export interface StateStore {
   releaseLease(id: string, owner: string): Promise<void>;
   /** The current lease, if one is held and not expired. */
   lease(id: string): Promise<Lease | undefined>;
+  /**
+   * Deletes blobs no session uses that are older than `graceMs` (left by an expired session, or
+   * by a crash between writing a blob and publishing it). Returns how many were deleted.
+   */
+  sweep(graceMs: number): Promise<number>;
   /** Releases resources (closes files). */
   close(): void;
 }
