@@ -22,13 +22,14 @@ const { values } = parseArgs({
     host: { type: "string" },
     backend: { type: "string" },
     store: { type: "string" },
+    threads: { type: "string" },
     help: { type: "boolean" },
   },
 });
 
 if (values.help) {
   console.log(`Usage: deno task start [--model DIR]... [--port N] [--host H] [--store PATH|memory]
-                       [--backend wasm|reference]
+                       [--backend wasm|reference] [--threads N]
 Environment: MODEL (comma-separated dirs), PORT (default 8000), HOST (default 0.0.0.0),
   STORE (Deno KV file, default sessions.kv; "memory" keeps sessions in this process only),
   API_KEYS (comma-separated; none: no authentication), SESSION_TTL_HOURS (default 168),
@@ -41,14 +42,19 @@ const dirs = values.model ?? Deno.env.get("MODEL")?.split(",").filter(Boolean) ?
 const port = intFlag("port", values.port ?? Deno.env.get("PORT"), 8000);
 const hostname = values.host ?? Deno.env.get("HOST") ?? "0.0.0.0";
 const backend = (values.backend ?? Deno.env.get("BACKEND")) as BackendName | undefined;
+const threadsFlag = values.threads ?? Deno.env.get("THREADS");
+const threads = threadsFlag ? intFlag("threads", threadsFlag, 1) || 1 : undefined;
 
 const models = new Map();
 for (const dir of dirs) {
   const started = performance.now();
-  const loaded = await loadModel(dir, { backend });
+  const loaded = await loadModel(dir, { backend, threads });
   models.set(loaded.id, loaded);
   const ms = Math.round(performance.now() - started);
-  console.log(`loaded ${loaded.id} (${loaded.family}, ${loaded.model.backend.name} backend) in ${ms} ms`);
+  const b = loaded.model.backend;
+  console.log(
+    `loaded ${loaded.id} (${loaded.family}, ${b.name} backend, ${b.threads} thread(s)) in ${ms} ms`,
+  );
 }
 
 const env = (name: string) => Deno.env.get(name);

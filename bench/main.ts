@@ -12,7 +12,12 @@
 
 import { parseArgs } from "node:util";
 import { DEFAULT_MODEL_DIR } from "../cli/defaults.ts";
-import { createBackend, measureWasmBandwidth, type WeightDType } from "../kernels/mod.ts";
+import {
+  createBackend,
+  measureWasmBandwidth,
+  wasmThreadsSupported,
+  type WeightDType,
+} from "../kernels/mod.ts";
 import {
   FAMILIES,
   parseSafetensors,
@@ -39,6 +44,7 @@ const CHUNK = 64;
 
 interface Row {
   model: string;
+  threads: number;
   dtype: WeightDType;
   weightMB: number;
   decodeTps: number;
@@ -48,9 +54,9 @@ interface Row {
   stateBytes: number;
 }
 
-async function buildModel(tensors: TensorMap): Promise<RecurrentModel> {
+async function buildModel(tensors: TensorMap, threads: number): Promise<RecurrentModel> {
   const spec = FAMILIES.get("rwkv7")!;
-  const backend = await createBackend(spec.footprint(tensors, CHUNK), "wasm");
+  const backend = await createBackend({ ...spec.footprint(tensors, CHUNK), threads }, "wasm");
   return spec.create(tensors, backend, { chunk: CHUNK });
 }
 
@@ -83,13 +89,15 @@ function measure(model: RecurrentModel): { decodeTps: number; prefillTps: number
   return { decodeTps: 1000 / median, prefillTps: PREFILL_TOKENS / (prefillMs / 1000) };
 }
 
-async function row(name: string, tensors: TensorMap, bandwidth: number): Promise<Row> {
-  const model = await buildModel(tensors);
+async function row(name: string, tensors: TensorMap, bandwidth: number, threads = 1): Promise<Row> {
+  const model = await buildModel(tensors, threads);
   const { decodeTps, prefillTps } = measure(model);
+  model.backend.close();
   const bytes = decodeBytes(tensors);
   const rooflineTps = bandwidth / bytes;
   return {
     model: name,
+    threads,
     dtype: model.info.weightDType,
     weightMB: bytes / 1e6,
     decodeTps,
@@ -101,6 +109,7 @@ async function row(name: string, tensors: TensorMap, bandwidth: number): Promise
 }
 
 const sections = new Set((values.section ?? "models,sessions").split(","));
+const cores = navigator.hardwareConcurrency ?? 1;
 const bandwidth = await measureWasmBandwidth();
 console.log(`WASM memory read bandwidth (1 thread, 8 accumulators): ${(bandwidth / 1e9).toFixed(1)} GB/s`);
 console.log(
@@ -111,21 +120,25 @@ const rows: Row[] = [];
 if (sections.has("models")) {
   const defaultTensors = parseSafetensors(await Deno.readFile(`${DEFAULT_MODEL_DIR}/model.safetensors`));
   rows.push(await row("default (rwkv7-kjv-4m)", defaultTensors, bandwidth));
+  const threadCounts = [1, ...(cores > 1 && wasmThreadsSupported() ? [cores] : [])];
   for (const dtype of ["f32", "f16", "bf16"] as const) {
     if (values.only && values.only !== dtype) continue;
-    rows.push(await row("rwkv7 0.1B shape (random)", randomRwkv7(RWKV7_0_1B, dtype), bandwidth));
+    const tensors = randomRwkv7(RWKV7_0_1B, dtype);
+    for (const threads of threadCounts) {
+      rows.push(await row("rwkv7 0.1B shape (random)", tensors, bandwidth, threads));
+    }
   }
 }
 
 if (rows.length) {
   console.log(
-    "\n| model | weights | MB read/token | decode tok/s | roofline tok/s | of roofline | prefill tok/s | state |",
+    "\n| model | weights | threads | MB read/token | decode tok/s | 1-thread roofline tok/s | of roofline | prefill tok/s | state |",
   );
-  console.log("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+  console.log("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
 }
 for (const r of rows) {
   console.log(
-    `| ${r.model} | ${r.dtype} | ${r.weightMB.toFixed(1)} | ${r.decodeTps.toFixed(1)} | ${
+    `| ${r.model} | ${r.dtype} | ${r.threads} | ${r.weightMB.toFixed(1)} | ${r.decodeTps.toFixed(1)} | ${
       r.rooflineTps.toFixed(1)
     } | ${(100 * r.rooflineFraction).toFixed(0)}% | ${r.prefillTps.toFixed(1)} | ${
       (r.stateBytes / 1e6).toFixed(2)
@@ -146,12 +159,13 @@ if (sections.has("sessions")) {
     writeSafetensors(randomRwkv7(RWKV7_0_1B, "bf16").values()),
   );
   await Deno.copyFile(`${DEFAULT_MODEL_DIR}/vocab.txt`, `${dir}/vocab.txt`);
-  const big = await loadModel(dir, { id: "rwkv7-0.1B-shape" });
+  const big = await loadModel(dir, { id: "rwkv7-0.1B-shape", threads: 1 });
   console.log("\nSession state in the store (median of 7):\n");
   console.log((await benchStore([small, big])).join("\n"));
   const histories = values.quick ? [10, 1000] : [10, 1000, 10000];
   console.log(`\nTime to first token after resuming a session (${small.id}), median of 5:\n`);
   console.log((await benchResume(small, histories)).join("\n"));
+  big.model.backend.close();
 }
 if (values.json) {
   await Deno.writeTextFile(values.json, JSON.stringify({ bandwidth, rows }, null, 1));

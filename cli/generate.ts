@@ -22,6 +22,7 @@ const { values } = parseArgs({
     "top-k": { type: "string" },
     seed: { type: "string" },
     backend: { type: "string" },
+    threads: { type: "string" },
     stats: { type: "boolean" },
   },
 });
@@ -36,6 +37,7 @@ if (values.prompt === undefined) {
 
 const loaded = await loadModel(values.model ?? DEFAULT_MODEL_DIR, {
   backend: values.backend as BackendName | undefined,
+  threads: values.threads ? intFlag("threads", values.threads, 1) || 1 : undefined,
 });
 const session = newSession(loaded, intFlag("seed", values.seed, randomSeed()));
 const prompt = loaded.tokenizer.encode(values.prompt);
@@ -62,6 +64,7 @@ for await (
   await out.write(enc.encode(ev.text));
 }
 await out.write(enc.encode("\n"));
+loaded.model.backend.close();
 if (values.stats) {
   const end = performance.now();
   const rate = (count - 1) / ((end - firstToken) / 1000);

@@ -20,7 +20,7 @@ export type {
   Wkv7Shape,
 } from "./types.ts";
 export { bf16ToF32, bytesToF32, dtypeBytes, f16ToF32 } from "./widen.ts";
-export { provideKernelModule, wasmSimdSupported } from "./wasm/loader.ts";
+export { provideKernelModule, wasmSimdSupported, wasmThreadsSupported } from "./wasm/loader.ts";
 export { measureWasmBandwidth } from "./wasm/bandwidth.ts";
 
 /** How much memory a backend must be able to hold. */
@@ -29,6 +29,10 @@ export interface BackendSize {
   capacity: number;
   /** The widest matrix, in columns. */
   maxCols: number;
+  /** Threads to run on (WASM only; default 1). */
+  threads?: number;
+  /** Calls with less work stay on one thread (WASM only). */
+  minParallelWork?: number;
 }
 
 /** The backends by name, each made for the size a model needs. */

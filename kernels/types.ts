@@ -47,6 +47,8 @@ export interface Wkv7Shape {
  */
 export interface Backend {
   readonly name: BackendName;
+  /** Threads the kernels run on. */
+  readonly threads: number;
   /** Copies a weight matrix into backend memory, keeping its dtype. */
   matrix(src: MatrixSource): Matrix;
   /** A zeroed f32 buffer in backend memory. */
@@ -57,6 +59,8 @@ export interface Backend {
   matmul(m: Matrix, x: Float32Array, y: Float32Array, tokens: number): void;
   /** The RWKV-7 state update over `shape.tokens` tokens; `state` is `[heads][n][n]`, updated in place. */
   wkv7(state: Float32Array, io: Wkv7Inputs, shape: Wkv7Shape): void;
+  /** Stops the backend's worker threads, if any. */
+  close(): void;
 }
 
 /** The backends the registry knows. */

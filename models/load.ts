@@ -1,4 +1,4 @@
-import { type BackendName, createBackend } from "../kernels/mod.ts";
+import { type BackendName, createBackend, wasmThreadsSupported } from "../kernels/mod.ts";
 import { HuggingFaceTokenizer, type Tokenizer, WorldTokenizer } from "../tokenizers/mod.ts";
 import { ModelLoadError } from "./errors.ts";
 import { parseSafetensors } from "./formats/safetensors.ts";
@@ -24,6 +24,11 @@ export interface LoadOptions {
   chunk?: number;
   /** The model's id (default: the directory name). */
   id?: string;
+  /**
+   * Kernel threads (WASM backend). Default: 1 for models under 64 MB of weights (too small to
+   * gain), else every core the runtime reports.
+   */
+  threads?: number;
 }
 
 const ASSETS = new URL("../assets/", import.meta.url);
@@ -56,7 +61,9 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
   }
   const [family, spec] = found;
   const chunk = options.chunk ?? 64;
-  const backend = await createBackend(spec.footprint(tensors, chunk), options.backend);
+  const big = bytes.byteLength >= 64 * 1024 * 1024 && wasmThreadsSupported();
+  const threads = options.threads ?? (big ? Math.max(1, navigator.hardwareConcurrency ?? 1) : 1);
+  const backend = await createBackend({ ...spec.footprint(tensors, chunk), threads }, options.backend);
   const model = spec.create(tensors, backend, { chunk });
   const tokenizer = await loadTokenizer(dir, files, spec.defaultVocab);
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));

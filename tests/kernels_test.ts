@@ -1,8 +1,9 @@
 // Every backend against the pure-TS reference on seeded random inputs.
 // Tolerance: 1e-5 relative to the magnitude of the sum (f32 summation order differs).
 import assert from "node:assert/strict";
-import { type Backend, BACKENDS, type MatrixSource, type WeightDType } from "../kernels/mod.ts";
+import type { Backend, BackendSize, MatrixSource, WeightDType } from "../kernels/mod.ts";
 import { createReferenceBackend } from "../kernels/reference/backend.ts";
+import { createWasmBackend } from "../kernels/wasm/backend.ts";
 import { mulberry32 } from "../engine/prng.ts";
 
 const reference = createReferenceBackend();
@@ -34,34 +35,55 @@ function assertClose(actual: Float32Array, expected: Float32Array, scale: number
   }
 }
 
+// Each backend under test, made for a size; the threaded one splits even the smallest call.
+const BACKENDS: [string, (size: BackendSize) => Promise<Backend>][] = [
+  ["wasm", (size) => createWasmBackend(size)],
+  ["wasm 2 threads", (size) => createWasmBackend({ ...size, threads: 2, minParallelWork: 0 })],
+];
+
+/** Runs `fn` on a fresh backend and closes it (its workers) afterwards. */
+async function withBackend(
+  make: (size: BackendSize) => Promise<Backend>,
+  size: BackendSize,
+  fn: (b: Backend) => void,
+) {
+  const backend = await make(size);
+  try {
+    fn(backend);
+  } finally {
+    backend.close();
+  }
+}
+
 for (const [name, make] of BACKENDS) {
-  if (name === "reference") continue;
   for (const dtype of ["f32", "f16", "bf16"] as const) {
     for (const [rows, cols] of [[1, 8], [7, 24], [33, 64], [130, 264]]) {
       Deno.test(`${name} matvec ${dtype} ${rows}x${cols} matches the reference`, async () => {
         const rand = mulberry32(rows * 1000 + cols);
-        const backend = await make({ capacity: 1 << 22, maxCols: cols });
-        const src = randomMatrix(rows, cols, dtype, rand);
-        const x = fill(backend, cols, rand);
-        const y = backend.f32(rows);
-        backend.matvec(backend.matrix(src), x, y);
-        const expected = new Float32Array(rows);
-        reference.matvec(reference.matrix(src), x.slice(), expected);
-        const scale = dtype === "f16" ? 256 * cols : cols;
-        assertClose(y, expected, scale, "y");
+        await withBackend(make, { capacity: 1 << 22, maxCols: cols }, (backend) => {
+          const src = randomMatrix(rows, cols, dtype, rand);
+          const x = fill(backend, cols, rand);
+          const y = backend.f32(rows);
+          backend.matvec(backend.matrix(src), x, y);
+          const expected = new Float32Array(rows);
+          reference.matvec(reference.matrix(src), x.slice(), expected);
+          const scale = dtype === "f16" ? 256 * cols : cols;
+          assertClose(y, expected, scale, "y");
+        });
       });
       for (const tokens of [1, 2, 5]) {
         Deno.test(`${name} matmul ${dtype} ${rows}x${cols} over ${tokens} tokens matches the reference`, async () => {
           const rand = mulberry32(rows * 7 + cols * 13 + tokens);
-          const backend = await make({ capacity: 1 << 22, maxCols: cols });
-          const src = randomMatrix(rows, cols, dtype, rand);
-          const x = fill(backend, cols * tokens, rand);
-          const y = backend.f32(rows * tokens);
-          backend.matmul(backend.matrix(src), x, y, tokens);
-          const expected = new Float32Array(rows * tokens);
-          reference.matmul(reference.matrix(src), x.slice(), expected, tokens);
-          const scale = dtype === "f16" ? 256 * cols : cols;
-          assertClose(y, expected, scale, "y");
+          await withBackend(make, { capacity: 1 << 22, maxCols: cols }, (backend) => {
+            const src = randomMatrix(rows, cols, dtype, rand);
+            const x = fill(backend, cols * tokens, rand);
+            const y = backend.f32(rows * tokens);
+            backend.matmul(backend.matrix(src), x, y, tokens);
+            const expected = new Float32Array(rows * tokens);
+            reference.matmul(reference.matrix(src), x.slice(), expected, tokens);
+            const scale = dtype === "f16" ? 256 * cols : cols;
+            assertClose(y, expected, scale, "y");
+          });
         });
       }
     }
@@ -69,29 +91,30 @@ for (const [name, make] of BACKENDS) {
   for (const [tokens, heads, headSize] of [[1, 1, 4], [3, 2, 16], [5, 4, 64]]) {
     Deno.test(`${name} wkv7 ${tokens} tokens x ${heads} heads of ${headSize} matches the reference`, async () => {
       const rand = mulberry32(tokens * 100 + heads * 10 + headSize);
-      const backend = await make({ capacity: 1 << 22, maxCols: 8 });
-      const c = heads * headSize;
-      const n = tokens * c;
-      const state = fill(backend, heads * headSize * headSize, rand);
-      const io = {
-        r: fill(backend, n, rand),
-        w: fill(backend, n, rand).map((x) => 0.5 + 0.5 * Math.abs(x)),
-        k: fill(backend, n, rand),
-        v: fill(backend, n, rand),
-        a: fill(backend, n, rand),
-        b: fill(backend, n, rand),
-        y: backend.f32(n),
-      };
-      // map() copies out of backend memory: put the decay back in.
-      const w = backend.f32(n);
-      w.set(io.w);
-      const wasmIo = { ...io, w };
-      const refState = state.slice();
-      const refIo = { ...io, y: new Float32Array(n) };
-      backend.wkv7(state, wasmIo, { tokens, heads, headSize });
-      reference.wkv7(refState, refIo, { tokens, heads, headSize });
-      assertClose(state, refState, headSize * 4, "state");
-      assertClose(wasmIo.y, refIo.y, headSize * 16, "y");
+      await withBackend(make, { capacity: 1 << 22, maxCols: 8 }, (backend) => {
+        const c = heads * headSize;
+        const n = tokens * c;
+        const state = fill(backend, heads * headSize * headSize, rand);
+        const io = {
+          r: fill(backend, n, rand),
+          w: fill(backend, n, rand).map((x) => 0.5 + 0.5 * Math.abs(x)),
+          k: fill(backend, n, rand),
+          v: fill(backend, n, rand),
+          a: fill(backend, n, rand),
+          b: fill(backend, n, rand),
+          y: backend.f32(n),
+        };
+        // map() copies out of backend memory: put the decay back in.
+        const w = backend.f32(n);
+        w.set(io.w);
+        const wasmIo = { ...io, w };
+        const refState = state.slice();
+        const refIo = { ...io, y: new Float32Array(n) };
+        backend.wkv7(state, wasmIo, { tokens, heads, headSize });
+        reference.wkv7(refState, refIo, { tokens, heads, headSize });
+        assertClose(state, refState, headSize * 4, "state");
+        assertClose(wasmIo.y, refIo.y, headSize * 16, "y");
+      });
     });
   }
 }

@@ -32,7 +32,7 @@ async function startServer(env: Record<string, string>) {
 Deno.test("the server starts on its default model and streams a completion over SSE", async () => {
   const { child, base, log } = await startServer({ PORT: "0", HOST: "127.0.0.1", STORE: "memory" });
   try {
-    assert.match(log, /loaded rwkv7-kjv-4m \(rwkv7, wasm backend\)/);
+    assert.match(log, /loaded rwkv7-kjv-4m \(rwkv7, wasm backend, 1 thread\(s\)\)/);
     const models = await (await fetch(`${base}/v1/models`)).json();
     assert.equal(models.data[0].id, "rwkv7-kjv-4m");
     const res = await fetch(`${base}/v1/completions`, {

@@ -8,6 +8,8 @@ import { widenTo } from "../widen.ts";
 export function createReferenceBackend(): Backend {
   return {
     name: "reference",
+    threads: 1,
+    close() {},
     matrix(src: MatrixSource): Matrix {
       const copy = src.bytes.slice();
       const data = src.dtype === "f32"

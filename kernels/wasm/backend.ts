@@ -1,55 +1,50 @@
 import type { Backend, Matrix, MatrixSource, Wkv7Inputs, Wkv7Shape } from "../types.ts";
-import { kernelModule, wasmSimdSupported } from "./loader.ts";
+import { kernelModule, wasmSimdSupported, wasmThreadsSupported } from "./loader.ts";
+import { OPS, ThreadPool } from "./pool.ts";
 
-interface KernelExports {
-  matvec_f32(w: number, x: number, y: number, rows: number, cols: number): void;
-  matvec_f16(w: number, x: number, y: number, rows: number, cols: number, xbuf: number): void;
-  matvec_bf16(w: number, x: number, y: number, rows: number, cols: number, xbuf: number): void;
-  matmul_f32(w: number, x: number, y: number, rows: number, cols: number, t: number, buf: number): void;
-  matmul_f16(w: number, x: number, y: number, rows: number, cols: number, t: number, buf: number): void;
-  matmul_bf16(w: number, x: number, y: number, rows: number, cols: number, t: number, buf: number): void;
-  sum_f32(p: number, n: number): number;
-  wkv7(
-    s: number,
-    r: number,
-    w: number,
-    k: number,
-    v: number,
-    a: number,
-    b: number,
-    y: number,
-    t: number,
-    h: number,
-    n: number,
-  ): void;
-}
+type Kernel = (...args: number[]) => void;
 
 const PAGE = 65536;
 const ALIGN = 64;
+const STACK = 65536;
+const op = (name: typeof OPS[number]) => OPS.indexOf(name);
 
 /** Options of {@linkcode createWasmBackend}. */
 export interface WasmBackendOptions {
   /** Bytes of weights and buffers this backend will be asked to hold; its memory is sized once from it. */
   capacity: number;
-  /** The widest matrix (columns) matmul will see; sizes the weight scratch. */
+  /** The widest matrix (columns) matvec and matmul will see; sizes the scratch buffers. */
   maxCols?: number;
+  /** Threads to run kernels on (default 1). More than one needs shared WASM memory and workers. */
+  threads?: number;
+  /** Calls with less work than this (multiply-adds) stay on one thread (default 2^17; tests use 0). */
+  minParallelWork?: number;
 }
 
 /**
  * The WASM-SIMD backend. Its memory is allocated once, at the size the caller
- * asks for, so views handed out by `f32()` and `matrix()` never go stale.
+ * asks for, so views handed out by `f32()` and `matrix()` never go stale. With
+ * `threads > 1`, large calls are split by rows (matvec, matmul) or heads (wkv7)
+ * between the caller and workers on shared memory.
  */
 export async function createWasmBackend(options: WasmBackendOptions): Promise<Backend> {
   if (!wasmSimdSupported()) throw new Error("This runtime lacks WASM SIMD: use the reference backend");
+  const threads = Math.max(1, Math.floor(options.threads ?? 1));
+  if (threads > 1 && !wasmThreadsSupported()) {
+    throw new Error("This runtime cannot share WASM memory with workers");
+  }
+  const minWork = options.minParallelWork ?? 1 << 17;
   const scratchFloats = 4 * (options.maxCols ?? 16384);
-  const bytes = options.capacity + scratchFloats * 4 + 16 * PAGE;
+  const bytes = options.capacity + threads * (scratchFloats * 4 + STACK + ALIGN) + 16 * PAGE;
   const pages = Math.ceil(bytes / PAGE);
   if (pages > 65536) {
     throw new RangeError(`A WASM backend holds at most 4 GiB; ${bytes} bytes were asked for`);
   }
-  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
-  const instance = await WebAssembly.instantiate(await kernelModule(), { env: { memory } });
-  const k = instance.exports as unknown as KernelExports;
+  const shared = threads > 1;
+  const memory = new WebAssembly.Memory({ initial: pages, maximum: shared ? 65536 : pages, shared });
+  const module = await kernelModule(shared ? "threads" : "single");
+  const instance = await WebAssembly.instantiate(module, { env: { memory } });
+  const k = instance.exports as unknown as Record<typeof OPS[number], Kernel>;
   const buffer = memory.buffer;
   // The C stack and constants sit below __heap_base (the stack first, 64 KiB); buffers go above.
   let top = (instance.exports.__heap_base as WebAssembly.Global).value as number;
@@ -62,7 +57,10 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
     top = at + byteLength;
     return at;
   }
-  const scratch = alloc(scratchFloats * 4);
+  const scratch = Array.from({ length: threads }, () => alloc(scratchFloats * 4));
+  const pool = shared
+    ? await ThreadPool.start(module, memory, Array.from({ length: threads - 1 }, () => alloc(STACK) + STACK))
+    : undefined;
 
   function ptr(a: Float32Array | Uint16Array): number {
     if (a.buffer !== buffer) {
@@ -71,8 +69,22 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
     return a.byteOffset;
   }
 
+  // Splits [0, n) into the pool's parts (aligned to `align`) and runs part(i, from, to) on each thread.
+  function split(
+    name: typeof OPS[number],
+    n: number,
+    align: number,
+    part: (i: number, a: number, b: number) => number[],
+  ) {
+    const parts = pool!.threads;
+    const bound = (i: number) => (i >= parts ? n : Math.min(n, Math.round((n * i) / parts / align) * align));
+    const args = Array.from({ length: parts - 1 }, (_, i) => part(i + 1, bound(i + 1), bound(i + 2)));
+    pool!.run(op(name), args, () => k[name](...part(0, 0, bound(1))));
+  }
+
   return {
     name: "wasm",
+    threads,
     matrix(src: MatrixSource): Matrix {
       if (src.cols % 8 !== 0) throw new RangeError(`Matrix columns must be a multiple of 8, got ${src.cols}`);
       const at = alloc(src.bytes.byteLength);
@@ -85,35 +97,50 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
       return new Float32Array(buffer, alloc(length * 4), length);
     },
     matvec(m, x, y) {
-      if (m.dtype === "f32") k.matvec_f32(ptr(m.data), ptr(x), ptr(y), m.rows, m.cols);
-      else {
-        if (m.cols > scratchFloats) throw new RangeError(`Matrix has ${m.cols} columns, above maxCols`);
-        const fn = m.dtype === "f16" ? k.matvec_f16 : k.matvec_bf16;
-        fn(ptr(m.data), ptr(x), ptr(y), m.rows, m.cols, scratch);
-      }
+      if (m.cols > scratchFloats) throw new RangeError(`Matrix has ${m.cols} columns, above maxCols`);
+      const name = `matvec_${m.dtype}` as const;
+      const size = m.dtype === "f32" ? 4 : 2;
+      const [w, xp, yp] = [ptr(m.data), ptr(x), ptr(y)];
+      const part = (
+        i: number,
+        r0: number,
+        r1: number,
+      ) => [w + r0 * m.cols * size, xp, yp + 4 * r0, r1 - r0, m.cols, scratch[i]];
+      if (pool && m.rows * m.cols >= minWork) split(name, m.rows, 2, part);
+      else k[name](...part(0, 0, m.rows));
     },
     matmul(m, x, y, tokens) {
       if (m.cols > scratchFloats / 4) throw new RangeError(`Matrix has ${m.cols} columns, above maxCols`);
-      const fn = m.dtype === "f32" ? k.matmul_f32 : m.dtype === "f16" ? k.matmul_f16 : k.matmul_bf16;
-      fn(ptr(m.data), ptr(x), ptr(y), m.rows, m.cols, tokens, scratch);
+      const name = `matmul_${m.dtype}` as const;
+      const size = m.dtype === "f32" ? 4 : 2;
+      const [w, xp, yp] = [ptr(m.data), ptr(x), ptr(y)];
+      const part = (
+        i: number,
+        r0: number,
+        r1: number,
+      ) => [w + r0 * m.cols * size, xp, yp + 4 * r0, r1 - r0, m.cols, tokens, scratch[i], m.rows];
+      if (pool && m.rows * m.cols * tokens >= 4 * minWork) split(name, m.rows, 4, part);
+      else k[name](...part(0, 0, m.rows));
     },
     wkv7(state: Float32Array, io: Wkv7Inputs, shape: Wkv7Shape) {
-      if (shape.headSize % 4 !== 0) {
-        throw new RangeError(`Head size must be a multiple of 4, got ${shape.headSize}`);
-      }
-      k.wkv7(
-        ptr(state),
-        ptr(io.r),
-        ptr(io.w),
-        ptr(io.k),
-        ptr(io.v),
-        ptr(io.a),
-        ptr(io.b),
-        ptr(io.y),
-        shape.tokens,
-        shape.heads,
-        shape.headSize,
-      );
+      const { tokens, heads, headSize: n } = shape;
+      if (n % 4 !== 0) throw new RangeError(`Head size must be a multiple of 4, got ${n}`);
+      const p = [io.r, io.w, io.k, io.v, io.a, io.b, io.y].map(ptr);
+      const s = ptr(state);
+      const part = (_i: number, h0: number, h1: number) => [
+        s + 4 * h0 * n * n,
+        ...p.map((q) => q + 4 * h0 * n),
+        tokens,
+        h1 - h0,
+        n,
+        heads * n,
+      ];
+      if (pool && heads >= pool.threads && tokens * heads * n * n >= minWork / 2) {
+        split("wkv7", heads, 1, part);
+      } else k.wkv7(...part(0, 0, heads));
+    },
+    close() {
+      pool?.close();
     },
   };
 }

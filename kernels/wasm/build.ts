@@ -1,22 +1,38 @@
 /**
- * Builds `kernels.wasm` from `kernels.c` with Debian's clang and lld
- * (`apt-get install clang lld`). Run through `deno task build:wasm`; the built
- * module is committed so that a fresh clone runs without a C toolchain, and a
- * test checks that it matches what this script builds.
+ * Builds the kernel modules from `kernels.c` with Debian's clang and lld
+ * (`apt-get install clang lld`): `kernels.wasm` (one thread, plain memory, runs
+ * everywhere including Cloudflare Workers) and `kernels_mt.wasm` (shared memory
+ * and atomics, for the multi-threaded backend). Run through `deno task build:wasm`;
+ * the built modules are committed so a fresh clone needs no C toolchain, and a test
+ * checks that they match what this script builds.
  *
  * @module
  */
 
 const here = new URL(".", import.meta.url).pathname;
 
-/** The clang command line that turns kernels.c into a WASM-SIMD module at `out`. */
-export function buildCommand(out: string): string[] {
+/** The two builds: file name and the flags that differ. */
+export const BUILDS: Record<string, string[]> = {
+  "kernels.wasm": [],
+  "kernels_mt.wasm": [
+    "-matomics",
+    "-mbulk-memory",
+    "-mmutable-globals",
+    "-Wl,--shared-memory",
+    "-Wl,--max-memory=4294967296",
+    "-Wl,--export=__stack_pointer",
+  ],
+};
+
+/** The clang command line that builds `name` (a key of BUILDS) into `out`. */
+export function buildCommand(name: string, out: string): string[] {
   return [
     "--target=wasm32",
     "-O3",
     "-msimd128",
     "-nostdlib",
     "-ffreestanding",
+    ...BUILDS[name],
     "-Wl,--no-entry",
     "-Wl,--import-memory",
     "-Wl,--stack-first",
@@ -29,16 +45,20 @@ export function buildCommand(out: string): string[] {
   ];
 }
 
-/** Compiles kernels.c into `out` (default: kernels.wasm beside it). */
-export async function buildWasm(out = `${here}kernels.wasm`): Promise<void> {
-  const { code, stderr } = await new Deno.Command("clang", { args: buildCommand(out), stderr: "piped" })
-    .output();
-  if (code !== 0) {
-    throw new Error(`clang failed (exit ${code}): ${new TextDecoder().decode(stderr)}`);
+/** Compiles kernels.c into `outDir` (default: beside it), both builds. */
+export async function buildWasm(outDir = here): Promise<void> {
+  for (const name of Object.keys(BUILDS)) {
+    const { code, stderr } = await new Deno.Command("clang", {
+      args: buildCommand(name, `${outDir.replace(/\/?$/, "/")}${name}`),
+      stderr: "piped",
+    }).output();
+    if (code !== 0) {
+      throw new Error(`clang failed on ${name} (exit ${code}): ${new TextDecoder().decode(stderr)}`);
+    }
   }
 }
 
 if (import.meta.main) {
   await buildWasm();
-  console.log(`built ${here}kernels.wasm`);
+  console.log(`built ${Object.keys(BUILDS).join(", ")} in ${here}`);
 }

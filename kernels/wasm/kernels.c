@@ -142,21 +142,23 @@ static void tile_4x2(const float *w, int cols, const float *x0, const float *x1,
   }
 }
 
-// wbuf: 4 * cols floats of scratch owned by the caller.
-static void matmul_rows(const float *w4, const float *x, float *y, int r, int rows, int cols, int tokens) {
+// wbuf: 4 * cols floats of scratch owned by the caller. ystride: floats between tokens' rows of y
+// (rows, unless the caller splits the rows between threads).
+static void matmul_rows(const float *w4, const float *x, float *y, int r, int rows, int cols, int tokens,
+                        int ystride) {
   int here = rows - r < 4 ? rows - r : 4;
   int t = 0;
   for (; t + 2 <= tokens; t += 2)
-    tile_4x2(w4, cols, x + (long)t * cols, x + (long)(t + 1) * cols, y + (long)t * rows + r,
-             y + (long)(t + 1) * rows + r, here);
+    tile_4x2(w4, cols, x + (long)t * cols, x + (long)(t + 1) * cols, y + (long)t * ystride + r,
+             y + (long)(t + 1) * ystride + r, here);
   if (t < tokens) {
     float dummy[4];
-    tile_4x2(w4, cols, x + (long)t * cols, x + (long)t * cols, y + (long)t * rows + r, dummy, here);
+    tile_4x2(w4, cols, x + (long)t * cols, x + (long)t * cols, y + (long)t * ystride + r, dummy, here);
   }
 }
 
 __attribute__((export_name("matmul_f32"))) void matmul_f32(const float *w, const float *x, float *y, int rows,
-                                                           int cols, int tokens, float *wbuf) {
+                                                           int cols, int tokens, float *wbuf, int ystride) {
   for (int r = 0; r < rows; r += 4) {
     int here = rows - r < 4 ? rows - r : 4;
     const float *src = w + (long)r * cols;
@@ -164,13 +166,13 @@ __attribute__((export_name("matmul_f32"))) void matmul_f32(const float *w, const
       for (int i = 0; i < 4 * cols; i++) wbuf[i] = i < here * cols ? src[i] : 0.0f;
       src = wbuf;
     }
-    matmul_rows(src, x, y, r, rows, cols, tokens);
+    matmul_rows(src, x, y, r, rows, cols, tokens, ystride);
   }
 }
 
 #define MATMUL16(NAME, LO, HI)                                                                         \
   __attribute__((export_name(#NAME))) void NAME(const u16 *w, const float *x, float *y, int rows, int cols, \
-                                                int tokens, float *wbuf) {                             \
+                                                int tokens, float *wbuf, int ystride) {                \
     for (int r = 0; r < rows; r += 4) {                                                                \
       int here = rows - r < 4 ? rows - r : 4;                                                          \
       const u16 *src = w + (long)r * cols;                                                             \
@@ -180,7 +182,7 @@ __attribute__((export_name("matmul_f32"))) void matmul_f32(const float *w, const
         wasm_v128_store(wbuf + i + 4, HI(h));                                                          \
       }                                                                                                \
       for (int i = here * cols; i < 4 * cols; i++) wbuf[i] = 0.0f;                                     \
-      matmul_rows(wbuf, x, y, r, rows, cols, tokens);                                                  \
+      matmul_rows(wbuf, x, y, r, rows, cols, tokens, ystride);                                         \
     }                                                                                                  \
   }
 
@@ -190,12 +192,13 @@ MATMUL16(matmul_bf16, bf16_lo, bf16_hi)
 // ---- RWKV-7 state update ------------------------------------------------------------
 // For each token and head, with S[i][j] (i: value index, j: key index):
 //   sa_i = sum_j S[i][j] a_j;  S[i][j] = S[i][j] w_j + sa_i b_j + v_i k_j;  y_i = sum_j S[i][j] r_j
-// state: [heads][n][n]; r, w, k, v, a, b, y: [tokens][heads * n]; n a multiple of 4.
+// state: [heads][n][n]; r, w, k, v, a, b, y: [tokens][stride] (stride = heads * n, unless the caller
+// splits the heads between threads); n a multiple of 4.
 
 __attribute__((export_name("wkv7"))) void wkv7(float *state, const float *r, const float *w, const float *k,
                                                const float *v, const float *a, const float *b, float *y,
-                                               int tokens, int heads, int n) {
-  int c = heads * n;
+                                               int tokens, int heads, int n, int stride) {
+  int c = stride;
   for (int t = 0; t < tokens; t++) {
     long o = (long)t * c;
     for (int h = 0; h < heads; h++) {
