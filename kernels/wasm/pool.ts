@@ -18,6 +18,7 @@ export const OPS = [
   "matmul_f16",
   "matmul_bf16",
   "wkv7",
+  "sum_f32",
 ] as const;
 /** The op that ends a worker. */
 export const QUIT = 255;
