@@ -1,0 +1,1 @@
+"""Stub of the transformers package root (see tools/hf_stub/README.md)."""

@@ -1,0 +1,5 @@
+"""Stub GenerationMixin: generation is done by the caller."""
+
+
+class GenerationMixin:
+    pass

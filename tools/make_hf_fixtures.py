@@ -1,0 +1,153 @@
+"""Makes parity fixtures for the HF-format families from HF transformers' own modeling code.
+
+HF's modeling and configuration files are taken, unmodified, from a transformers git checkout
+at a pinned commit and run inside tools/hf_stub (a minimal package skeleton; see its README),
+on Debian's python3-torch (CPU, float32). Nothing of transformers is committed.
+
+    # a transformers clone (any fork with upstream history works), e.g. via the fetch tool
+    python3 tools/make_hf_fixtures.py --git-dir /work/.mirror/rwkv-rs+transformers-rwkv/repo \
+        --out tests/fixtures
+
+Writes, per fixture, a model directory in HF's format (config.json, model.safetensors in f32,
+vocab.txt: a printable-ASCII World-format vocabulary so the directory loads) and goldens.json.
+"""
+
+import argparse
+import importlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(__file__))
+from rwkv7_torch import write_safetensors  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+# transformers commit whose modeling files are the reference (2024-10-09, upstream main).
+COMMIT = "295a90cb40468ddd607577448e674348cff55adc"
+FILES = {
+    "rwkv": ["modeling_rwkv.py", "configuration_rwkv.py"],
+}
+
+
+def hf_package(git_dir, commit):
+    """A temp copy of hf_stub with HF's real model files added; returns its path (put on sys.path)."""
+    root = tempfile.mkdtemp(prefix="hf_stub_")
+    shutil.copytree(os.path.join(HERE, "hf_stub", "transformers"), os.path.join(root, "transformers"))
+    for model, files in FILES.items():
+        d = os.path.join(root, "transformers", "models", model)
+        os.makedirs(d, exist_ok=True)
+        open(os.path.join(d, "__init__.py"), "w").close()
+        for f in files:
+            src = subprocess.run(["git", "--git-dir", git_dir, "show", f"{commit}:src/transformers/models/{model}/{f}"],
+                                 check=True, capture_output=True).stdout
+            with open(os.path.join(d, f), "wb") as out:
+                out.write(src)
+    return root
+
+
+def write_vocab(d, vocab):
+    with open(os.path.join(d, "vocab.txt"), "w", encoding="utf-8") as f:
+        for i in range(1, min(vocab, 96)):
+            f.write(f"{i} {chr(31 + i)!r} 1\n")
+
+
+def logprobs(logits):
+    return F.log_softmax(logits.float(), -1)
+
+
+def rwkv4(out_dir, name, seed, dims):
+    from transformers.models.rwkv.configuration_rwkv import RwkvConfig
+    from transformers.models.rwkv.modeling_rwkv import RwkvForCausalLM
+
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    config = RwkvConfig(**dims, use_cache=True)
+    model = RwkvForCausalLM(config)
+    with torch.no_grad():
+        for pname, p in model.named_parameters():
+            if pname.endswith("time_decay"):
+                p.copy_(torch.randn(p.shape, generator=gen) * 1.5 - 1.0)
+            elif pname.endswith("time_first"):
+                p.copy_(torch.randn(p.shape, generator=gen))
+            elif "time_mix" in pname:
+                p.copy_(torch.rand(p.shape, generator=gen))
+            elif "ln" in pname and pname.endswith("weight"):
+                p.copy_(1 + torch.randn(p.shape, generator=gen) * 0.2)
+            elif "ln" in pname and pname.endswith("bias"):
+                p.copy_(torch.randn(p.shape, generator=gen) * 0.1)
+            elif p.dim() == 2:
+                p.copy_(torch.randn(p.shape, generator=gen) / p.shape[1] ** 0.5)
+    d = os.path.join(out_dir, name)
+    os.makedirs(d, exist_ok=True)
+    # Saved before eval(): HF rescales output/value weights in place on the first eval forward.
+    write_safetensors(os.path.join(d, "model.safetensors"), model.state_dict(), torch.float32)
+    cfg = {"architectures": ["RwkvForCausalLM"], "model_type": "rwkv", **dims,
+           "bos_token_id": 0, "eos_token_id": 0, "tie_word_embeddings": False}
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=1)
+    write_vocab(d, dims["vocab_size"])
+
+    model.eval()
+    vocab = dims["vocab_size"]
+    prompt = torch.randint(1, vocab, (24,), generator=gen).tolist()
+    with torch.no_grad():
+        # Token by token, carrying HF's state (use_cache).
+        state, prompt_lp, logits = None, [], None
+        for tok in prompt:
+            if logits is not None:
+                prompt_lp.append(logprobs(logits)[tok].item())
+            out = model(torch.tensor([[tok]]), state=state, use_cache=True)
+            logits, state = out.logits[0, -1], out.state
+        after = logprobs(logits)
+        names = ["ffn_x", "att_x", "num", "den", "max"]
+        # HF state: five [batch, hidden, layers] tensors; ours is [layers][hidden] per part.
+        state_after = {n: s[0].transpose(0, 1).flatten().tolist() for n, s in zip(names, state)}
+        # The whole prompt in one call (HF's sequence path).
+        full = model(torch.tensor([prompt]), use_cache=True)
+        parallel_after = logprobs(full.logits[0, -1])
+        greedy, greedy_lp = [], []
+        for _ in range(32):
+            lp = logprobs(logits)
+            tok = int(torch.argmax(lp).item())
+            greedy.append(tok)
+            greedy_lp.append(lp[tok].item())
+            out = model(torch.tensor([[tok]]), state=state, use_cache=True)
+            logits, state = out.logits[0, -1], out.state
+    goldens = {
+        "reference": f"HF transformers {COMMIT[:10]} RwkvForCausalLM (eval, float32, CPU)",
+        "dims": dims,
+        "prompt": prompt,
+        "prompt_logprobs": prompt_lp,
+        "logprobs_after_prompt": after.tolist(),
+        "parallel_logprobs_after_prompt": parallel_after.tolist(),
+        "state_after_prompt": state_after,
+        "greedy": greedy,
+        "greedy_logprobs": greedy_lp,
+    }
+    with open(os.path.join(d, "goldens.json"), "w") as f:
+        json.dump(goldens, f)
+    print(f"{name}: greedy {greedy[:12]}...", flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--git-dir", required=True, help="a transformers git directory holding commit " + COMMIT)
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    sys.path.insert(0, hf_package(args.git_dir, COMMIT))
+    importlib.invalidate_caches()
+    rwkv4(os.path.join(args.out, "rwkv4"), "tiny", 4321, {
+        "vocab_size": 96, "context_length": 64, "hidden_size": 32, "num_hidden_layers": 4,
+        "attention_hidden_size": 32, "intermediate_size": 128, "layer_norm_epsilon": 1e-5, "rescale_every": 2,
+    })
+
+
+if __name__ == "__main__":
+    main()
