@@ -63,8 +63,11 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
   const chunk = options.chunk ?? 64;
   const big = bytes.byteLength >= 64 * 1024 * 1024 && wasmThreadsSupported();
   const threads = options.threads ?? (big ? Math.max(1, navigator.hardwareConcurrency ?? 1) : 1);
-  const backend = await createBackend({ ...spec.footprint(tensors, chunk), threads }, options.backend);
-  const model = spec.create(tensors, backend, { chunk });
+  const backend = await createBackend(
+    { ...spec.footprint(tensors, chunk, config), threads },
+    options.backend,
+  );
+  const model = spec.create(tensors, backend, { chunk, config });
   const tokenizer = await loadTokenizer(dir, files, spec.defaultVocab);
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
   const fingerprint = [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");

@@ -1,5 +1,6 @@
 import type { Backend } from "../kernels/mod.ts";
 import type { TensorMap } from "./formats/tensor.ts";
+import { createRwkv4Model, isRwkv4, loadRwkv4Weights, rwkv4Footprint } from "./rwkv4/mod.ts";
 import { createRwkv7Model, isRwkv7, loadRwkv7Weights, rwkv7Footprint } from "./rwkv7/mod.ts";
 import type { Family, RecurrentModel } from "./types.ts";
 
@@ -8,9 +9,17 @@ export interface FamilySpec {
   /** Whether a checkpoint (its tensors and config.json, if any) belongs to this family. */
   detect(tensors: TensorMap, config: Record<string, unknown> | undefined): boolean;
   /** Backend bytes and widest matrix needed for the weights plus buffers of `chunk` tokens. */
-  footprint(tensors: TensorMap, chunk: number): { capacity: number; maxCols: number };
+  footprint(
+    tensors: TensorMap,
+    chunk: number,
+    config?: Record<string, unknown>,
+  ): { capacity: number; maxCols: number };
   /** Validates the tensors, places them in `backend` and returns the model. */
-  create(tensors: TensorMap, backend: Backend, options: { chunk: number }): RecurrentModel;
+  create(
+    tensors: TensorMap,
+    backend: Backend,
+    options: { chunk: number; config?: Record<string, unknown> },
+  ): RecurrentModel;
   /** The default vocabulary file (in assets/) when a directory brings no tokenizer. */
   defaultVocab?: string;
 }
@@ -23,5 +32,11 @@ export const FAMILIES: ReadonlyMap<Family, FamilySpec> = new Map<Family, FamilyS
     create: (tensors, backend, options) =>
       createRwkv7Model(loadRwkv7Weights(tensors, backend), backend, options),
     defaultVocab: "rwkv_vocab_v20230424.txt",
+  }],
+  ["rwkv4", {
+    detect: (tensors, config) => isRwkv4(tensors, config),
+    footprint: rwkv4Footprint,
+    create: (tensors, backend, options) =>
+      createRwkv4Model(loadRwkv4Weights(tensors, backend, options.config), backend, options),
   }],
 ]);

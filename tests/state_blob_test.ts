@@ -13,6 +13,7 @@ import {
 import { type LoadedModel, loadModel } from "../models/mod.ts";
 
 const FIX = new URL("./fixtures/rwkv7/", import.meta.url).pathname;
+const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
 const SAMPLING = { ...DEFAULT_SAMPLING, temperature: 0.9, topP: 0.95, repetitionPenalty: 1.1 };
 
 async function run(loaded: LoadedModel, session: Session, prompt: number[], n: number): Promise<number[]> {
@@ -25,34 +26,36 @@ async function run(loaded: LoadedModel, session: Session, prompt: number[], n: n
   return ids;
 }
 
-Deno.test("a state saved after token k and resumed in a fresh process continues exactly", async () => {
-  const loaded = await loadModel(FIX + "tiny3");
-  const prompt = [5, 17, 99, 3, 42, 7];
-  const whole = await run(loaded, newSession(loaded, 1234), prompt, 40);
+for (const fixture of ["rwkv7/tiny3", "rwkv4/tiny"]) {
+  Deno.test(`${fixture}: a state saved after token k and resumed in a fresh process continues exactly`, async () => {
+    const loaded = await loadModel(FIXTURES + fixture);
+    const prompt = [5, 17, 99, 3, 42, 7];
+    const whole = await run(loaded, newSession(loaded, 1234), prompt, 40);
 
-  const first = newSession(loaded, 1234);
-  const head = await run(loaded, first, prompt, 15);
-  assert.deepEqual(head, whole.slice(0, 15));
-  const blobPath = await Deno.makeTempFile({ suffix: ".state" });
-  await Deno.writeFile(blobPath, encodeStateBlob(loaded, first));
+    const first = newSession(loaded, 1234);
+    const head = await run(loaded, first, prompt, 15);
+    assert.deepEqual(head, whole.slice(0, 15));
+    const blobPath = await Deno.makeTempFile({ suffix: ".state" });
+    await Deno.writeFile(blobPath, encodeStateBlob(loaded, first));
 
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      new URL("./helpers/resume_blob.ts", import.meta.url).pathname,
-      FIX + "tiny3",
-      blobPath,
-    ],
-    stdout: "piped",
-    stderr: "piped",
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-read",
+        new URL("./helpers/resume_blob.ts", import.meta.url).pathname,
+        FIXTURES + fixture,
+        blobPath,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    });
+    const out = await child.output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    const tail = JSON.parse(new TextDecoder().decode(out.stdout));
+    assert.deepEqual([...head, ...tail], whole);
+    await Deno.remove(blobPath);
   });
-  const out = await child.output();
-  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-  const tail = JSON.parse(new TextDecoder().decode(out.stdout));
-  assert.deepEqual([...head, ...tail], whole);
-  await Deno.remove(blobPath);
-});
+}
 
 Deno.test("a blob round-trips every field", async () => {
   const loaded = await loadModel(FIX + "tiny");

@@ -9,7 +9,8 @@ on Debian's python3-torch (CPU, float32). Nothing of transformers is committed.
         --out tests/fixtures
 
 Writes, per fixture, a model directory in HF's format (config.json, model.safetensors in f32,
-vocab.txt: a printable-ASCII World-format vocabulary so the directory loads) and goldens.json.
+vocab.txt: a World-format vocabulary of printable ASCII and newline, so the directory loads and
+chats) and goldens.json.
 """
 
 import argparse
@@ -55,6 +56,8 @@ def write_vocab(d, vocab):
     with open(os.path.join(d, "vocab.txt"), "w", encoding="utf-8") as f:
         for i in range(1, min(vocab, 96)):
             f.write(f"{i} {chr(31 + i)!r} 1\n")
+        if vocab > 96:
+            f.write("96 '\\n' 1\n")
 
 
 def logprobs(logits):
@@ -144,7 +147,7 @@ def main():
     sys.path.insert(0, hf_package(args.git_dir, COMMIT))
     importlib.invalidate_caches()
     rwkv4(os.path.join(args.out, "rwkv4"), "tiny", 4321, {
-        "vocab_size": 96, "context_length": 64, "hidden_size": 32, "num_hidden_layers": 4,
+        "vocab_size": 128, "context_length": 64, "hidden_size": 32, "num_hidden_layers": 4,
         "attention_hidden_size": 32, "intermediate_size": 128, "layer_norm_epsilon": 1e-5, "rescale_every": 2,
     })
 
