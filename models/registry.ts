@@ -1,5 +1,6 @@
 import type { Backend } from "../kernels/mod.ts";
 import type { TensorMap } from "./formats/tensor.ts";
+import { createMambaModel, isMamba, loadMambaWeights, mambaFootprint } from "./mamba/mod.ts";
 import { createRwkv4Model, isRwkv4, loadRwkv4Weights, rwkv4Footprint } from "./rwkv4/mod.ts";
 import { createRwkv7Model, isRwkv7, loadRwkv7Weights, rwkv7Footprint } from "./rwkv7/mod.ts";
 import type { Family, RecurrentModel } from "./types.ts";
@@ -38,5 +39,11 @@ export const FAMILIES: ReadonlyMap<Family, FamilySpec> = new Map<Family, FamilyS
     footprint: rwkv4Footprint,
     create: (tensors, backend, options) =>
       createRwkv4Model(loadRwkv4Weights(tensors, backend, options.config), backend, options),
+  }],
+  ["mamba", {
+    detect: (tensors, config) => isMamba(tensors, config),
+    footprint: mambaFootprint,
+    create: (tensors, backend, options) =>
+      createMambaModel(loadMambaWeights(tensors, backend, options.config), backend, options),
   }],
 ]);

@@ -1,7 +1,7 @@
 import type { Backend, WeightDType } from "../kernels/mod.ts";
 
 /** The model families this service knows. */
-export type Family = "rwkv7" | "rwkv4";
+export type Family = "rwkv7" | "rwkv4" | "mamba";
 
 /** One named part of a family's recurrent state, for headers and docs. */
 export interface StatePart {

@@ -8,7 +8,12 @@ import { loadModel, type RecurrentModel, type RecurrentState } from "../models/m
 
 const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
 const TOL = 1e-3;
-const CASES: [family: string, fixture: string][] = [["rwkv7", "tiny"], ["rwkv7", "tiny3"], ["rwkv4", "tiny"]];
+const CASES: [family: string, fixture: string][] = [
+  ["rwkv7", "tiny"],
+  ["rwkv7", "tiny3"],
+  ["rwkv4", "tiny"],
+  ["mamba", "tiny"],
+];
 
 interface Goldens {
   prompt: number[];

@@ -14,7 +14,9 @@ chats) and goldens.json.
 """
 
 import argparse
+import ast
 import importlib
+import types
 import json
 import os
 import shutil
@@ -33,13 +35,31 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 COMMIT = "295a90cb40468ddd607577448e674348cff55adc"
 FILES = {
     "rwkv": ["modeling_rwkv.py", "configuration_rwkv.py"],
+    "mamba": ["modeling_mamba.py", "configuration_mamba.py"],
 }
+# Classes taken verbatim from HF's shared modules (the rest of those modules is not needed).
+CLASSES = {"cache_utils.py": ["MambaCache"]}
+
+
+def git_show(git_dir, commit, path):
+    return subprocess.run(["git", "--git-dir", git_dir, "show", f"{commit}:{path}"], check=True,
+                          capture_output=True).stdout.decode("utf-8")
 
 
 def hf_package(git_dir, commit):
     """A temp copy of hf_stub with HF's real model files added; returns its path (put on sys.path)."""
     root = tempfile.mkdtemp(prefix="hf_stub_")
     shutil.copytree(os.path.join(HERE, "hf_stub", "transformers"), os.path.join(root, "transformers"))
+    for module, classes in CLASSES.items():
+        src = git_show(git_dir, commit, f"src/transformers/{module}")
+        tree = ast.parse(src)
+        parts = ["import torch\nfrom typing import Any, Dict, List, Optional, Tuple, Union\n",
+                 "from .utils import logging\nfrom .configuration_utils import PretrainedConfig\n",
+                 "logger = logging.get_logger(__name__)\n"]
+        parts += [ast.get_source_segment(src, n) for n in tree.body
+                  if isinstance(n, ast.ClassDef) and n.name in classes]
+        with open(os.path.join(root, "transformers", module), "w") as out:
+            out.write("\n\n".join(parts) + "\n")
     for model, files in FILES.items():
         d = os.path.join(root, "transformers", "models", model)
         os.makedirs(d, exist_ok=True)
@@ -138,17 +158,95 @@ def rwkv4(out_dir, name, seed, dims):
     print(f"{name}: greedy {greedy[:12]}...", flush=True)
 
 
+def mamba(out_dir, name, seed, dims):
+    from transformers.models.mamba.configuration_mamba import MambaConfig
+    from transformers.models.mamba.modeling_mamba import MambaForCausalLM
+
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    config = MambaConfig(**dims, use_cache=True)
+    model = MambaForCausalLM(config)
+    model.lm_head.weight = model.backbone.embeddings.weight  # tied, as HF's post_init ties them
+    with torch.no_grad():
+        for pname, p in model.named_parameters():
+            if pname.endswith("A_log"):
+                p.copy_(torch.log(torch.rand(p.shape, generator=gen) * 8 + 0.5))
+            elif pname.endswith("D"):
+                p.copy_(torch.randn(p.shape, generator=gen))
+            elif "norm" in pname:
+                p.copy_(1 + torch.randn(p.shape, generator=gen) * 0.2)
+            elif pname.endswith("conv1d.weight"):
+                p.copy_(torch.randn(p.shape, generator=gen) * 0.5)
+            elif pname.endswith("bias"):
+                p.copy_(torch.randn(p.shape, generator=gen) * 0.2)
+            elif p.dim() == 2:
+                p.copy_(torch.randn(p.shape, generator=gen) / p.shape[1] ** 0.5)
+    d = os.path.join(out_dir, name)
+    os.makedirs(d, exist_ok=True)
+    # HF saves tied weights once: no lm_head.weight in the file.
+    sd = {k: v for k, v in model.state_dict().items() if k != "lm_head.weight"}
+    write_safetensors(os.path.join(d, "model.safetensors"), sd, torch.float32)
+    cfg = {"architectures": ["MambaForCausalLM"], "model_type": "mamba", **dims, "tie_word_embeddings": True}
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=1)
+    write_vocab(d, dims["vocab_size"])
+
+    model.eval()
+    vocab = dims["vocab_size"]
+    prompt = torch.randint(1, vocab, (24,), generator=gen).tolist()
+    with torch.no_grad():
+        # The prompt in one call (HF's prefill), then one token at a time with its cache.
+        out = model(torch.tensor([prompt]), use_cache=True)
+        cache = out.cache_params
+        lps = logprobs(out.logits[0])
+        prompt_lp = [lps[i - 1, prompt[i]].item() for i in range(1, len(prompt))]
+        after = lps[-1]
+        state_after = {
+            "conv": cache.conv_states[:, 0].flatten().tolist(),
+            "ssm": cache.ssm_states[:, 0].flatten().tolist(),
+        }
+        logits, greedy, greedy_lp = out.logits[0, -1], [], []
+        for i in range(32):
+            lp = logprobs(logits)
+            tok = int(torch.argmax(lp).item())
+            greedy.append(tok)
+            greedy_lp.append(lp[tok].item())
+            out = model(torch.tensor([[tok]]), cache_params=cache, use_cache=True,
+                        cache_position=torch.tensor([len(prompt) + i]))
+            logits = out.logits[0, -1]
+    goldens = {
+        "reference": f"HF transformers {COMMIT[:10]} MambaForCausalLM slow path (eval, float32, CPU)",
+        "dims": dims,
+        "prompt": prompt,
+        "prompt_logprobs": prompt_lp,
+        "logprobs_after_prompt": after.tolist(),
+        "state_after_prompt": state_after,
+        "greedy": greedy,
+        "greedy_logprobs": greedy_lp,
+    }
+    with open(os.path.join(d, "goldens.json"), "w") as f:
+        json.dump(goldens, f)
+    print(f"mamba {name}: greedy {greedy[:12]}...", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--git-dir", required=True, help="a transformers git directory holding commit " + COMMIT)
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     torch.set_num_threads(1)
+    if not hasattr(torch, "_dynamo"):  # torch 1.13: HF's caches only mark tensors static for torch.compile
+        torch._dynamo = types.SimpleNamespace(mark_static_address=lambda t: None, is_compiling=lambda: False)
     sys.path.insert(0, hf_package(args.git_dir, COMMIT))
     importlib.invalidate_caches()
     rwkv4(os.path.join(args.out, "rwkv4"), "tiny", 4321, {
         "vocab_size": 128, "context_length": 64, "hidden_size": 32, "num_hidden_layers": 4,
         "attention_hidden_size": 32, "intermediate_size": 128, "layer_norm_epsilon": 1e-5, "rescale_every": 2,
+    })
+    mamba(os.path.join(args.out, "mamba"), "tiny", 5678, {
+        "vocab_size": 128, "hidden_size": 32, "state_size": 8, "num_hidden_layers": 3, "layer_norm_epsilon": 1e-5,
+        "expand": 2, "conv_kernel": 4, "use_bias": True, "use_conv_bias": True, "hidden_act": "silu",
+        "time_step_rank": 8, "residual_in_fp32": True, "pad_token_id": 0, "bos_token_id": 0, "eos_token_id": 0,
     })
 
 

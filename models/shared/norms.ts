@@ -49,3 +49,19 @@ export function groupNorm(
 export function sigmoid(x: number): number {
   return 1 / (1 + Math.exp(-x));
 }
+
+/** RMS norm of `w.length` values at `x[xo..]` into `out[oo..]`: x / sqrt(mean(x²) + eps) · w. */
+export function rmsNorm(
+  x: Float32Array,
+  xo: number,
+  out: Float32Array,
+  oo: number,
+  w: Float32Array,
+  eps: number,
+) {
+  const n = w.length;
+  let ss = 0;
+  for (let i = 0; i < n; i++) ss += x[xo + i] * x[xo + i];
+  const inv = 1 / Math.sqrt(ss / n + eps);
+  for (let i = 0; i < n; i++) out[oo + i] = w[i] * (x[xo + i] * inv);
+}

@@ -1,0 +1,136 @@
+import type { Backend, Matrix } from "../../kernels/mod.ts";
+import { widenTo } from "../../kernels/widen.ts";
+import { rmsNorm, sigmoid } from "../shared/norms.ts";
+import type { ModelInfo, RecurrentModel, RecurrentState } from "../types.ts";
+import { MambaState, mambaStateParts, mambaStateSize } from "./state.ts";
+import type { MambaLayer, MambaWeights } from "./weights.ts";
+
+const silu = (x: number) => x * sigmoid(x);
+// torch.nn.functional.softplus (beta 1, threshold 20).
+const softplus = (x: number) => (x > 20 ? x : Math.log1p(Math.exp(x)));
+
+/**
+ * A Mamba (selective SSM) model computing what HF's MambaForCausalLM slow path computes:
+ * RMSNorm → in_proj → causal depthwise conv (window of conv_kernel) → SiLU → x_proj →
+ * dt (softplus) → selective scan → skip D, gate SiLU(z) → out_proj, residual in f32.
+ * Projections run as matvec (one token) or matmul (a chunk); the conv and scan are sequential.
+ */
+export function createMambaModel(
+  weights: MambaWeights,
+  backend: Backend,
+  options: { chunk: number },
+): RecurrentModel {
+  const m = weights.dims;
+  const { d, inner: I, n: N, k: K, rank: R } = m;
+  const T = options.chunk;
+  const f = (size: number) => backend.f32(size);
+  const buf = {
+    x: f(T * d),
+    h: f(T * d),
+    xz: f(T * 2 * I),
+    xs: f(T * I),
+    xc: f(T * I),
+    sp: f(T * (R + 2 * N)),
+    dtIn: f(T * R),
+    dt: f(T * I),
+    y: f(T * I),
+    out: f(T * d),
+    last: f(d),
+    logits: f(m.vocab),
+  };
+  const info: ModelInfo = {
+    family: "mamba",
+    vocabSize: m.vocab,
+    weightDType: weights.dtype,
+    stateParts: mambaStateParts(m),
+    stateSize: mambaStateSize(m),
+    dims: {
+      n_layer: m.nLayer,
+      hidden_size: d,
+      intermediate_size: I,
+      state_size: N,
+      conv_kernel: K,
+      vocab_size: m.vocab,
+    },
+  };
+  const mm = (w: Matrix, x: Float32Array, y: Float32Array, n: number) =>
+    n === 1 ? backend.matvec(w, x, y) : backend.matmul(w, x, y, n);
+
+  function mixer(i: number, layer: MambaLayer, st: MambaState, n: number) {
+    for (let t = 0; t < n; t++) rmsNorm(buf.x, t * d, buf.h, t * d, layer.norm, m.eps);
+    mm(layer.inProj, buf.h, buf.xz, n);
+    const { xz, xs, xc, sp, dtIn, dt, y } = buf;
+    for (let t = 0; t < n; t++) {
+      for (let c = 0; c < 2 * I; c++) if (layer.inBias) xz[t * 2 * I + c] += layer.inBias[c];
+      xs.set(xz.subarray(t * 2 * I, t * 2 * I + I), t * I);
+    }
+    // Causal depthwise conv over the window of the last K inputs (state: oldest first).
+    const conv = st.conv;
+    for (let c = 0; c < I; c++) {
+      const w = c * K, s = (i * I + c) * K;
+      for (let t = 0; t < n; t++) {
+        for (let j = 0; j < K - 1; j++) conv[s + j] = conv[s + j + 1];
+        conv[s + K - 1] = xs[t * I + c];
+        let acc = layer.convB ? layer.convB[c] : 0;
+        for (let j = 0; j < K; j++) acc += conv[s + j] * layer.convW[w + j];
+        xc[t * I + c] = silu(acc);
+      }
+    }
+    mm(layer.xProj, xc, sp, n);
+    const P = R + 2 * N;
+    for (let t = 0; t < n; t++) dtIn.set(sp.subarray(t * P, t * P + R), t * R);
+    mm(layer.dtProj, dtIn, dt, n);
+    for (let t = 0; t < n; t++) {
+      for (let c = 0; c < I; c++) dt[t * I + c] = softplus(dt[t * I + c] + layer.dtBias[c]);
+    }
+    // Selective scan: h = exp(A·dt) h + dt·B·x;  y = C·h + D·x, gated by SiLU(z).
+    const ssm = st.ssm;
+    for (let t = 0; t < n; t++) {
+      const B = t * P + R, C = B + N;
+      for (let c = 0; c < I; c++) {
+        const dtc = dt[t * I + c], xcv = xc[t * I + c], s = (i * I + c) * N, a = c * N;
+        let acc = 0;
+        for (let j = 0; j < N; j++) {
+          const h = Math.exp(layer.negA[a + j] * dtc) * ssm[s + j] + dtc * sp[B + j] * xcv;
+          ssm[s + j] = h;
+          acc += h * sp[C + j];
+        }
+        y[t * I + c] = (acc + layer.dSkip[c] * xcv) * silu(xz[t * 2 * I + I + c]);
+      }
+    }
+    mm(layer.outProj, y, buf.out, n);
+    for (let t = 0; t < n; t++) {
+      for (let c = 0; c < d; c++) {
+        buf.x[t * d + c] += buf.out[t * d + c] + (layer.outBias ? layer.outBias[c] : 0);
+      }
+    }
+  }
+
+  function runChunk(tokens: ArrayLike<number>, st: MambaState) {
+    const n = tokens.length;
+    for (let t = 0; t < n; t++) {
+      const id = tokens[t];
+      if (!Number.isInteger(id) || id < 0 || id >= m.vocab) {
+        throw new RangeError(`Token id ${id} is outside the vocabulary (0..${m.vocab - 1})`);
+      }
+      widenTo(weights.emb, id, buf.x.subarray(t * d, (t + 1) * d));
+    }
+    weights.layers.forEach((layer, i) => mixer(i, layer, st, n));
+    rmsNorm(buf.x, (n - 1) * d, buf.last, 0, weights.normF, m.eps);
+  }
+
+  return {
+    info,
+    backend,
+    newState: () => new MambaState(m),
+    forward(tokens: ArrayLike<number>, state: RecurrentState): Float32Array {
+      if (tokens.length === 0) throw new RangeError("forward() needs at least one token");
+      const st = state instanceof MambaState ? state : new MambaState(m, state.data);
+      for (let start = 0; start < tokens.length; start += T) {
+        runChunk(Array.prototype.slice.call(tokens, start, Math.min(start + T, tokens.length)), st);
+      }
+      backend.matvec(weights.head, buf.last, buf.logits);
+      return buf.logits.slice();
+    },
+  };
+}
