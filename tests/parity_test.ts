@@ -13,6 +13,7 @@ const CASES: [family: string, fixture: string][] = [
   ["rwkv7", "tiny3"],
   ["rwkv4", "tiny"],
   ["mamba", "tiny"],
+  ["mamba2", "tiny"],
 ];
 
 interface Goldens {

@@ -37,6 +37,9 @@ FILES = {
     "rwkv": ["modeling_rwkv.py", "configuration_rwkv.py"],
     "mamba": ["modeling_mamba.py", "configuration_mamba.py"],
 }
+# Mamba-2 from a later commit (2025-04-25), after HF fixed grouped SSD in its torch path (#37533).
+COMMIT_MAMBA2 = "214062201e"
+FILES_MAMBA2 = {"mamba2": ["modeling_mamba2.py", "configuration_mamba2.py"]}
 # Classes taken verbatim from HF's shared modules (the rest of those modules is not needed).
 CLASSES = {"cache_utils.py": ["MambaCache"]}
 
@@ -60,15 +63,14 @@ def hf_package(git_dir, commit):
                   if isinstance(n, ast.ClassDef) and n.name in classes]
         with open(os.path.join(root, "transformers", module), "w") as out:
             out.write("\n\n".join(parts) + "\n")
-    for model, files in FILES.items():
-        d = os.path.join(root, "transformers", "models", model)
-        os.makedirs(d, exist_ok=True)
-        open(os.path.join(d, "__init__.py"), "w").close()
-        for f in files:
-            src = subprocess.run(["git", "--git-dir", git_dir, "show", f"{commit}:src/transformers/models/{model}/{f}"],
-                                 check=True, capture_output=True).stdout
-            with open(os.path.join(d, f), "wb") as out:
-                out.write(src)
+    for files, at in ((FILES, commit), (FILES_MAMBA2, COMMIT_MAMBA2)):
+        for model, names in files.items():
+            d = os.path.join(root, "transformers", "models", model)
+            os.makedirs(d, exist_ok=True)
+            open(os.path.join(d, "__init__.py"), "w").close()
+            for f in names:
+                with open(os.path.join(d, f), "w") as out:
+                    out.write(git_show(git_dir, at, f"src/transformers/models/{model}/{f}"))
     return root
 
 
@@ -229,6 +231,75 @@ def mamba(out_dir, name, seed, dims):
     print(f"mamba {name}: greedy {greedy[:12]}...", flush=True)
 
 
+def mamba2(out_dir, name, seed, dims):
+    from transformers.models.mamba2.configuration_mamba2 import Mamba2Config
+    from transformers.models.mamba2.modeling_mamba2 import Mamba2ForCausalLM
+
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    config = Mamba2Config(**dims, use_cache=True)
+    model = Mamba2ForCausalLM(config)
+    with torch.no_grad():
+        for pname, p in model.named_parameters():
+            if pname.endswith("A_log"):
+                p.copy_(torch.log(torch.rand(p.shape, generator=gen) * 4 + 0.5))
+            elif pname.endswith(".D") or pname.endswith("dt_bias"):
+                p.copy_(torch.randn(p.shape, generator=gen))
+            elif "norm" in pname:
+                p.copy_(1 + torch.randn(p.shape, generator=gen) * 0.2)
+            elif pname.endswith("conv1d.weight"):
+                p.copy_(torch.randn(p.shape, generator=gen) * 0.5)
+            elif pname.endswith("bias"):
+                p.copy_(torch.randn(p.shape, generator=gen) * 0.2)
+            elif p.dim() == 2:
+                p.copy_(torch.randn(p.shape, generator=gen) / p.shape[1] ** 0.5)
+    d = os.path.join(out_dir, name)
+    os.makedirs(d, exist_ok=True)
+    write_safetensors(os.path.join(d, "model.safetensors"), model.state_dict(), torch.float32)
+    cfg = {"architectures": ["Mamba2ForCausalLM"], "model_type": "mamba2", **dims}
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=1)
+    write_vocab(d, dims["vocab_size"])
+
+    model.eval()
+    vocab = dims["vocab_size"]
+    prompt = torch.randint(1, vocab, (24,), generator=gen).tolist()
+    with torch.no_grad():
+        # The prompt in one call (HF's chunked SSD form, chunk_size < prompt), then one token at a time.
+        out = model(torch.tensor([prompt]), use_cache=True)
+        cache = out.cache_params
+        lps = logprobs(out.logits[0])
+        prompt_lp = [lps[i - 1, prompt[i]].item() for i in range(1, len(prompt))]
+        after = lps[-1]
+        state_after = {
+            "conv": cache.conv_states[:, 0].flatten().tolist(),
+            "ssm": cache.ssm_states[:, 0].flatten().tolist(),
+        }
+        print("mamba2 cache shapes", tuple(cache.conv_states.shape), tuple(cache.ssm_states.shape))
+        logits, greedy, greedy_lp = out.logits[0, -1], [], []
+        for i in range(32):
+            lp = logprobs(logits)
+            tok = int(torch.argmax(lp).item())
+            greedy.append(tok)
+            greedy_lp.append(lp[tok].item())
+            out = model(torch.tensor([[tok]]), cache_params=cache, use_cache=True,
+                        cache_position=torch.tensor([len(prompt) + i]))
+            logits = out.logits[0, -1]
+    goldens = {
+        "reference": f"HF transformers {COMMIT_MAMBA2} Mamba2ForCausalLM torch path (eval, float32, CPU)",
+        "dims": dims,
+        "prompt": prompt,
+        "prompt_logprobs": prompt_lp,
+        "logprobs_after_prompt": after.tolist(),
+        "state_after_prompt": state_after,
+        "greedy": greedy,
+        "greedy_logprobs": greedy_lp,
+    }
+    with open(os.path.join(d, "goldens.json"), "w") as f:
+        json.dump(goldens, f)
+    print(f"mamba2 {name}: greedy {greedy[:12]}...", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--git-dir", required=True, help="a transformers git directory holding commit " + COMMIT)
@@ -247,6 +318,12 @@ def main():
         "vocab_size": 128, "hidden_size": 32, "state_size": 8, "num_hidden_layers": 3, "layer_norm_epsilon": 1e-5,
         "expand": 2, "conv_kernel": 4, "use_bias": True, "use_conv_bias": True, "hidden_act": "silu",
         "time_step_rank": 8, "residual_in_fp32": True, "pad_token_id": 0, "bos_token_id": 0, "eos_token_id": 0,
+    })
+    mamba2(os.path.join(args.out, "mamba2"), "tiny", 8765, {
+        "vocab_size": 128, "hidden_size": 32, "num_heads": 4, "head_dim": 16, "state_size": 8, "n_groups": 2,
+        "num_hidden_layers": 2, "layer_norm_epsilon": 1e-5, "expand": 2, "conv_kernel": 4, "chunk_size": 8,
+        "use_bias": True, "use_conv_bias": True, "hidden_act": "silu", "residual_in_fp32": True,
+        "tie_word_embeddings": False, "pad_token_id": 0, "bos_token_id": 0, "eos_token_id": 0,
     })
 
 

@@ -1,0 +1,134 @@
+import type { Backend, Matrix } from "../../kernels/mod.ts";
+import { widenTo } from "../../kernels/widen.ts";
+import { rmsNorm, sigmoid } from "../shared/norms.ts";
+import type { ModelInfo, RecurrentModel, RecurrentState } from "../types.ts";
+import { Mamba2State, mamba2StateParts, mamba2StateSize } from "./state.ts";
+import type { Mamba2Layer, Mamba2Weights } from "./weights.ts";
+
+const silu = (x: number) => x * sigmoid(x);
+const softplus = (x: number) => (x > 20 ? x : Math.log1p(Math.exp(x)));
+
+/**
+ * A Mamba-2 (SSD) model computing what HF's Mamba2ForCausalLM torch path computes: RMSNorm →
+ * in_proj (z, xBC, dt) → causal depthwise conv + SiLU over xBC → per-head scalar-decay SSM with
+ * B, C shared per group → D skip → RMSNorm(y · SiLU(z)) over all channels → out_proj.
+ * Projections run as matvec or matmul; the scan is the recurrent form, token by token.
+ */
+export function createMamba2Model(
+  weights: Mamba2Weights,
+  backend: Backend,
+  options: { chunk: number },
+): RecurrentModel {
+  const m = weights.dims;
+  const { d, inner: I, heads: H, headDim: P, groups: G, n: N, k: K, convDim: CD } = m;
+  const proj = I + CD + H;
+  const T = options.chunk;
+  const f = (size: number) => backend.f32(size);
+  const buf = {
+    x: f(T * d),
+    h: f(T * d),
+    zxbcdt: f(T * proj),
+    xbc: f(T * CD),
+    y: f(T * I),
+    out: f(T * d),
+    last: f(d),
+    logits: f(m.vocab),
+  };
+  const info: ModelInfo = {
+    family: "mamba2",
+    vocabSize: m.vocab,
+    weightDType: weights.dtype,
+    stateParts: mamba2StateParts(m),
+    stateSize: mamba2StateSize(m),
+    dims: {
+      n_layer: m.nLayer,
+      hidden_size: d,
+      num_heads: H,
+      head_dim: P,
+      n_groups: G,
+      state_size: N,
+      vocab_size: m.vocab,
+    },
+  };
+  const mm = (w: Matrix, x: Float32Array, y: Float32Array, n: number) =>
+    n === 1 ? backend.matvec(w, x, y) : backend.matmul(w, x, y, n);
+  const perGroup = H / G;
+
+  function mixer(i: number, layer: Mamba2Layer, st: Mamba2State, n: number) {
+    for (let t = 0; t < n; t++) rmsNorm(buf.x, t * d, buf.h, t * d, layer.norm, m.eps);
+    const { zxbcdt, xbc, y } = buf;
+    mm(layer.inProj, buf.h, zxbcdt, n);
+    if (layer.inBias) {
+      for (let t = 0; t < n; t++) for (let c = 0; c < proj; c++) zxbcdt[t * proj + c] += layer.inBias[c];
+    }
+    const conv = st.conv;
+    for (let c = 0; c < CD; c++) {
+      const s = (i * CD + c) * K, w = c * K;
+      for (let t = 0; t < n; t++) {
+        for (let j = 0; j < K - 1; j++) conv[s + j] = conv[s + j + 1];
+        conv[s + K - 1] = zxbcdt[t * proj + I + c];
+        let acc = layer.convB ? layer.convB[c] : 0;
+        for (let j = 0; j < K; j++) acc += conv[s + j] * layer.convW[w + j];
+        xbc[t * CD + c] = silu(acc);
+      }
+    }
+    const ssm = st.ssm;
+    for (let t = 0; t < n; t++) {
+      const xo = t * CD, bo = xo + I, co = bo + G * N;
+      for (let hd = 0; hd < H; hd++) {
+        let dt = softplus(zxbcdt[t * proj + I + CD + hd] + layer.dtBias[hd]);
+        dt = Math.min(Math.max(dt, m.dtMin), m.dtMax);
+        const dA = Math.exp(dt * layer.negA[hd]);
+        const g = Math.floor(hd / perGroup);
+        for (let p = 0; p < P; p++) {
+          const xv = xbc[xo + hd * P + p];
+          const s = ((i * H + hd) * P + p) * N;
+          let acc = 0;
+          for (let j = 0; j < N; j++) {
+            const v = ssm[s + j] * dA + dt * xbc[bo + g * N + j] * xv;
+            ssm[s + j] = v;
+            acc += v * xbc[co + g * N + j];
+          }
+          y[t * I + hd * P + p] = acc + layer.dSkip[hd] * xv;
+        }
+      }
+      // Gated RMSNorm over all inner channels: norm(y · SiLU(z)).
+      for (let c = 0; c < I; c++) y[t * I + c] *= silu(zxbcdt[t * proj + c]);
+      rmsNorm(y, t * I, y, t * I, layer.gatedNorm, m.eps);
+    }
+    mm(layer.outProj, y, buf.out, n);
+    for (let t = 0; t < n; t++) {
+      for (let c = 0; c < d; c++) {
+        buf.x[t * d + c] += buf.out[t * d + c] + (layer.outBias ? layer.outBias[c] : 0);
+      }
+    }
+  }
+
+  function runChunk(tokens: ArrayLike<number>, st: Mamba2State) {
+    const n = tokens.length;
+    for (let t = 0; t < n; t++) {
+      const id = tokens[t];
+      if (!Number.isInteger(id) || id < 0 || id >= m.vocab) {
+        throw new RangeError(`Token id ${id} is outside the vocabulary (0..${m.vocab - 1})`);
+      }
+      widenTo(weights.emb, id, buf.x.subarray(t * d, (t + 1) * d));
+    }
+    weights.layers.forEach((layer, i) => mixer(i, layer, st, n));
+    rmsNorm(buf.x, (n - 1) * d, buf.last, 0, weights.normF, m.eps);
+  }
+
+  return {
+    info,
+    backend,
+    newState: () => new Mamba2State(m),
+    forward(tokens: ArrayLike<number>, state: RecurrentState): Float32Array {
+      if (tokens.length === 0) throw new RangeError("forward() needs at least one token");
+      const st = state instanceof Mamba2State ? state : new Mamba2State(m, state.data);
+      for (let start = 0; start < tokens.length; start += T) {
+        runChunk(Array.prototype.slice.call(tokens, start, Math.min(start + T, tokens.length)), st);
+      }
+      backend.matvec(weights.head, buf.last, buf.logits);
+      return buf.logits.slice();
+    },
+  };
+}
