@@ -2,6 +2,7 @@ import type { Backend } from "../kernels/mod.ts";
 import type { TensorMap } from "./formats/tensor.ts";
 import { createMamba2Model, isMamba2, loadMamba2Weights, mamba2Footprint } from "./mamba2/mod.ts";
 import { createMambaModel, isMamba, loadMambaWeights, mambaFootprint } from "./mamba/mod.ts";
+import { createRetNetModel, isRetNet, loadRetNetWeights, retnetFootprint } from "./retnet/mod.ts";
 import { createRwkv4Model, isRwkv4, loadRwkv4Weights, rwkv4Footprint } from "./rwkv4/mod.ts";
 import { createRwkv7Model, isRwkv7, loadRwkv7Weights, rwkv7Footprint } from "./rwkv7/mod.ts";
 import type { Family, RecurrentModel } from "./types.ts";
@@ -52,5 +53,11 @@ export const FAMILIES: ReadonlyMap<Family, FamilySpec> = new Map<Family, FamilyS
     footprint: mamba2Footprint,
     create: (tensors, backend, options) =>
       createMamba2Model(loadMamba2Weights(tensors, backend, options.config), backend, options),
+  }],
+  ["retnet", {
+    detect: (tensors, config) => isRetNet(tensors, config),
+    footprint: retnetFootprint,
+    create: (tensors, backend, options) =>
+      createRetNetModel(loadRetNetWeights(tensors, backend, options.config), backend, options),
   }],
 ]);

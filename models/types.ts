@@ -1,7 +1,7 @@
 import type { Backend, WeightDType } from "../kernels/mod.ts";
 
 /** The model families this service knows. */
-export type Family = "rwkv7" | "rwkv4" | "mamba" | "mamba2";
+export type Family = "rwkv7" | "rwkv4" | "mamba" | "mamba2" | "retnet";
 
 /** One named part of a family's recurrent state, for headers and docs. */
 export interface StatePart {

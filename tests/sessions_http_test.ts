@@ -9,7 +9,7 @@ import { openDenoKvStore } from "../store/mod.ts";
 
 const FIX = new URL("./fixtures/", import.meta.url).pathname;
 
-for (const fixture of ["rwkv7/tiny3", "rwkv4/tiny", "mamba/tiny", "mamba2/tiny"]) {
+for (const fixture of ["rwkv7/tiny3", "rwkv4/tiny", "mamba/tiny", "mamba2/tiny", "retnet/tiny"]) {
   const loaded = await loadModel(FIX + fixture);
   const models = new Map([[loaded.id, loaded]]);
   const family = loaded.family;

@@ -26,7 +26,7 @@ async function run(loaded: LoadedModel, session: Session, prompt: number[], n: n
   return ids;
 }
 
-for (const fixture of ["rwkv7/tiny3", "rwkv4/tiny", "mamba/tiny", "mamba2/tiny"]) {
+for (const fixture of ["rwkv7/tiny3", "rwkv4/tiny", "mamba/tiny", "mamba2/tiny", "retnet/tiny"]) {
   Deno.test(`${fixture}: a state saved after token k and resumed in a fresh process continues exactly`, async () => {
     const loaded = await loadModel(FIXTURES + fixture);
     const prompt = [5, 17, 99, 3, 42, 7];
