@@ -1,11 +1,13 @@
 /**
- * `deno task bench`: decode and prefill tokens/s of RWKV-7 on the WASM-SIMD
- * backend, for the embedded default model and for random weights at the
- * official 0.1B shape (f32, f16, bf16), beside the memory bandwidth measured
- * in the same run and the fraction of the decode roofline reached
- * (roofline tokens/s = bandwidth ÷ weight bytes read per token).
+ * `deno task bench`: decode and prefill tokens/s on the WASM-SIMD backend, for
+ * the embedded default model, random RWKV-7 weights at the official 0.1B shape
+ * (f32, f16, bf16), and a row per family at a real shape (RWKV-4 169M, Mamba
+ * 130M, Mamba-2 130M, RetNet ~0.1B; f32), beside the memory bandwidth measured in
+ * the same run and the fraction of the decode roofline reached (roofline
+ * tokens/s = bandwidth ÷ weight bytes read per token); then session store and
+ * resume timings.
  *
- *   deno task bench [--quick] [--json FILE]
+ *   deno task bench [--quick] [--section models,families,sessions] [--json FILE]
  *
  * @module
  */
@@ -26,6 +28,7 @@ import {
   writeSafetensors,
 } from "../models/mod.ts";
 import { loadModel } from "../models/mod.ts";
+import { mamba2_130m, mamba_130m, retnet_100m, rwkv4_169m } from "./random_families.ts";
 import { randomRwkv7, RWKV7_0_1B } from "./random_rwkv7.ts";
 import { benchResume, benchStore } from "./sessions.ts";
 
@@ -54,16 +57,31 @@ interface Row {
   stateBytes: number;
 }
 
-async function buildModel(tensors: TensorMap, threads: number): Promise<RecurrentModel> {
-  const spec = FAMILIES.get("rwkv7")!;
-  const backend = await createBackend({ ...spec.footprint(tensors, CHUNK), threads }, "wasm");
-  return spec.create(tensors, backend, { chunk: CHUNK });
+async function buildModel(
+  tensors: TensorMap,
+  threads: number,
+  config?: Record<string, unknown>,
+): Promise<RecurrentModel> {
+  const spec = [...FAMILIES.values()].find((f) => f.detect(tensors, config))!;
+  const backend = await createBackend({ ...spec.footprint(tensors, CHUNK, config), threads }, "wasm");
+  return spec.create(tensors, backend, { chunk: CHUNK, config });
 }
 
-/** Bytes of weights one decode step reads: every tensor but the embedding (one row of it). */
+const EMBEDDINGS = new Set([
+  "emb.weight",
+  "rwkv.embeddings.weight",
+  "backbone.embeddings.weight",
+  "embed_tokens.weight",
+]);
+const HEADS = ["head.weight", "lm_head.weight", "output_projection.weight"];
+
+/** Bytes of weights one decode step reads: every tensor but the embedding (one row of it), plus a tied head. */
 function decodeBytes(tensors: TensorMap): number {
   let total = 0;
-  for (const [name, t] of tensors) if (name !== "emb.weight") total += t.bytes.byteLength;
+  for (const [name, t] of tensors) if (!EMBEDDINGS.has(name)) total += t.bytes.byteLength;
+  if (!HEADS.some((h) => tensors.has(h))) {
+    for (const [name, t] of tensors) if (EMBEDDINGS.has(name)) total += t.bytes.byteLength;
+  }
   return total;
 }
 
@@ -89,8 +107,14 @@ function measure(model: RecurrentModel): { decodeTps: number; prefillTps: number
   return { decodeTps: 1000 / median, prefillTps: PREFILL_TOKENS / (prefillMs / 1000) };
 }
 
-async function row(name: string, tensors: TensorMap, bandwidth: number, threads = 1): Promise<Row> {
-  const model = await buildModel(tensors, threads);
+async function row(
+  name: string,
+  tensors: TensorMap,
+  bandwidth: number,
+  threads = 1,
+  config?: Record<string, unknown>,
+): Promise<Row> {
+  const model = await buildModel(tensors, threads, config);
   const { decodeTps, prefillTps } = measure(model);
   model.backend.close();
   const bytes = decodeBytes(tensors);
@@ -108,7 +132,7 @@ async function row(name: string, tensors: TensorMap, bandwidth: number, threads 
   };
 }
 
-const sections = new Set((values.section ?? "models,sessions").split(","));
+const sections = new Set((values.section ?? "models,families,sessions").split(","));
 const cores = navigator.hardwareConcurrency ?? 1;
 const bandwidth = await measureWasmBandwidth();
 const bandwidthMt = cores > 1 && wasmThreadsSupported()
@@ -133,6 +157,16 @@ if (sections.has("models")) {
     for (const threads of threadCounts) {
       rows.push(
         await row("rwkv7 0.1B shape (random)", tensors, threads > 1 ? bandwidthMt : bandwidth, threads),
+      );
+    }
+  }
+}
+if (sections.has("families")) {
+  for (const make of [rwkv4_169m, mamba_130m, mamba2_130m, retnet_100m]) {
+    const { name, tensors, config } = make();
+    for (const threads of [1, ...(cores > 1 && wasmThreadsSupported() ? [cores] : [])]) {
+      rows.push(
+        await row(`${name} (random)`, tensors, threads > 1 ? bandwidthMt : bandwidth, threads, config),
       );
     }
   }
