@@ -41,6 +41,105 @@ export interface Wkv7Shape {
   readonly headSize: number;
 }
 
+/** Inputs of the Mamba selective scan (see {@linkcode Backend.selectiveScan}). */
+export interface SelectiveScanIo {
+  /** [tokens][channels] the conv output. */
+  readonly x: Float32Array;
+  /** [tokens][channels] the step size, after softplus. */
+  readonly dt: Float32Array;
+  /** [channels][stateSize] A = -exp(A_log). */
+  readonly a: Float32Array;
+  /** [tokens][stateSize] */
+  readonly b: Float32Array;
+  /** [tokens][stateSize] */
+  readonly c: Float32Array;
+  /** [channels] the skip coefficient D. */
+  readonly d: Float32Array;
+  /** [tokens][channels] the gate, before SiLU. */
+  readonly z: Float32Array;
+  /** [tokens][channels] output. */
+  readonly y: Float32Array;
+}
+
+/** Shape of a selective scan. */
+export interface SelectiveScanShape {
+  readonly tokens: number;
+  readonly channels: number;
+  readonly stateSize: number;
+}
+
+/** Inputs of the Mamba-2 SSD recurrence (see {@linkcode Backend.ssdScan}). */
+export interface SsdScanIo {
+  /** [tokens][heads × headDim] */
+  readonly x: Float32Array;
+  /** [tokens][heads] step size (softplus, clamped). */
+  readonly dt: Float32Array;
+  /** [tokens][heads] exp(dt · A). */
+  readonly dA: Float32Array;
+  /** [tokens][groups][stateSize] */
+  readonly b: Float32Array;
+  /** [tokens][groups][stateSize] */
+  readonly c: Float32Array;
+  /** [heads] skip coefficient. */
+  readonly d: Float32Array;
+  /** [tokens][heads × headDim] output (before the gated norm). */
+  readonly y: Float32Array;
+}
+
+/** Shape of an SSD recurrence. */
+export interface SsdScanShape {
+  readonly tokens: number;
+  readonly heads: number;
+  readonly headDim: number;
+  readonly stateSize: number;
+  readonly groups: number;
+}
+
+/** Inputs of RetNet's recurrent retention (see {@linkcode Backend.retention}). */
+export interface RetentionIo {
+  /** [tokens][heads × keyDim] rotated queries. */
+  readonly q: Float32Array;
+  /** [tokens][heads × keyDim] rotated, scaled keys. */
+  readonly k: Float32Array;
+  /** [tokens][heads × valueDim] */
+  readonly v: Float32Array;
+  /** [tokens][heads] factor on the old kv (γ·√s/√s'). */
+  readonly keep: Float32Array;
+  /** [tokens][heads] factor on the new k ⊗ v (1/√s'). */
+  readonly add: Float32Array;
+  /** [tokens][heads × valueDim] output (before the per-head norm). */
+  readonly o: Float32Array;
+}
+
+/** Shape of a retention step. */
+export interface RetentionShape {
+  readonly tokens: number;
+  readonly heads: number;
+  readonly keyDim: number;
+  readonly valueDim: number;
+}
+
+/** The RWKV-4 WKV state of one layer: each `[channels]`. */
+export interface Wkv4State {
+  readonly num: Float32Array;
+  readonly den: Float32Array;
+  readonly max: Float32Array;
+}
+
+/** Inputs of the RWKV-4 WKV (see {@linkcode Backend.wkv4}). */
+export interface Wkv4Io {
+  /** [channels] -exp(time_decay) */
+  readonly w: Float32Array;
+  /** [channels] time_first */
+  readonly u: Float32Array;
+  /** [tokens][channels] */
+  readonly k: Float32Array;
+  /** [tokens][channels] */
+  readonly v: Float32Array;
+  /** [tokens][channels] output */
+  readonly out: Float32Array;
+}
+
 /**
  * What every kernel backend computes. All Float32Array arguments must come from
  * the backend's own `f32()` (the WASM backend reads them straight from its memory).
@@ -59,6 +158,17 @@ export interface Backend {
   matmul(m: Matrix, x: Float32Array, y: Float32Array, tokens: number): void;
   /** The RWKV-7 state update over `shape.tokens` tokens; `state` is `[heads][n][n]`, updated in place. */
   wkv7(state: Float32Array, io: Wkv7Inputs, shape: Wkv7Shape): void;
+  /**
+   * Mamba's selective scan over `shape.tokens` tokens; `state` ([channels][stateSize]) is updated:
+   * h = exp(A·dt)·h + dt·x·B, y = (C·h + D·x)·SiLU(z).
+   */
+  selectiveScan(state: Float32Array, io: SelectiveScanIo, shape: SelectiveScanShape): void;
+  /** Mamba-2's recurrence, heads sharing B and C per group; `state` is [heads][headDim][stateSize]. */
+  ssdScan(state: Float32Array, io: SsdScanIo, shape: SsdScanShape): void;
+  /** RetNet's recurrent retention; `kv` is [heads][valueDim][keyDim], updated in place. */
+  retention(kv: Float32Array, io: RetentionIo, shape: RetentionShape): void;
+  /** RWKV-4's WKV over `tokens` tokens, in its max-tracking stable form; `state` is updated. */
+  wkv4(state: Wkv4State, io: Wkv4Io, shape: { readonly tokens: number; readonly channels: number }): void;
   /** Stops the backend's worker threads, if any. */
   close(): void;
 }

@@ -6,7 +6,7 @@ const hasClang = await new Deno.Command("sh", { args: ["-c", "command -v clang &
   .output().then((o) => o.code === 0, () => false);
 
 Deno.test({
-  name: "kernels.wasm and kernels_mt.wasm are up to date with kernels.c (deno task build:wasm)",
+  name: "kernels.wasm and kernels_mt.wasm are up to date with their C sources (deno task build:wasm)",
   ignore: !hasClang,
   fn: async () => {
     const out = await Deno.makeTempDir();

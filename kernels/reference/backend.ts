@@ -1,5 +1,11 @@
 import type { Backend, Matrix, MatrixSource, Wkv7Inputs, Wkv7Shape } from "../types.ts";
 import { widenTo } from "../widen.ts";
+import {
+  referenceRetention,
+  referenceSelectiveScan,
+  referenceSsdScan,
+  referenceWkv4,
+} from "./recurrences.ts";
 
 /**
  * The pure-TS reference backend: plain loops, f32 accumulation, written to be
@@ -40,6 +46,10 @@ export function createReferenceBackend(): Backend {
       }
     },
     wkv7: referenceWkv7,
+    selectiveScan: referenceSelectiveScan,
+    ssdScan: referenceSsdScan,
+    retention: referenceRetention,
+    wkv4: referenceWkv4,
   };
 }
 

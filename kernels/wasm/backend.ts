@@ -44,7 +44,10 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
   const memory = new WebAssembly.Memory({ initial: pages, maximum: shared ? 65536 : pages, shared });
   const module = await kernelModule(shared ? "threads" : "single");
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
-  const k = instance.exports as unknown as Record<typeof OPS[number], Kernel>;
+  const k = instance.exports as unknown as Record<
+    typeof OPS[number] | "selective_scan" | "ssd_scan" | "retention" | "wkv4",
+    Kernel
+  >;
   const buffer = memory.buffer;
   // The C stack and constants sit below __heap_base (the stack first, 64 KiB); buffers go above.
   let top = (instance.exports.__heap_base as WebAssembly.Global).value as number;
@@ -138,6 +141,34 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
       if (pool && heads >= pool.threads && tokens * heads * n * n >= minWork / 2) {
         split("wkv7", heads, 1, part);
       } else k.wkv7(...part(0, 0, heads));
+    },
+    selectiveScan(state, io, shape) {
+      if (shape.stateSize % 4 !== 0) {
+        throw new RangeError(`State size must be a multiple of 4, got ${shape.stateSize}`);
+      }
+      const p = [state, io.x, io.dt, io.a, io.b, io.c, io.d, io.z, io.y].map(ptr);
+      k.selective_scan(...p, shape.tokens, shape.channels, shape.stateSize);
+    },
+    ssdScan(state, io, shape) {
+      if (shape.stateSize % 4 !== 0) {
+        throw new RangeError(`State size must be a multiple of 4, got ${shape.stateSize}`);
+      }
+      const p = [state, io.x, io.dt, io.dA, io.b, io.c, io.d, io.y].map(ptr);
+      k.ssd_scan(...p, shape.tokens, shape.heads, shape.headDim, shape.stateSize, shape.groups);
+    },
+    retention(kv, io, shape) {
+      if (shape.keyDim % 4 !== 0) {
+        throw new RangeError(`Key width must be a multiple of 4, got ${shape.keyDim}`);
+      }
+      const p = [kv, io.q, io.k, io.v, io.keep, io.add, io.o].map(ptr);
+      k.retention(...p, shape.tokens, shape.heads, shape.keyDim, shape.valueDim);
+    },
+    wkv4(state, io, shape) {
+      if (shape.channels % 4 !== 0) {
+        throw new RangeError(`Channels must be a multiple of 4, got ${shape.channels}`);
+      }
+      const p = [state.num, state.den, state.max, io.w, io.u, io.k, io.v, io.out].map(ptr);
+      k.wkv4(...p, shape.tokens, shape.channels);
     },
     close() {
       pool?.close();

@@ -1,5 +1,5 @@
 /**
- * Builds the kernel modules from `kernels.c` with Debian's clang and lld
+ * Builds the kernel modules from the C sources in `src/` with Debian's clang and lld
  * (`apt-get install clang lld`): `kernels.wasm` (one thread, plain memory, runs
  * everywhere including Cloudflare Workers) and `kernels_mt.wasm` (shared memory
  * and atomics, for the multi-threaded backend). Run through `deno task build:wasm`;
@@ -41,11 +41,14 @@ export function buildCommand(name: string, out: string): string[] {
     "-Wl,--strip-all",
     "-o",
     out,
-    `${here}kernels.c`,
+    ...SOURCES.map((f) => `${here}src/${f}`),
   ];
 }
 
-/** Compiles kernels.c into `outDir` (default: beside it), both builds. */
+/** The kernel sources, one op per file (common.h is shared). */
+export const SOURCES = ["matvec.c", "matmul.c", "wkv7.c", "ssm.c", "retention.c", "wkv4.c", "probe.c"];
+
+/** Compiles the sources into `outDir` (default: this folder), both builds. */
 export async function buildWasm(outDir = here): Promise<void> {
   for (const name of Object.keys(BUILDS)) {
     const { code, stderr } = await new Deno.Command("clang", {

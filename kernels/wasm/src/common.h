@@ -1,0 +1,65 @@
+// WASM-SIMD kernels, one op per file in this folder, built together by `deno task build:wasm`
+// (clang --target=wasm32 -msimd128). This header is shared by every kernel file: the 16-bit
+// widening helpers, a horizontal sum, FMA, and a vector exp.
+//
+// Conventions: a matrix is row-major [rows][cols]; `cols` is a multiple of 8 (the loader
+// checks it). Activations are f32. Weights are f32, f16 or bf16, widened to f32 in
+// registers; all sums accumulate in f32. No libc: only what is here.
+#pragma once
+#include <stdint.h>
+#include <wasm_simd128.h>
+
+typedef uint16_t u16;
+
+// ---- widening 16-bit floats to f32 ------------------------------------------------
+// Both start by interleaving the halves with zeros, which puts each 16-bit pattern in the
+// top half of a 32-bit lane (one unpack instruction).
+
+static inline v128_t hi16_lo(v128_t h) { return wasm_i16x8_shuffle(wasm_i16x8_splat(0), h, 0, 8, 1, 9, 2, 10, 3, 11); }
+static inline v128_t hi16_hi(v128_t h) {
+  return wasm_i16x8_shuffle(wasm_i16x8_splat(0), h, 4, 12, 5, 13, 6, 14, 7, 15);
+}
+
+// bf16 is the top half of an f32: nothing more to do.
+static inline v128_t bf16_lo(v128_t h) { return hi16_lo(h); }
+static inline v128_t bf16_hi(v128_t h) { return hi16_hi(h); }
+
+// f16 -> f32 for finite values (normals and subnormals): an arithmetic shift by 3 moves the
+// 5-bit exponent and 10-bit mantissa into f32 position (copying the sign into 3 bits the mask
+// clears), and a multiply by 2^112 rebiases the exponent. Inf/NaN are not expected in weights.
+static inline v128_t f16_widen(v128_t top) {
+  v128_t bits = wasm_v128_and(wasm_i32x4_shr(top, 3), wasm_i32x4_splat((int)0x8fffe000u));
+  return wasm_f32x4_mul(bits, wasm_f32x4_splat(0x1p112f));
+}
+static inline v128_t f16_lo(v128_t h) { return f16_widen(hi16_lo(h)); }
+static inline v128_t f16_hi(v128_t h) { return f16_widen(hi16_hi(h)); }
+
+static inline float hsum(v128_t v) {
+  return wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1) + wasm_f32x4_extract_lane(v, 2) +
+         wasm_f32x4_extract_lane(v, 3);
+}
+
+#define FMA(acc, a, b) acc = wasm_f32x4_add(acc, wasm_f32x4_mul(a, b))
+
+
+// e^x for each lane (|relative error| < 2e-7 over the f32 range; x below -87 gives 0):
+// x = n·ln2 + r with |r| <= ln2/2, e^r by a degree-6 polynomial, 2^n through the exponent bits.
+static inline v128_t exp_v(v128_t x) {
+  x = wasm_f32x4_min(x, wasm_f32x4_splat(88.3762626647949f));
+  v128_t tiny = wasm_f32x4_lt(x, wasm_f32x4_splat(-87.3365478515625f));
+  v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(x, wasm_f32x4_splat(1.44269504088896341f)));
+  v128_t r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, wasm_f32x4_splat(0.693359375f)));
+  r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, wasm_f32x4_splat(-2.12194440e-4f)));
+  v128_t p = wasm_f32x4_splat(1.9875691500e-4f);
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.3981999507e-3f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(8.3334519073e-3f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(4.1665795894e-2f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.6666665459e-1f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(5.0000001201e-1f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_mul(p, r), r), wasm_f32x4_add(r, wasm_f32x4_splat(1.0f)));
+  v128_t scale = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
+  return wasm_v128_andnot(wasm_f32x4_mul(p, scale), tiny);
+}
+
+static inline float exp_s(float x) { return wasm_f32x4_extract_lane(exp_v(wasm_f32x4_splat(x)), 0); }
+static inline float silu_s(float x) { return x / (1.0f + exp_s(-x)); }

@@ -1,0 +1,76 @@
+#include "common.h"
+
+// ---- matmul: Y[t][rows] = X[t][cols] W[rows][cols]^T ---------------------------------
+// Tiles of 4 weight rows x 2 tokens; the 4 rows (widened to f32 in `wbuf`) stay in cache
+// while every token streams past them, so each weight byte is read from memory once.
+
+static void tile_4x2(const float *w, int cols, const float *x0, const float *x1, float *out0, float *out1,
+                     int rows_here) {
+  v128_t acc[8];
+  for (int i = 0; i < 8; i++) acc[i] = wasm_f32x4_splat(0);
+  for (int c = 0; c < cols; c += 4) {
+    v128_t xa = wasm_v128_load(x0 + c), xb = wasm_v128_load(x1 + c);
+    v128_t w0 = wasm_v128_load(w + c), w1 = wasm_v128_load(w + cols + c);
+    v128_t w2 = wasm_v128_load(w + 2 * cols + c), w3 = wasm_v128_load(w + 3 * cols + c);
+    FMA(acc[0], w0, xa);
+    FMA(acc[1], w1, xa);
+    FMA(acc[2], w2, xa);
+    FMA(acc[3], w3, xa);
+    FMA(acc[4], w0, xb);
+    FMA(acc[5], w1, xb);
+    FMA(acc[6], w2, xb);
+    FMA(acc[7], w3, xb);
+  }
+  for (int i = 0; i < rows_here; i++) {
+    out0[i] = hsum(acc[i]);
+    out1[i] = hsum(acc[4 + i]);
+  }
+}
+
+// wbuf: 4 * cols floats of scratch owned by the caller. ystride: floats between tokens' rows of y
+// (rows, unless the caller splits the rows between threads).
+static void matmul_rows(const float *w4, const float *x, float *y, int r, int rows, int cols, int tokens,
+                        int ystride) {
+  int here = rows - r < 4 ? rows - r : 4;
+  int t = 0;
+  for (; t + 2 <= tokens; t += 2)
+    tile_4x2(w4, cols, x + (long)t * cols, x + (long)(t + 1) * cols, y + (long)t * ystride + r,
+             y + (long)(t + 1) * ystride + r, here);
+  if (t < tokens) {
+    float dummy[4];
+    tile_4x2(w4, cols, x + (long)t * cols, x + (long)t * cols, y + (long)t * ystride + r, dummy, here);
+  }
+}
+
+__attribute__((export_name("matmul_f32"))) void matmul_f32(const float *w, const float *x, float *y, int rows,
+                                                           int cols, int tokens, float *wbuf, int ystride) {
+  for (int r = 0; r < rows; r += 4) {
+    int here = rows - r < 4 ? rows - r : 4;
+    const float *src = w + (long)r * cols;
+    if (here < 4) {
+      for (int i = 0; i < 4 * cols; i++) wbuf[i] = i < here * cols ? src[i] : 0.0f;
+      src = wbuf;
+    }
+    matmul_rows(src, x, y, r, rows, cols, tokens, ystride);
+  }
+}
+
+#define MATMUL16(NAME, LO, HI)                                                                         \
+  __attribute__((export_name(#NAME))) void NAME(const u16 *w, const float *x, float *y, int rows, int cols, \
+                                                int tokens, float *wbuf, int ystride) {                \
+    for (int r = 0; r < rows; r += 4) {                                                                \
+      int here = rows - r < 4 ? rows - r : 4;                                                          \
+      const u16 *src = w + (long)r * cols;                                                             \
+      for (int i = 0; i < here * cols; i += 8) {                                                       \
+        v128_t h = wasm_v128_load(src + i);                                                            \
+        wasm_v128_store(wbuf + i, LO(h));                                                              \
+        wasm_v128_store(wbuf + i + 4, HI(h));                                                          \
+      }                                                                                                \
+      for (int i = here * cols; i < 4 * cols; i++) wbuf[i] = 0.0f;                                     \
+      matmul_rows(wbuf, x, y, r, rows, cols, tokens, ystride);                                         \
+    }                                                                                                  \
+  }
+
+MATMUL16(matmul_f16, f16_lo, f16_hi)
+MATMUL16(matmul_bf16, bf16_lo, bf16_hi)
+

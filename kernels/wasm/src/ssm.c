@@ -1,0 +1,63 @@
+#include "common.h"
+
+// ---- Mamba selective scan -----------------------------------------------------------
+// For each token t and channel c (I channels, N state entries each):
+//   h[c][j] = exp(A[c][j]·dt) h[c][j] + dt·x·B[t][j];  y = Σ_j h[c][j] C[t][j] + D[c]·x;  y *= SiLU(z)
+// state: [I][N]; x, dt, z, y: [T][I]; A: [I][N] (negative); B, C: [T][N]; D: [I]. N % 4 == 0.
+
+__attribute__((export_name("selective_scan"))) void selective_scan(float *state, const float *x, const float *dt,
+                                                                   const float *A, const float *B, const float *C,
+                                                                   const float *D, const float *z, float *y,
+                                                                   int tokens, int channels, int n) {
+  for (int t = 0; t < tokens; t++) {
+    const float *bt = B + (long)t * n, *ct = C + (long)t * n;
+    for (int c = 0; c < channels; c++) {
+      long o = (long)t * channels + c;
+      float dtc = dt[o], xc = x[o];
+      v128_t vdt = wasm_f32x4_splat(dtc), coef = wasm_f32x4_splat(dtc * xc), acc = wasm_f32x4_splat(0);
+      float *h = state + (long)c * n;
+      const float *a = A + (long)c * n;
+      for (int j = 0; j < n; j += 4) {
+        v128_t da = exp_v(wasm_f32x4_mul(wasm_v128_load(a + j), vdt));
+        v128_t hj = wasm_f32x4_add(wasm_f32x4_mul(da, wasm_v128_load(h + j)),
+                                   wasm_f32x4_mul(coef, wasm_v128_load(bt + j)));
+        wasm_v128_store(h + j, hj);
+        FMA(acc, hj, wasm_v128_load(ct + j));
+      }
+      y[o] = (hsum(acc) + D[c] * xc) * silu_s(z[o]);
+    }
+  }
+}
+
+// ---- Mamba-2 SSD recurrence (one scalar decay per head) ----------------------------------
+// For each token t, head h (P channels, group g = h / (H / G)):
+//   s[h][p][j] = dA[t][h] s[h][p][j] + dt[t][h]·x[t][h][p]·B[t][g][j];  y = Σ_j s C[t][g][j] + D[h]·x
+// state: [H][P][N]; x, y: [T][H·P]; dt, dA: [T][H]; B, C: [T][G][N]; D: [H]. N % 4 == 0.
+
+__attribute__((export_name("ssd_scan"))) void ssd_scan(float *state, const float *x, const float *dt,
+                                                       const float *dA, const float *B, const float *C,
+                                                       const float *D, float *y, int tokens, int heads, int p,
+                                                       int n, int groups) {
+  int per_group = heads / groups;
+  for (int t = 0; t < tokens; t++) {
+    for (int h = 0; h < heads; h++) {
+      int g = h / per_group;
+      const float *bt = B + ((long)t * groups + g) * n, *ct = C + ((long)t * groups + g) * n;
+      float dth = dt[(long)t * heads + h];
+      v128_t decay = wasm_f32x4_splat(dA[(long)t * heads + h]);
+      for (int q = 0; q < p; q++) {
+        long o = (long)t * heads * p + (long)h * p + q;
+        float xv = x[o];
+        v128_t coef = wasm_f32x4_splat(dth * xv), acc = wasm_f32x4_splat(0);
+        float *s = state + ((long)h * p + q) * n;
+        for (int j = 0; j < n; j += 4) {
+          v128_t sj = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(s + j), decay),
+                                     wasm_f32x4_mul(coef, wasm_v128_load(bt + j)));
+          wasm_v128_store(s + j, sj);
+          FMA(acc, sj, wasm_v128_load(ct + j));
+        }
+        y[o] = hsum(acc) + D[h] * xv;
+      }
+    }
+  }
+}
