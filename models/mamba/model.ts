@@ -34,6 +34,10 @@ export function createMambaModel(
     dtIn: f(T * R),
     dt: f(T * I),
     y: f(T * I),
+    b: f(T * N), // [T][N] B, contiguous for the scan
+    c: f(T * N),
+    z: f(T * I), // [T][I] the gate
+    ssm: f(I * N), // one layer's SSM state while it is scanned
     out: f(T * d),
     last: f(d),
     logits: f(m.vocab),
@@ -53,6 +57,13 @@ export function createMambaModel(
       vocab_size: m.vocab,
     },
   };
+  // Per-layer constants the scan reads, in backend memory.
+  const dev = (a: Float32Array) => {
+    const out = backend.f32(a.length);
+    out.set(a);
+    return out;
+  };
+  const scanConsts = weights.layers.map((l) => ({ a: dev(l.negA), d: dev(l.dSkip) }));
   const mm = (w: Matrix, x: Float32Array, y: Float32Array, n: number) =>
     n === 1 ? backend.matvec(w, x, y) : backend.matmul(w, x, y, n);
 
@@ -83,21 +94,21 @@ export function createMambaModel(
     for (let t = 0; t < n; t++) {
       for (let c = 0; c < I; c++) dt[t * I + c] = softplus(dt[t * I + c] + layer.dtBias[c]);
     }
-    // Selective scan: h = exp(A·dt) h + dt·B·x;  y = C·h + D·x, gated by SiLU(z).
-    const ssm = st.ssm;
+    // Selective scan (a backend kernel): h = exp(A·dt) h + dt·B·x;  y = (C·h + D·x)·SiLU(z).
     for (let t = 0; t < n; t++) {
-      const B = t * P + R, C = B + N;
-      for (let c = 0; c < I; c++) {
-        const dtc = dt[t * I + c], xcv = xc[t * I + c], s = (i * I + c) * N, a = c * N;
-        let acc = 0;
-        for (let j = 0; j < N; j++) {
-          const h = Math.exp(layer.negA[a + j] * dtc) * ssm[s + j] + dtc * sp[B + j] * xcv;
-          ssm[s + j] = h;
-          acc += h * sp[C + j];
-        }
-        y[t * I + c] = (acc + layer.dSkip[c] * xcv) * silu(xz[t * 2 * I + I + c]);
-      }
+      buf.b.set(sp.subarray(t * P + R, t * P + R + N), t * N);
+      buf.c.set(sp.subarray(t * P + R + N, t * P + R + 2 * N), t * N);
+      buf.z.set(xz.subarray(t * 2 * I + I, (t + 1) * 2 * I), t * I);
     }
+    const stride = I * N;
+    buf.ssm.set(st.ssm.subarray(i * stride, (i + 1) * stride));
+    const k = scanConsts[i];
+    backend.selectiveScan(buf.ssm, { x: xc, dt, a: k.a, b: buf.b, c: buf.c, d: k.d, z: buf.z, y }, {
+      tokens: n,
+      channels: I,
+      stateSize: N,
+    });
+    st.ssm.set(buf.ssm, i * stride);
     mm(layer.outProj, y, buf.out, n);
     for (let t = 0; t < n; t++) {
       for (let c = 0; c < d; c++) {

@@ -95,7 +95,8 @@ export function mambaFootprint(tensors: TensorMap, chunk: number, config?: Recor
   if (!tensors.has("lm_head.weight")) {
     weightBytes += tensors.get("backbone.embeddings.weight")!.bytes.byteLength;
   }
-  const buffers = chunk * (4 * m.d + 6 * m.inner + m.rank + 2 * m.n) * 4 + m.vocab * 8;
+  const buffers = chunk * (4 * m.d + 7 * m.inner + m.rank + 4 * m.n) * 4 + m.vocab * 8 +
+    (m.nLayer + 1) * (m.inner * m.n + m.inner) * 4;
   return { capacity: weightBytes + buffers + (1 << 20), maxCols: Math.max(m.d, m.inner, m.rank) };
 }
 

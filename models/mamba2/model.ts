@@ -30,6 +30,12 @@ export function createMamba2Model(
     zxbcdt: f(T * proj),
     xbc: f(T * CD),
     y: f(T * I),
+    xs: f(T * I), // [T][I] the x channels of xBC, contiguous for the scan
+    dt: f(T * H),
+    dA: f(T * H),
+    b: f(T * G * N),
+    c: f(T * G * N),
+    ssm: f(H * P * N), // one layer's SSM state while it is scanned
     out: f(T * d),
     last: f(d),
     logits: f(m.vocab),
@@ -50,9 +56,13 @@ export function createMamba2Model(
       vocab_size: m.vocab,
     },
   };
+  const dSkip = weights.layers.map((l) => {
+    const out = backend.f32(H);
+    out.set(l.dSkip);
+    return out;
+  });
   const mm = (w: Matrix, x: Float32Array, y: Float32Array, n: number) =>
     n === 1 ? backend.matvec(w, x, y) : backend.matmul(w, x, y, n);
-  const perGroup = H / G;
 
   function mixer(i: number, layer: Mamba2Layer, st: Mamba2State, n: number) {
     for (let t = 0; t < n; t++) rmsNorm(buf.x, t * d, buf.h, t * d, layer.norm, m.eps);
@@ -72,26 +82,30 @@ export function createMamba2Model(
         xbc[t * CD + c] = silu(acc);
       }
     }
-    const ssm = st.ssm;
     for (let t = 0; t < n; t++) {
-      const xo = t * CD, bo = xo + I, co = bo + G * N;
+      const xo = t * CD;
+      buf.xs.set(xbc.subarray(xo, xo + I), t * I);
+      buf.b.set(xbc.subarray(xo + I, xo + I + G * N), t * G * N);
+      buf.c.set(xbc.subarray(xo + I + G * N, xo + CD), t * G * N);
       for (let hd = 0; hd < H; hd++) {
         let dt = softplus(zxbcdt[t * proj + I + CD + hd] + layer.dtBias[hd]);
         dt = Math.min(Math.max(dt, m.dtMin), m.dtMax);
-        const dA = Math.exp(dt * layer.negA[hd]);
-        const g = Math.floor(hd / perGroup);
-        for (let p = 0; p < P; p++) {
-          const xv = xbc[xo + hd * P + p];
-          const s = ((i * H + hd) * P + p) * N;
-          let acc = 0;
-          for (let j = 0; j < N; j++) {
-            const v = ssm[s + j] * dA + dt * xbc[bo + g * N + j] * xv;
-            ssm[s + j] = v;
-            acc += v * xbc[co + g * N + j];
-          }
-          y[t * I + hd * P + p] = acc + layer.dSkip[hd] * xv;
-        }
+        buf.dt[t * H + hd] = dt;
+        buf.dA[t * H + hd] = Math.exp(dt * layer.negA[hd]);
       }
+    }
+    // The SSD recurrence (a backend kernel): s = dA·s + dt·x·B, y = C·s + D·x.
+    const stride = H * P * N;
+    buf.ssm.set(st.ssm.subarray(i * stride, (i + 1) * stride));
+    backend.ssdScan(buf.ssm, { x: buf.xs, dt: buf.dt, dA: buf.dA, b: buf.b, c: buf.c, d: dSkip[i], y }, {
+      tokens: n,
+      heads: H,
+      headDim: P,
+      stateSize: N,
+      groups: G,
+    });
+    st.ssm.set(buf.ssm, i * stride);
+    for (let t = 0; t < n; t++) {
       // Gated RMSNorm over all inner channels: norm(y · SiLU(z)).
       for (let c = 0; c < I; c++) y[t * I + c] *= silu(zxbcdt[t * proj + c]);
       rmsNorm(y, t * I, y, t * I, layer.gatedNorm, m.eps);

@@ -127,7 +127,8 @@ export function mamba2Footprint(tensors: TensorMap, chunk: number, config?: Reco
   if (!tensors.has("lm_head.weight")) {
     weightBytes += tensors.get("backbone.embeddings.weight")!.bytes.byteLength;
   }
-  const buffers = chunk * (4 * m.d + 3 * (m.inner + m.convDim + m.heads)) * 4 + m.vocab * 8;
+  const buffers = chunk * (4 * m.d + 5 * (m.inner + m.convDim + m.heads)) * 4 + m.vocab * 8 +
+    (m.heads * m.headDim * m.n + m.nLayer * m.heads) * 4;
   return { capacity: weightBytes + buffers + (1 << 20), maxCols: Math.max(m.d, m.inner) };
 }
 

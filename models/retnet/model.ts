@@ -35,6 +35,9 @@ export function createRetNetModel(
     v: f(T * dv),
     g: f(T * dv),
     o: f(T * dv),
+    keep: f(T * H),
+    add: f(T * H),
+    kv: f(H * DV * DK), // one layer's retention state while it is updated
     a: f(T * F),
     b: f(T * F),
     out: f(T * d),
@@ -85,30 +88,33 @@ export function createRetNetModel(
         cos[j] = Math.cos(phase);
       }
       for (let hd = 0; hd < H; hd++) {
-        const qo = t * d + hd * DK, vo = t * dv + hd * DV;
+        const qo = t * d + hd * DK;
         for (let j = 0; j < DK; j++) k[qo + j] *= scaling;
         thetaShift(q, qo);
         thetaShift(k, qo);
-        const si = i * H + hd;
-        const gamma = weights.decay[hd];
-        const prev = st.scale[si];
-        const next = prev * gamma + 1;
-        const keep = (Math.sqrt(prev) * gamma) / Math.sqrt(next), add = 1 / Math.sqrt(next);
-        const base = si * DV * DK;
-        let ss = 0;
-        for (let a = 0; a < DV; a++) {
-          const row = base + a * DK, va = v[vo + a] * add;
-          let acc = 0;
-          for (let j = 0; j < DK; j++) {
-            const kv = st.kv[row + j] * keep + k[qo + j] * va;
-            st.kv[row + j] = kv;
-            acc += q[qo + j] * kv;
-          }
-          o[vo + a] = acc;
-          ss += acc * acc;
-        }
+        // s' = γ·s + 1; the old kv is rescaled by γ·√s/√s', the new k ⊗ v by 1/√s'.
+        const si = i * H + hd, gamma = weights.decay[hd];
+        const prev = st.scale[si], next = prev * gamma + 1;
+        buf.keep[t * H + hd] = (Math.sqrt(prev) * gamma) / Math.sqrt(next);
+        buf.add[t * H + hd] = 1 / Math.sqrt(next);
         st.scale[si] = next;
+      }
+    }
+    const stride = H * DV * DK;
+    buf.kv.set(st.kv.subarray(i * stride, (i + 1) * stride));
+    backend.retention(buf.kv, { q, k, v, keep: buf.keep, add: buf.add, o }, {
+      tokens: n,
+      heads: H,
+      keyDim: DK,
+      valueDim: DV,
+    });
+    st.kv.set(buf.kv, i * stride);
+    for (let t = 0; t < n; t++) {
+      for (let hd = 0; hd < H; hd++) {
         // Per-head RMS norm (no affine), then the SiLU gate.
+        const vo = t * dv + hd * DV;
+        let ss = 0;
+        for (let a = 0; a < DV; a++) ss += o[vo + a] * o[vo + a];
         const inv = 1 / Math.sqrt(ss / DV + m.eps);
         for (let a = 0; a < DV; a++) o[vo + a] = o[vo + a] * inv * (g[vo + a] * sigmoid(g[vo + a]));
       }

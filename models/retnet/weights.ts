@@ -117,7 +117,8 @@ export function retnetFootprint(tensors: TensorMap, chunk: number, config?: Reco
   const m = retnetDims(tensors, config);
   let weightBytes = 0;
   for (const t of tensors.values()) weightBytes += t.bytes.byteLength;
-  const buffers = chunk * (6 * m.d + 4 * m.dv + 2 * m.ffn) * 4 + m.vocab * 8;
+  const buffers = chunk * (6 * m.d + 4 * m.dv + 2 * m.ffn + 2 * m.heads) * 4 + m.vocab * 8 +
+    m.heads * m.headDim * m.keyDim * 4;
   return { capacity: weightBytes + buffers + (1 << 20), maxCols: Math.max(m.d, m.dv, m.ffn) };
 }
 

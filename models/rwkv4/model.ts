@@ -30,6 +30,10 @@ export function createRwkv4Model(
     v: f(T * A),
     r: f(T * Math.max(A, C)),
     out: f(T * C),
+    wkv: f(T * A),
+    num: f(A), // one layer's WKV state while it is updated
+    den: f(A),
+    max: f(A),
     last: f(C),
     logits: f(d.vocab),
   };
@@ -47,6 +51,12 @@ export function createRwkv4Model(
       vocab_size: d.vocab,
     },
   };
+  const dev = (a: Float32Array) => {
+    const out = backend.f32(a.length);
+    out.set(a);
+    return out;
+  };
+  const wkvConsts = weights.layers.map((l) => ({ w: dev(l.att.decay), u: dev(l.att.first) }));
   const mm = (m: Matrix, x: Float32Array, y: Float32Array, n: number) =>
     n === 1 ? backend.matvec(m, x, y) : backend.matmul(m, x, y, n);
 
@@ -72,26 +82,18 @@ export function createRwkv4Model(
     mm(att.receptance, buf.mr, buf.r, n);
     const { k, v, r } = buf;
     const so = i * A;
-    for (let c = 0; c < A; c++) {
-      let num = st.num[so + c], den = st.den[so + c], max = st.max[so + c];
-      const u = att.first[c], w = att.decay[c];
-      for (let t = 0; t < n; t++) {
-        const kt = k[t * A + c], vt = v[t * A + c];
-        let mo = Math.max(max, kt + u);
-        let e1 = Math.exp(max - mo), e2 = Math.exp(kt + u - mo);
-        const wkv = (e1 * num + e2 * vt) / (e1 * den + e2);
-        r[t * A + c] = sigmoid(r[t * A + c]) * wkv;
-        mo = Math.max(max + w, kt);
-        e1 = Math.exp(max + w - mo);
-        e2 = Math.exp(kt - mo);
-        num = e1 * num + e2 * vt;
-        den = e1 * den + e2;
-        max = mo;
-      }
-      st.num[so + c] = num;
-      st.den[so + c] = den;
-      st.max[so + c] = max;
-    }
+    buf.num.set(st.num.subarray(so, so + A));
+    buf.den.set(st.den.subarray(so, so + A));
+    buf.max.set(st.max.subarray(so, so + A));
+    const kc = wkvConsts[i];
+    backend.wkv4({ num: buf.num, den: buf.den, max: buf.max }, { w: kc.w, u: kc.u, k, v, out: buf.wkv }, {
+      tokens: n,
+      channels: A,
+    });
+    st.num.set(buf.num, so);
+    st.den.set(buf.den, so);
+    st.max.set(buf.max, so);
+    for (let idx = 0; idx < n * A; idx++) r[idx] = sigmoid(r[idx]) * buf.wkv[idx];
     mm(att.output, r, buf.out, n);
     for (let idx = 0; idx < n * C; idx++) buf.x[idx] += buf.out[idx] * scale;
   }

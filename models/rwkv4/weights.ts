@@ -99,7 +99,8 @@ export function rwkv4Footprint(tensors: TensorMap, chunk: number, config?: Recor
   const d = rwkv4Dims(tensors, config);
   let weightBytes = 0;
   for (const t of tensors.values()) weightBytes += t.bytes.byteLength;
-  const buffers = chunk * (12 * Math.max(d.nEmbd, d.att) + d.ffn) * 4 + d.vocab * 8;
+  const buffers = chunk * (13 * Math.max(d.nEmbd, d.att) + d.ffn) * 4 + d.vocab * 8 +
+    (3 + 2 * d.nLayer) * d.att * 4;
   return { capacity: weightBytes + buffers + (1 << 20), maxCols: Math.max(d.nEmbd, d.att, d.ffn) };
 }
 
