@@ -27,14 +27,17 @@ function rand(backend: Backend, n: number, r: () => number, lo = -1, hi = 1): Fl
   return a;
 }
 
+/** Runs `run` on the reference and on the WASM backend with 1 and 2 threads (every call split). */
 async function both(run: (b: Backend, r: () => number) => Float32Array[], seed: number, what: string) {
-  const wasm = await createWasmBackend({ capacity: 1 << 22, maxCols: 8 });
-  try {
-    const got = run(wasm, mulberry32(seed));
-    const want = run(reference, mulberry32(seed));
-    got.forEach((g, i) => close(g, want[i], `${what} output ${i}`));
-  } finally {
-    wasm.close();
+  const want = run(reference, mulberry32(seed));
+  for (const threads of [1, 2]) {
+    const wasm = await createWasmBackend({ capacity: 1 << 22, maxCols: 8, threads, minParallelWork: 0 });
+    try {
+      const got = run(wasm, mulberry32(seed));
+      got.forEach((g, i) => close(g, want[i], `${what} (${threads} thread(s)) output ${i}`));
+    } finally {
+      wasm.close();
+    }
   }
 }
 

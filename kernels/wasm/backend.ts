@@ -44,10 +44,7 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
   const memory = new WebAssembly.Memory({ initial: pages, maximum: shared ? 65536 : pages, shared });
   const module = await kernelModule(shared ? "threads" : "single");
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
-  const k = instance.exports as unknown as Record<
-    typeof OPS[number] | "selective_scan" | "ssd_scan" | "retention" | "wkv4",
-    Kernel
-  >;
+  const k = instance.exports as unknown as Record<typeof OPS[number], Kernel>;
   const buffer = memory.buffer;
   // The C stack and constants sit below __heap_base (the stack first, 64 KiB); buffers go above.
   let top = (instance.exports.__heap_base as WebAssembly.Global).value as number;
@@ -143,32 +140,50 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
       } else k.wkv7(...part(0, 0, heads));
     },
     selectiveScan(state, io, shape) {
-      if (shape.stateSize % 4 !== 0) {
-        throw new RangeError(`State size must be a multiple of 4, got ${shape.stateSize}`);
-      }
-      const p = [state, io.x, io.dt, io.a, io.b, io.c, io.d, io.z, io.y].map(ptr);
-      k.selective_scan(...p, shape.tokens, shape.channels, shape.stateSize);
+      const { tokens, channels: I, stateSize: N } = shape;
+      if (N % 4 !== 0) throw new RangeError(`State size must be a multiple of 4, got ${N}`);
+      const [s, x, dt, a, b, c, d, z, y] = [state, io.x, io.dt, io.a, io.b, io.c, io.d, io.z, io.y].map(ptr);
+      const part = (_i: number, c0: number, c1: number) => [
+        s + 4 * c0 * N,
+        x + 4 * c0,
+        dt + 4 * c0,
+        a + 4 * c0 * N,
+        b,
+        c,
+        d + 4 * c0,
+        z + 4 * c0,
+        y + 4 * c0,
+        tokens,
+        c1 - c0,
+        N,
+        I,
+      ];
+      if (pool && tokens * I * N >= minWork / 2) split("selective_scan", I, 1, part);
+      else k.selective_scan(...part(0, 0, I));
     },
     ssdScan(state, io, shape) {
-      if (shape.stateSize % 4 !== 0) {
-        throw new RangeError(`State size must be a multiple of 4, got ${shape.stateSize}`);
-      }
+      const { tokens, heads: H, headDim: P, stateSize: N, groups: G } = shape;
+      if (N % 4 !== 0) throw new RangeError(`State size must be a multiple of 4, got ${N}`);
       const p = [state, io.x, io.dt, io.dA, io.b, io.c, io.d, io.y].map(ptr);
-      k.ssd_scan(...p, shape.tokens, shape.heads, shape.headDim, shape.stateSize, shape.groups);
+      const part = (_i: number, h0: number, h1: number) => [...p, tokens, H, P, N, G, h0, h1];
+      if (pool && H >= pool.threads && tokens * H * P * N >= minWork / 2) split("ssd_scan", H, 1, part);
+      else k.ssd_scan(...part(0, 0, H));
     },
     retention(kv, io, shape) {
-      if (shape.keyDim % 4 !== 0) {
-        throw new RangeError(`Key width must be a multiple of 4, got ${shape.keyDim}`);
-      }
+      const { tokens, heads: H, keyDim: DK, valueDim: DV } = shape;
+      if (DK % 4 !== 0) throw new RangeError(`Key width must be a multiple of 4, got ${DK}`);
       const p = [kv, io.q, io.k, io.v, io.keep, io.add, io.o].map(ptr);
-      k.retention(...p, shape.tokens, shape.heads, shape.keyDim, shape.valueDim);
+      const part = (_i: number, h0: number, h1: number) => [...p, tokens, H, DK, DV, h0, h1];
+      if (pool && H >= pool.threads && tokens * H * DK * DV >= minWork / 2) split("retention", H, 1, part);
+      else k.retention(...part(0, 0, H));
     },
     wkv4(state, io, shape) {
-      if (shape.channels % 4 !== 0) {
-        throw new RangeError(`Channels must be a multiple of 4, got ${shape.channels}`);
-      }
+      const { tokens, channels: A } = shape;
+      if (A % 4 !== 0) throw new RangeError(`Channels must be a multiple of 4, got ${A}`);
       const p = [state.num, state.den, state.max, io.w, io.u, io.k, io.v, io.out].map(ptr);
-      k.wkv4(...p, shape.tokens, shape.channels);
+      const part = (_i: number, c0: number, c1: number) => [...p, tokens, A, c0, c1];
+      if (pool && tokens * A * 16 >= minWork / 2) split("wkv4", A, 4, part);
+      else k.wkv4(...part(0, 0, A));
     },
     close() {
       pool?.close();

@@ -19,6 +19,10 @@ export const OPS = [
   "matmul_bf16",
   "wkv7",
   "sum_f32",
+  "selective_scan",
+  "ssd_scan",
+  "retention",
+  "wkv4",
 ] as const;
 /** The op that ends a worker. */
 export const QUIT = 255;

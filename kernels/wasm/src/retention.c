@@ -4,13 +4,14 @@
 // For each token t and head h (keys DK wide, values DV wide):
 //   kv[h][a][j] = kv[h][a][j]·keep[t][h] + k[t][h][j]·v[t][h][a]·add[t][h];  o[t][h][a] = Σ_j q[t][h][j] kv[h][a][j]
 // (keep and add carry the reference's √scale normalization). kv: [H][DV][DK]; q, k: [T][H·DK];
-// v, o: [T][H·DV]; keep, add: [T][H]. DK % 4 == 0.
+// v, o: [T][H·DV]; keep, add: [T][H]. DK % 4 == 0. Threads split the heads: this call runs
+// heads [h0, h1) of `heads`.
 
 __attribute__((export_name("retention"))) void retention(float *kv, const float *q, const float *k, const float *v,
                                                          const float *keep, const float *add, float *o, int tokens,
-                                                         int heads, int dk, int dv) {
+                                                         int heads, int dk, int dv, int h0, int h1) {
   for (int t = 0; t < tokens; t++) {
-    for (int h = 0; h < heads; h++) {
+    for (int h = h0; h < h1; h++) {
       const float *qh = q + ((long)t * heads + h) * dk, *kh = k + ((long)t * heads + h) * dk;
       const float *vh = v + ((long)t * heads + h) * dv;
       float *oh = o + ((long)t * heads + h) * dv;

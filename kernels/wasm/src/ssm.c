@@ -3,16 +3,17 @@
 // ---- Mamba selective scan -----------------------------------------------------------
 // For each token t and channel c (I channels, N state entries each):
 //   h[c][j] = exp(A[c][j]·dt) h[c][j] + dt·x·B[t][j];  y = Σ_j h[c][j] C[t][j] + D[c]·x;  y *= SiLU(z)
-// state: [I][N]; x, dt, z, y: [T][I]; A: [I][N] (negative); B, C: [T][N]; D: [I]. N % 4 == 0.
+// state: [I][N]; x, dt, z, y: [T][stride] (stride = I unless the caller splits the channels
+// between threads); A: [I][N] (negative); B, C: [T][N]; D: [I]. N % 4 == 0.
 
 __attribute__((export_name("selective_scan"))) void selective_scan(float *state, const float *x, const float *dt,
                                                                    const float *A, const float *B, const float *C,
                                                                    const float *D, const float *z, float *y,
-                                                                   int tokens, int channels, int n) {
+                                                                   int tokens, int channels, int n, int stride) {
   for (int t = 0; t < tokens; t++) {
     const float *bt = B + (long)t * n, *ct = C + (long)t * n;
     for (int c = 0; c < channels; c++) {
-      long o = (long)t * channels + c;
+      long o = (long)t * stride + c;
       float dtc = dt[o], xc = x[o];
       v128_t vdt = wasm_f32x4_splat(dtc), coef = wasm_f32x4_splat(dtc * xc), acc = wasm_f32x4_splat(0);
       float *h = state + (long)c * n;
@@ -33,14 +34,15 @@ __attribute__((export_name("selective_scan"))) void selective_scan(float *state,
 // For each token t, head h (P channels, group g = h / (H / G)):
 //   s[h][p][j] = dA[t][h] s[h][p][j] + dt[t][h]·x[t][h][p]·B[t][g][j];  y = Σ_j s C[t][g][j] + D[h]·x
 // state: [H][P][N]; x, y: [T][H·P]; dt, dA: [T][H]; B, C: [T][G][N]; D: [H]. N % 4 == 0.
+// Threads split the heads: this call runs heads [h0, h1) of `heads`.
 
 __attribute__((export_name("ssd_scan"))) void ssd_scan(float *state, const float *x, const float *dt,
                                                        const float *dA, const float *B, const float *C,
                                                        const float *D, float *y, int tokens, int heads, int p,
-                                                       int n, int groups) {
+                                                       int n, int groups, int h0, int h1) {
   int per_group = heads / groups;
   for (int t = 0; t < tokens; t++) {
-    for (int h = 0; h < heads; h++) {
+    for (int h = h0; h < h1; h++) {
       int g = h / per_group;
       const float *bt = B + ((long)t * groups + g) * n, *ct = C + ((long)t * groups + g) * n;
       float dth = dt[(long)t * heads + h];

@@ -5,10 +5,12 @@
 //   m = max(max, k+u); wkv = (e^(max-m) num + e^(k+u-m) v) / (e^(max-m) den + e^(k+u-m))
 //   m' = max(max+w, k); num = e^(max+w-m') num + e^(k-m') v; den = e^(max+w-m') den + e^(k-m'); max = m'
 // num, den, max, w (= -exp(time_decay)), u (time_first): [A]; k, v, out: [T][A]. A % 4 == 0.
+// Threads split the channels: this call runs channels [c0, c1) (multiples of 4) of `channels`.
 
 __attribute__((export_name("wkv4"))) void wkv4(float *num, float *den, float *mx, const float *w, const float *u,
-                                               const float *k, const float *v, float *out, int tokens, int channels) {
-  for (int c = 0; c < channels; c += 4) {
+                                               const float *k, const float *v, float *out, int tokens, int channels,
+                                               int c0, int c1) {
+  for (int c = c0; c < c1; c += 4) {
     v128_t vn = wasm_v128_load(num + c), vd = wasm_v128_load(den + c), vm = wasm_v128_load(mx + c);
     v128_t vw = wasm_v128_load(w + c), vu = wasm_v128_load(u + c);
     for (int t = 0; t < tokens; t++) {
