@@ -2,32 +2,7 @@
 // same Deno KV file is asked for the stream with the last Last-Event-ID the client saw. The text
 // before the kill plus the text after equals an uninterrupted run with the same seed.
 import assert from "node:assert/strict";
-
-const ROOT = new URL("../", import.meta.url).pathname;
-
-async function startServer(store: string) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-env", "--allow-net", "--allow-write", "--unstable-kv", "main.ts"],
-    cwd: ROOT,
-    env: { PORT: "0", HOST: "127.0.0.1", STORE: store, CHECKPOINT_EVERY: "8", LEASE_MS: "1500" },
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  while (true) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`server exited before listening: ${seen}`);
-    seen += value;
-    const m = seen.match(/listening on http:\/\/[^:]+:(\d+)/);
-    if (m) {
-      (async () => {
-        while (!(await reader.read()).done) { /* drain */ }
-      })();
-      return { child, base: `http://127.0.0.1:${m[1]}` };
-    }
-  }
-}
+import { startServer } from "./helpers/server.ts";
 
 interface TokenEvent {
   id: number;
@@ -71,7 +46,7 @@ Deno.test("a stream cut by SIGKILL continues on another process with no token lo
   const request = { max_tokens: 1500, temperature: 0.8, seed: 2024, ignore_eos: true };
   const prompt = { prompt: "And it came to pass" };
 
-  const a = await startServer(store);
+  const a = await startServer({ STORE: store, CHECKPOINT_EVERY: "8", LEASE_MS: "1500" });
   const id = (await (await post(`${a.base}/v1/sessions`, prompt)).json()).id;
   const cut = await readEvents(await post(`${a.base}/v1/sessions/${id}/generate`, request), 40);
   a.child.kill("SIGKILL");
@@ -79,7 +54,7 @@ Deno.test("a stream cut by SIGKILL continues on another process with no token lo
   const lastSeen = cut.at(-1)!.id;
   assert.equal(cut.length, 40);
 
-  const b = await startServer(store);
+  const b = await startServer({ STORE: store, CHECKPOINT_EVERY: "8", LEASE_MS: "1500" });
   try {
     const info = await (await fetch(`${b.base}/v1/sessions/${id}`)).json();
     assert.ok(

@@ -1,36 +1,10 @@
 // `deno task start` as a user runs it: a real server process on the embedded default model,
 // answered over a real socket.
 import assert from "node:assert/strict";
-
-const ROOT = new URL("../", import.meta.url).pathname;
-
-async function startServer(env: Record<string, string>) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-env", "--allow-net", "--allow-write", "main.ts"],
-    cwd: ROOT,
-    env,
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  while (true) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`server exited before listening: ${seen}`);
-    seen += value;
-    const m = seen.match(/listening on http:\/\/[^:]+:(\d+)/);
-    if (m) {
-      // Keep draining stdout so the child never blocks on a full pipe.
-      (async () => {
-        while (!(await reader.read()).done) { /* drain */ }
-      })();
-      return { child, base: `http://127.0.0.1:${m[1]}`, log: seen };
-    }
-  }
-}
+import { startServer } from "./helpers/server.ts";
 
 Deno.test("the server starts on its default model and streams a completion over SSE", async () => {
-  const { child, base, log } = await startServer({ PORT: "0", HOST: "127.0.0.1", STORE: "memory" });
+  const { child, base, log } = await startServer({ STORE: "memory" });
   try {
     assert.match(log, /loaded rwkv7-kjv-4m \(rwkv7, wasm backend, 1 thread\(s\)\)/);
     const models = await (await fetch(`${base}/v1/models`)).json();

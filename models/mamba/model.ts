@@ -1,6 +1,7 @@
 import type { Backend, Matrix } from "../../kernels/mod.ts";
 import { widenTo } from "../../kernels/widen.ts";
 import { rmsNorm, sigmoid } from "../shared/norms.ts";
+import { checkToken, forEachChunk, toBackend } from "../shared/recurrent.ts";
 import type { ModelInfo, RecurrentModel, RecurrentState } from "../types.ts";
 import { MambaState, mambaStateParts, mambaStateSize } from "./state.ts";
 import type { MambaLayer, MambaWeights } from "./weights.ts";
@@ -58,11 +59,7 @@ export function createMambaModel(
     },
   };
   // Per-layer constants the scan reads, in backend memory.
-  const dev = (a: Float32Array) => {
-    const out = backend.f32(a.length);
-    out.set(a);
-    return out;
-  };
+  const dev = (a: Float32Array) => toBackend(backend, a);
   const scanConsts = weights.layers.map((l) => ({ a: dev(l.negA), d: dev(l.dSkip) }));
   const mm = (w: Matrix, x: Float32Array, y: Float32Array, n: number) =>
     n === 1 ? backend.matvec(w, x, y) : backend.matmul(w, x, y, n);
@@ -121,9 +118,7 @@ export function createMambaModel(
     const n = tokens.length;
     for (let t = 0; t < n; t++) {
       const id = tokens[t];
-      if (!Number.isInteger(id) || id < 0 || id >= m.vocab) {
-        throw new RangeError(`Token id ${id} is outside the vocabulary (0..${m.vocab - 1})`);
-      }
+      checkToken(id, m.vocab);
       widenTo(weights.emb, id, buf.x.subarray(t * d, (t + 1) * d));
     }
     weights.layers.forEach((layer, i) => mixer(i, layer, st, n));
@@ -135,11 +130,8 @@ export function createMambaModel(
     backend,
     newState: () => new MambaState(m),
     forward(tokens: ArrayLike<number>, state: RecurrentState): Float32Array {
-      if (tokens.length === 0) throw new RangeError("forward() needs at least one token");
       const st = state instanceof MambaState ? state : new MambaState(m, state.data);
-      for (let start = 0; start < tokens.length; start += T) {
-        runChunk(Array.prototype.slice.call(tokens, start, Math.min(start + T, tokens.length)), st);
-      }
+      forEachChunk(tokens, T, (part) => runChunk(part, st));
       backend.matvec(weights.head, buf.last, buf.logits);
       return buf.logits.slice();
     },

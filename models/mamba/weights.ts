@@ -2,7 +2,7 @@ import type { Backend, Matrix, WeightDType } from "../../kernels/mod.ts";
 import { bytesToF32 } from "../../kernels/mod.ts";
 import { ModelLoadError } from "../errors.ts";
 import type { TensorMap } from "../formats/tensor.ts";
-import { TensorReader } from "../shared/weights.ts";
+import { hostMatrix, tensorBytes, TensorReader } from "../shared/weights.ts";
 
 /** Mamba dimensions, from config.json (HF `MambaConfig`) checked against the tensor shapes. */
 export interface MambaDims {
@@ -90,8 +90,7 @@ export function mambaDims(tensors: TensorMap, config: Record<string, unknown> | 
 /** Backend bytes and widest matrix for these weights plus buffers of `chunk` tokens. */
 export function mambaFootprint(tensors: TensorMap, chunk: number, config?: Record<string, unknown>) {
   const m = mambaDims(tensors, config);
-  let weightBytes = 0;
-  for (const t of tensors.values()) weightBytes += t.bytes.byteLength;
+  let weightBytes = tensorBytes(tensors);
   if (!tensors.has("lm_head.weight")) {
     weightBytes += tensors.get("backbone.embeddings.weight")!.bytes.byteLength;
   }
@@ -137,17 +136,10 @@ export function loadMambaWeights(
   }
   const emb = t.matrix("backbone.embeddings.weight", dims.vocab, d);
   const head = t.has("lm_head.weight") ? t.matrix("lm_head.weight", dims.vocab, d) : emb;
-  const bytes = emb.bytes.byteOffset % 4 === 0 ? emb.bytes : emb.bytes.slice();
-  const count = dims.vocab * d;
   return {
     dims,
     dtype: emb.dtype,
-    emb: {
-      ...emb,
-      data: emb.dtype === "f32"
-        ? new Float32Array(bytes.buffer, bytes.byteOffset, count)
-        : new Uint16Array(bytes.buffer, bytes.byteOffset, count),
-    },
+    emb: hostMatrix(emb),
     layers,
     normF: t.vector("backbone.norm_f.weight", d),
     head: backend.matrix(head),

@@ -1,6 +1,7 @@
 import type { Backend, Matrix } from "../../kernels/mod.ts";
 import { widenTo } from "../../kernels/widen.ts";
 import { rmsNorm, sigmoid } from "../shared/norms.ts";
+import { checkToken, forEachChunk, toBackend } from "../shared/recurrent.ts";
 import type { ModelInfo, RecurrentModel, RecurrentState } from "../types.ts";
 import { Mamba2State, mamba2StateParts, mamba2StateSize } from "./state.ts";
 import type { Mamba2Layer, Mamba2Weights } from "./weights.ts";
@@ -56,11 +57,7 @@ export function createMamba2Model(
       vocab_size: m.vocab,
     },
   };
-  const dSkip = weights.layers.map((l) => {
-    const out = backend.f32(H);
-    out.set(l.dSkip);
-    return out;
-  });
+  const dSkip = weights.layers.map((l) => toBackend(backend, l.dSkip));
   const mm = (w: Matrix, x: Float32Array, y: Float32Array, n: number) =>
     n === 1 ? backend.matvec(w, x, y) : backend.matmul(w, x, y, n);
 
@@ -122,9 +119,7 @@ export function createMamba2Model(
     const n = tokens.length;
     for (let t = 0; t < n; t++) {
       const id = tokens[t];
-      if (!Number.isInteger(id) || id < 0 || id >= m.vocab) {
-        throw new RangeError(`Token id ${id} is outside the vocabulary (0..${m.vocab - 1})`);
-      }
+      checkToken(id, m.vocab);
       widenTo(weights.emb, id, buf.x.subarray(t * d, (t + 1) * d));
     }
     weights.layers.forEach((layer, i) => mixer(i, layer, st, n));
@@ -136,11 +131,8 @@ export function createMamba2Model(
     backend,
     newState: () => new Mamba2State(m),
     forward(tokens: ArrayLike<number>, state: RecurrentState): Float32Array {
-      if (tokens.length === 0) throw new RangeError("forward() needs at least one token");
       const st = state instanceof Mamba2State ? state : new Mamba2State(m, state.data);
-      for (let start = 0; start < tokens.length; start += T) {
-        runChunk(Array.prototype.slice.call(tokens, start, Math.min(start + T, tokens.length)), st);
-      }
+      forEachChunk(tokens, T, (part) => runChunk(part, st));
       backend.matvec(weights.head, buf.last, buf.logits);
       return buf.logits.slice();
     },

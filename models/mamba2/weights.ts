@@ -1,7 +1,7 @@
 import type { Backend, Matrix, WeightDType } from "../../kernels/mod.ts";
 import { ModelLoadError } from "../errors.ts";
 import type { TensorMap } from "../formats/tensor.ts";
-import { TensorReader } from "../shared/weights.ts";
+import { hostMatrix, tensorBytes, TensorReader } from "../shared/weights.ts";
 
 /** Mamba-2 dimensions, from config.json (HF `Mamba2Config`) checked against the tensor shapes. */
 export interface Mamba2Dims {
@@ -122,8 +122,7 @@ export function mamba2Dims(tensors: TensorMap, config: Record<string, unknown> |
 /** Backend bytes and widest matrix for these weights plus buffers of `chunk` tokens. */
 export function mamba2Footprint(tensors: TensorMap, chunk: number, config?: Record<string, unknown>) {
   const m = mamba2Dims(tensors, config);
-  let weightBytes = 0;
-  for (const t of tensors.values()) weightBytes += t.bytes.byteLength;
+  let weightBytes = tensorBytes(tensors);
   if (!tensors.has("lm_head.weight")) {
     weightBytes += tensors.get("backbone.embeddings.weight")!.bytes.byteLength;
   }
@@ -162,17 +161,10 @@ export function loadMamba2Weights(
   }
   const emb = t.matrix("backbone.embeddings.weight", dims.vocab, d);
   const head = t.has("lm_head.weight") ? t.matrix("lm_head.weight", dims.vocab, d) : emb;
-  const bytes = emb.bytes.byteOffset % 4 === 0 ? emb.bytes : emb.bytes.slice();
-  const count = dims.vocab * d;
   return {
     dims,
     dtype: emb.dtype,
-    emb: {
-      ...emb,
-      data: emb.dtype === "f32"
-        ? new Float32Array(bytes.buffer, bytes.byteOffset, count)
-        : new Uint16Array(bytes.buffer, bytes.byteOffset, count),
-    },
+    emb: hostMatrix(emb),
     layers,
     normF: t.vector("backbone.norm_f.weight", d),
     head: backend.matrix(head),

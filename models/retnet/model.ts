@@ -1,6 +1,7 @@
 import type { Backend, Matrix } from "../../kernels/mod.ts";
 import { widenTo } from "../../kernels/widen.ts";
 import { gelu, rmsNorm, sigmoid } from "../shared/norms.ts";
+import { checkToken, forEachChunk } from "../shared/recurrent.ts";
 import type { ModelInfo, RecurrentModel, RecurrentState } from "../types.ts";
 import { RetNetState, retnetStateParts, retnetStateSize } from "./state.ts";
 import type { RetNetLayer, RetNetWeights } from "./weights.ts";
@@ -136,9 +137,7 @@ export function createRetNetModel(
     const n = tokens.length;
     for (let t = 0; t < n; t++) {
       const id = tokens[t];
-      if (!Number.isInteger(id) || id < 0 || id >= m.vocab) {
-        throw new RangeError(`Token id ${id} is outside the vocabulary (0..${m.vocab - 1})`);
-      }
+      checkToken(id, m.vocab);
       const row = buf.x.subarray(t * d, (t + 1) * d);
       widenTo(weights.emb, id, row);
       if (m.embedScale !== 1) { for (let c = 0; c < d; c++) row[c] *= m.embedScale; }
@@ -158,11 +157,8 @@ export function createRetNetModel(
     backend,
     newState: () => new RetNetState(m),
     forward(tokens: ArrayLike<number>, state: RecurrentState): Float32Array {
-      if (tokens.length === 0) throw new RangeError("forward() needs at least one token");
       const st = state instanceof RetNetState ? state : new RetNetState(m, state.data);
-      for (let start = 0; start < tokens.length; start += T) {
-        runChunk(Array.prototype.slice.call(tokens, start, Math.min(start + T, tokens.length)), st);
-      }
+      forEachChunk(tokens, T, (part) => runChunk(part, st));
       backend.matvec(weights.head, buf.last, buf.logits);
       return buf.logits.slice();
     },

@@ -1,7 +1,7 @@
 import type { Backend, Matrix, WeightDType } from "../../kernels/mod.ts";
 import { ModelLoadError } from "../errors.ts";
 import type { TensorMap } from "../formats/tensor.ts";
-import { TensorReader } from "../shared/weights.ts";
+import { hostMatrix, tensorBytes, TensorReader } from "../shared/weights.ts";
 
 /** RetNet dimensions: torchscale's `RetNetConfig` fields from config.json, checked against the shapes. */
 export interface RetNetDims {
@@ -115,8 +115,7 @@ export function retnetDims(tensors: TensorMap, config: Record<string, unknown> |
 /** Backend bytes and widest matrix for these weights plus buffers of `chunk` tokens. */
 export function retnetFootprint(tensors: TensorMap, chunk: number, config?: Record<string, unknown>) {
   const m = retnetDims(tensors, config);
-  let weightBytes = 0;
-  for (const t of tensors.values()) weightBytes += t.bytes.byteLength;
+  const weightBytes = tensorBytes(tensors);
   const buffers = chunk * (6 * m.d + 4 * m.dv + 2 * m.ffn + 2 * m.heads) * 4 + m.vocab * 8 +
     m.heads * m.headDim * m.keyDim * 4;
   return { capacity: weightBytes + buffers + (1 << 20), maxCols: Math.max(m.d, m.dv, m.ffn) };
@@ -158,17 +157,10 @@ export function loadRetNetWeights(
     : Float32Array.from({ length: heads }, (_, h) => Math.log(1 - 2 ** (-5 - h)));
   const emb = t.matrix("embed_tokens.weight", dims.vocab, d);
   const head = t.has("output_projection.weight") ? t.matrix("output_projection.weight", dims.vocab, d) : emb;
-  const bytes = emb.bytes.byteOffset % 4 === 0 ? emb.bytes : emb.bytes.slice();
-  const count = dims.vocab * d;
   return {
     dims,
     dtype: emb.dtype,
-    emb: {
-      ...emb,
-      data: emb.dtype === "f32"
-        ? new Float32Array(bytes.buffer, bytes.byteOffset, count)
-        : new Uint16Array(bytes.buffer, bytes.byteOffset, count),
-    },
+    emb: hostMatrix(emb),
     embNorm: t.has("layernorm_embedding.weight") ? t.vector("layernorm_embedding.weight", d) : undefined,
     layers,
     finalNorm: t.vector("layer_norm.weight", d),

@@ -1,6 +1,7 @@
 import type { Backend, Matrix } from "../../kernels/mod.ts";
 import { widenTo } from "../../kernels/widen.ts";
 import { layerNorm, sigmoid } from "../shared/norms.ts";
+import { checkToken, forEachChunk, toBackend } from "../shared/recurrent.ts";
 import type { ModelInfo, RecurrentModel, RecurrentState } from "../types.ts";
 import { Rwkv4State, rwkv4StateParts, rwkv4StateSize } from "./state.ts";
 import type { Rwkv4Layer, Rwkv4Weights } from "./weights.ts";
@@ -51,11 +52,7 @@ export function createRwkv4Model(
       vocab_size: d.vocab,
     },
   };
-  const dev = (a: Float32Array) => {
-    const out = backend.f32(a.length);
-    out.set(a);
-    return out;
-  };
+  const dev = (a: Float32Array) => toBackend(backend, a);
   const wkvConsts = weights.layers.map((l) => ({ w: dev(l.att.decay), u: dev(l.att.first) }));
   const mm = (m: Matrix, x: Float32Array, y: Float32Array, n: number) =>
     n === 1 ? backend.matvec(m, x, y) : backend.matmul(m, x, y, n);
@@ -118,9 +115,7 @@ export function createRwkv4Model(
     const row = new Float32Array(C);
     for (let t = 0; t < n; t++) {
       const id = tokens[t];
-      if (!Number.isInteger(id) || id < 0 || id >= d.vocab) {
-        throw new RangeError(`Token id ${id} is outside the vocabulary (0..${d.vocab - 1})`);
-      }
+      checkToken(id, d.vocab);
       widenTo(weights.emb, id, row);
       layerNorm(row, 0, buf.x, t * C, weights.preLn);
     }
@@ -140,11 +135,8 @@ export function createRwkv4Model(
     backend,
     newState: () => new Rwkv4State(d),
     forward(tokens: ArrayLike<number>, state: RecurrentState): Float32Array {
-      if (tokens.length === 0) throw new RangeError("forward() needs at least one token");
       const st = state instanceof Rwkv4State ? state : new Rwkv4State(d, state.data);
-      for (let start = 0; start < tokens.length; start += T) {
-        runChunk(Array.prototype.slice.call(tokens, start, Math.min(start + T, tokens.length)), st);
-      }
+      forEachChunk(tokens, T, (part) => runChunk(part, st));
       backend.matvec(weights.head, buf.last, buf.logits);
       return buf.logits.slice();
     },

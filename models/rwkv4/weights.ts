@@ -1,7 +1,7 @@
 import type { Backend, Matrix, WeightDType } from "../../kernels/mod.ts";
 import { ModelLoadError } from "../errors.ts";
 import type { TensorMap } from "../formats/tensor.ts";
-import { type NormParams, TensorReader } from "../shared/weights.ts";
+import { hostMatrix, type NormParams, tensorBytes, TensorReader } from "../shared/weights.ts";
 
 /** RWKV-4 dimensions, from config.json (HF `RwkvConfig`) checked against the tensor shapes. */
 export interface Rwkv4Dims {
@@ -97,8 +97,7 @@ export function rwkv4Dims(tensors: TensorMap, config: Record<string, unknown> | 
 /** Backend bytes and widest matrix for these weights plus buffers of `chunk` tokens. */
 export function rwkv4Footprint(tensors: TensorMap, chunk: number, config?: Record<string, unknown>) {
   const d = rwkv4Dims(tensors, config);
-  let weightBytes = 0;
-  for (const t of tensors.values()) weightBytes += t.bytes.byteLength;
+  const weightBytes = tensorBytes(tensors);
   const buffers = chunk * (13 * Math.max(d.nEmbd, d.att) + d.ffn) * 4 + d.vocab * 8 +
     (3 + 2 * d.nLayer) * d.att * 4;
   return { capacity: weightBytes + buffers + (1 << 20), maxCols: Math.max(d.nEmbd, d.att, d.ffn) };
@@ -151,13 +150,4 @@ export function loadRwkv4Weights(
     lnOut: t.norm("rwkv.ln_out", C, 1e-5),
     head: backend.matrix(head),
   };
-}
-
-function hostMatrix(src: { rows: number; cols: number; dtype: WeightDType; bytes: Uint8Array }): Matrix {
-  const bytes = src.bytes.byteOffset % 4 === 0 ? src.bytes : src.bytes.slice();
-  const n = src.rows * src.cols;
-  const data = src.dtype === "f32"
-    ? new Float32Array(bytes.buffer, bytes.byteOffset, n)
-    : new Uint16Array(bytes.buffer, bytes.byteOffset, n);
-  return { rows: src.rows, cols: src.cols, dtype: src.dtype, data };
 }

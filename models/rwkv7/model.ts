@@ -1,6 +1,7 @@
 import type { Backend } from "../../kernels/mod.ts";
 import { widenTo } from "../../kernels/widen.ts";
 import { groupNorm, layerNorm, sigmoid } from "../shared/norms.ts";
+import { checkToken, forEachChunk } from "../shared/recurrent.ts";
 import type { ModelInfo, RecurrentModel, RecurrentState } from "../types.ts";
 import { Rwkv7State, rwkv7StateParts, rwkv7StateSize } from "./state.ts";
 import type { Rwkv7Layer, Rwkv7Weights } from "./weights.ts";
@@ -96,9 +97,7 @@ export function createRwkv7Model(
     const row = new Float32Array(C);
     for (let t = 0; t < n; t++) {
       const id = tokens[t];
-      if (!Number.isInteger(id) || id < 0 || id >= d.vocab) {
-        throw new RangeError(`Token id ${id} is outside the vocabulary (0..${d.vocab - 1})`);
-      }
+      checkToken(id, d.vocab);
       widenTo(weights.emb, id, row);
       layerNorm(row, 0, buf.x, t * C, weights.ln0);
     }
@@ -221,11 +220,8 @@ export function createRwkv7Model(
     backend,
     newState: () => new Rwkv7State(d),
     forward(tokens: ArrayLike<number>, state: RecurrentState): Float32Array {
-      if (tokens.length === 0) throw new RangeError("forward() needs at least one token");
       const st = state instanceof Rwkv7State ? state : new Rwkv7State(d, state.data);
-      for (let start = 0; start < tokens.length; start += T) {
-        runChunk(Array.prototype.slice.call(tokens, start, Math.min(start + T, tokens.length)), st);
-      }
+      forEachChunk(tokens, T, (part) => runChunk(part, st));
       backend.matvec(weights.head, buf.last, buf.logits);
       return buf.logits.slice();
     },

@@ -1,7 +1,7 @@
 import type { Backend, Matrix, WeightDType } from "../../kernels/mod.ts";
 import { ModelLoadError } from "../errors.ts";
 import type { TensorMap } from "../formats/tensor.ts";
-import { type NormParams, TensorReader } from "../shared/weights.ts";
+import { hostMatrix, type NormParams, tensorBytes, TensorReader } from "../shared/weights.ts";
 
 /** RWKV-7 dimensions, all read from tensor shapes. */
 export interface Rwkv7Dims {
@@ -90,8 +90,7 @@ export function rwkv7Dims(tensors: TensorMap): Rwkv7Dims {
 /** The sizes a backend needs to hold these weights plus working buffers for `chunk` tokens. */
 export function rwkv7Footprint(tensors: TensorMap, chunk: number): { capacity: number; maxCols: number } {
   const d = rwkv7Dims(tensors);
-  let weightBytes = 0;
-  for (const t of tensors.values()) weightBytes += t.bytes.byteLength;
+  const weightBytes = tensorBytes(tensors);
   const buffers = chunk * (24 * d.nEmbd + d.ffn + 4 * 256) * 4 + d.vocab * 4 * 2;
   return { capacity: weightBytes + buffers + (1 << 20), maxCols: Math.max(d.nEmbd, d.ffn, 256) };
 }
@@ -164,13 +163,4 @@ export function loadRwkv7Weights(tensors: TensorMap, backend: Backend): Rwkv7Wei
     lnOut: t.norm("ln_out", C, 1e-5),
     head: backend.matrix(t.matrix("head.weight", dims.vocab, C)),
   };
-}
-
-function hostMatrix(src: { rows: number; cols: number; dtype: WeightDType; bytes: Uint8Array }): Matrix {
-  const bytes = src.bytes.byteOffset % 4 === 0 ? src.bytes : src.bytes.slice();
-  const n = src.rows * src.cols;
-  const data = src.dtype === "f32"
-    ? new Float32Array(bytes.buffer, bytes.byteOffset, n)
-    : new Uint16Array(bytes.buffer, bytes.byteOffset, n);
-  return { rows: src.rows, cols: src.cols, dtype: src.dtype, data };
 }

@@ -1,6 +1,23 @@
-import { bytesToF32, type MatrixSource } from "../../kernels/mod.ts";
+import { bytesToF32, type Matrix, type MatrixSource } from "../../kernels/mod.ts";
 import { ModelLoadError } from "../errors.ts";
 import { numel, type RawTensor, type TensorMap } from "../formats/tensor.ts";
+
+/** Total bytes of a checkpoint's tensors. */
+export function tensorBytes(tensors: TensorMap): number {
+  let total = 0;
+  for (const t of tensors.values()) total += t.bytes.byteLength;
+  return total;
+}
+
+/** A matrix left in host memory (embeddings: rows are looked up, never multiplied), without a copy when aligned. */
+export function hostMatrix(src: MatrixSource): Matrix {
+  const bytes = src.bytes.byteOffset % 4 === 0 ? src.bytes : src.bytes.slice();
+  const n = src.rows * src.cols;
+  const data = src.dtype === "f32"
+    ? new Float32Array(bytes.buffer, bytes.byteOffset, n)
+    : new Uint16Array(bytes.buffer, bytes.byteOffset, n);
+  return { rows: src.rows, cols: src.cols, dtype: src.dtype, data };
+}
 
 /** Affine parameters of a layer or group norm. */
 export interface NormParams {
