@@ -90,8 +90,23 @@ const sweep = () => sessions.sweep().catch((err) => console.error("sweep failed:
 sweep();
 Deno.unrefTimer(setInterval(sweep, 3600 * 1000));
 
-Deno.serve({
+const server = Deno.serve({
   port,
   hostname,
   onListen: ({ hostname, port }) => console.log(`listening on http://${hostname}:${port}/v1`),
 }, app.fetch);
+
+// On SIGINT/SIGTERM: stop taking requests, let running generations reach their final checkpoint
+// (at most 30 s; a generation cut after that resumes elsewhere from its last one), then exit.
+let stopping = false;
+const stop = async (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  console.log(`${signal}: finishing running generations`);
+  const deadline = new Promise((resolve) => setTimeout(resolve, 30_000));
+  await Promise.race([Promise.all([server.shutdown(), sessions.drain()]), deadline]);
+  store.close();
+  for (const loaded of models.values()) loaded.model.backend.close();
+  Deno.exit(0);
+};
+for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, () => stop(signal));

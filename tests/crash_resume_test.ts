@@ -84,3 +84,29 @@ Deno.test("a stream cut by SIGKILL continues on another process with no token lo
     await b.child.status;
   }
 });
+
+Deno.test("SIGTERM lets a running generation finish and save before the process exits", async () => {
+  const store = `${await Deno.makeTempDir()}/sessions.kv`;
+  const a = await startServer({ STORE: store });
+  const id = (await (await post(`${a.base}/v1/sessions`, { prompt: "Blessed are" })).json()).id;
+  const first = await readEvents(
+    await post(`${a.base}/v1/sessions/${id}/generate`, { max_tokens: 600, seed: 1 }),
+    5,
+  );
+  a.child.kill("SIGTERM");
+  const status = await a.child.status;
+  assert.equal(status.code, 0);
+
+  const b = await startServer({ STORE: store });
+  try {
+    const info = await (await fetch(`${b.base}/v1/sessions/${id}`)).json();
+    assert.equal(info.tokens, first[0].id + 600, "all 600 tokens were generated and saved");
+    assert.equal(info.generating, false);
+    const replay = await readEvents(await fetch(`${b.base}/v1/sessions/${id}/stream`));
+    assert.equal(replay.filter((e) => e.event === "token").length, 600);
+    assert.equal(replay.at(-1)!.event, "done");
+  } finally {
+    b.child.kill("SIGTERM");
+    await b.child.status;
+  }
+});
