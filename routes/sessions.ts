@@ -1,7 +1,7 @@
 import type { Hono } from "hono";
 import { chatTemplate, type SessionMeta, type StoredEvent } from "../engine/mod.ts";
 import type { LoadedModel } from "../models/mod.ts";
-import { readJsonBody } from "./body.ts";
+import { readBounded, readJsonBody } from "./body.ts";
 import { promptTokens } from "./completions.ts";
 import { ApiError } from "./errors.ts";
 import {
@@ -96,10 +96,7 @@ export function sessionRoutes(app: Hono, served: ServedModels): void {
     if (!type.startsWith("application/octet-stream")) {
       throw new ApiError(415, "Send the state blob as application/octet-stream");
     }
-    if (Number(c.req.header("content-length") ?? 0) > MAX_STATE_BYTES) {
-      throw new ApiError(413, `State blobs are limited to ${MAX_STATE_BYTES} bytes`);
-    }
-    const blob = new Uint8Array(await c.req.arrayBuffer());
+    const blob = await readBounded(c, MAX_STATE_BYTES);
     const id = c.req.param("id");
     if (!/^[0-9a-f]{32}$/.test(id)) throw new ApiError(400, "Session ids are 32 hex characters", "id");
     const meta = await sessions.importState(id, blob, c.req.query("model"));

@@ -124,5 +124,17 @@ Deno.test("bad requests get 4xx answers in OpenAI's error shape, and the server 
     assert.equal(typeof err.type, "string");
   }
   assert.equal((await app.request("/v1/nothing")).status, 404);
+  // A body streamed without a length is cut off at the limit.
+  const huge = new ReadableStream({
+    pull(ctrl) {
+      ctrl.enqueue(new Uint8Array(1 << 20).fill(0x20));
+    },
+  });
+  const big = await app.request(
+    "/v1/completions",
+    { method: "POST", body: huge, duplex: "half" } as RequestInit,
+  );
+  assert.equal(big.status, 413);
+  await big.body?.cancel();
   assert.equal((await post({ prompt: "still alive", max_tokens: 2 })).status, 200);
 });
