@@ -89,6 +89,7 @@ function drawFiltered(logits: Float32Array, p: SamplingParams, u: number): numbe
   for (const v of logits) if (v > max) max = v;
   // Candidates: tokens whose probability is not negligible (below 1e-12 of the best cannot be drawn in f64 sums).
   const floor = max - 27.6 * p.temperature;
+  if (p.topK === 0 && p.topP >= 1 && p.minP === 0) return drawAll(logits, max, floor, p.temperature, u);
   const ids: number[] = [];
   for (let i = 0; i < logits.length; i++) if (logits[i] >= floor) ids.push(i);
   ids.sort((a, b) => logits[b] - logits[a] || a - b);
@@ -118,6 +119,23 @@ function drawFiltered(logits: Float32Array, p: SamplingParams, u: number): numbe
     if (target < 0) return ids[i];
   }
   return ids[keep - 1];
+}
+
+// No filter: one pass in index order, no sort (the distribution drawn from is the same).
+function drawAll(logits: Float32Array, max: number, floor: number, temperature: number, u: number): number {
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) {
+    if (logits[i] >= floor) sum += Math.exp((logits[i] - max) / temperature);
+  }
+  let target = u * sum;
+  let last = 0;
+  for (let i = 0; i < logits.length; i++) {
+    if (logits[i] < floor) continue;
+    last = i;
+    target -= Math.exp((logits[i] - max) / temperature);
+    if (target < 0) return i;
+  }
+  return last;
 }
 
 /** log-softmax of logits, in f64. */
