@@ -11,7 +11,9 @@
 
 /** One chat message. */
 export interface ChatMessage {
+  /** Who speaks. */
   readonly role: "system" | "user" | "assistant";
+  /** What they say. */
   readonly content: string;
 }
 

@@ -16,7 +16,9 @@ import { StopMatcher } from "./stop_strings.ts";
 export interface GenerateRequest {
   /** Token ids appended to the session before generating (may be empty if the session has tokens). */
   readonly prompt: readonly number[];
+  /** Most tokens to generate. */
   readonly maxTokens: number;
+  /** How to pick tokens. */
   readonly sampling: SamplingParams;
   /** Generation ends before the first occurrence of any of these; the stop text is not emitted. */
   readonly stop?: readonly string[];
@@ -34,19 +36,27 @@ export interface GenerateRequest {
 
 /** One alternative and its log-probability. */
 export interface TopLogprob {
+  /** The token's id. */
   readonly tokenId: number;
+  /** Text (see the type's description). */
   readonly text: string;
+  /** Natural-log probability under the unmodified distribution. */
   readonly logprob: number;
 }
 
 /** A generated token. `text` is what became safe to show (may be empty while a character or stop string is pending). */
 export interface TokenEvent {
+  /** Event kind. */
   readonly type: "token";
+  /** The token's id. */
   readonly tokenId: number;
   /** The token's position in the session (0-based). */
   readonly position: number;
+  /** Text (see the type's description). */
   readonly text: string;
+  /** The chosen token's log-probability, when logprobs were asked for. */
   readonly logprob?: number;
+  /** The most likely alternatives, when logprobs were asked for. */
   readonly top?: readonly TopLogprob[];
   /** Text held back after this token (it may begin a stop string); saved with checkpoints. */
   readonly heldText: string;
@@ -54,10 +64,13 @@ export interface TokenEvent {
 
 /** The end of a generation. */
 export interface DoneEvent {
+  /** Event kind. */
   readonly type: "done";
+  /** "stop": a stop string or token; "length": max_tokens reached. */
   readonly finishReason: "stop" | "length";
   /** Text released at the end (held for a stop-string check or flushed); usually empty. */
   readonly text: string;
+  /** Token counts of this generation. */
   readonly usage: { promptTokens: number; completionTokens: number; totalTokens: number };
 }
 

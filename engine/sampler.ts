@@ -11,13 +11,17 @@ import { mulberry32Step } from "./prng.ts";
 
 /** How to pick tokens. Temperature 0 means greedy. */
 export interface SamplingParams {
+  /** Softmax temperature; 0 is greedy. */
   readonly temperature: number;
+  /** Nucleus: keep the smallest set of tokens whose probability reaches this. */
   readonly topP: number;
   /** 0 disables. */
   readonly topK: number;
   /** 0 disables. */
   readonly minP: number;
+  /** Subtracted from the logit of every token already generated. */
   readonly presencePenalty: number;
+  /** Subtracted once per earlier occurrence of a token. */
   readonly frequencyPenalty: number;
   /** 1 disables; >1 discourages tokens already generated (HF/CTRL style). */
   readonly repetitionPenalty: number;

@@ -8,13 +8,17 @@ import { newSamplerState, type SamplerState } from "./sampler.ts";
  * been fed to the model, so `logits` predicts the next one.
  */
 export interface Session {
+  /** The model the session belongs to. */
   readonly modelId: string;
+  /** That model's weight fingerprint. */
   readonly fingerprint: string;
+  /** The recurrent state after all the session's tokens. */
   readonly state: RecurrentState;
   /** `[vocab]` f32 logits after the last token; undefined before any token. */
   logits: Float32Array | undefined;
   /** Tokens consumed so far (prompt and generated). */
   tokens: number;
+  /** The PRNG position and penalty counters. */
   sampler: SamplerState;
   /** Bytes of an incomplete UTF-8 character at the end of the generated text. */
   carry: Uint8Array;

@@ -21,13 +21,21 @@ import { decodeStateBlob, encodeStateBlob } from "./state_blob.ts";
 
 /** What a generation was asked to do; stored with it so another instance can resume it. */
 export interface SessionGenerateRequest {
+  /** Tokens appended before generating. */
   readonly prompt: readonly number[];
+  /** Most tokens to generate. */
   readonly maxTokens: number;
+  /** How to pick tokens. */
   readonly sampling: SamplingParams;
+  /** Reseeds the session's PRNG for this generation. */
   readonly seed?: number;
+  /** Stop strings. */
   readonly stop?: readonly string[];
+  /** Stop token ids. */
   readonly stopTokenIds?: readonly number[];
+  /** Keep going past end-of-text. */
   readonly ignoreEos?: boolean;
+  /** Report logprobs with this many alternatives. */
   readonly logprobs?: number;
 }
 
@@ -43,8 +51,11 @@ interface StoredRequest {
 
 /** Options of {@linkcode SessionService}. */
 export interface SessionServiceOptions {
+  /** Where sessions live. */
   readonly store: StateStore;
+  /** The models this instance serves, by id. */
   readonly models: ReadonlyMap<string, LoadedModel>;
+  /** The model used when none is named. */
   readonly defaultModel: string;
   /** Checkpoint (state + events) every this many tokens (default 16). */
   readonly checkpointEvery?: number;

@@ -3,8 +3,11 @@ export type WeightDType = "f32" | "f16" | "bf16";
 
 /** A weight matrix held by a backend: row-major `[rows][cols]`. */
 export interface Matrix {
+  /** Number of rows (outputs). */
   readonly rows: number;
+  /** Number of columns (inputs). */
   readonly cols: number;
+  /** Element type of the weights. */
   readonly dtype: WeightDType;
   /** The raw elements, in the backend's memory: f32 values or 16-bit patterns. */
   readonly data: Float32Array | Uint16Array;
@@ -12,8 +15,11 @@ export interface Matrix {
 
 /** Raw weights to hand to a backend: the elements of a `[rows][cols]` matrix. */
 export interface MatrixSource {
+  /** Number of rows (outputs). */
   readonly rows: number;
+  /** Number of columns (inputs). */
   readonly cols: number;
+  /** Element type of the weights. */
   readonly dtype: WeightDType;
   /** Little-endian element bytes, `rows * cols * (2 | 4)` of them. */
   readonly bytes: Uint8Array;
@@ -21,10 +27,13 @@ export interface MatrixSource {
 
 /** Inputs of the RWKV-7 state update, each `[tokens][heads * headSize]` f32. */
 export interface Wkv7Inputs {
+  /** Receptance. */
   readonly r: Float32Array;
   /** Per-channel decay multiplier, already in (0, 1). */
   readonly w: Float32Array;
+  /** Keys. */
   readonly k: Float32Array;
+  /** Values. */
   readonly v: Float32Array;
   /** The "in-context learning" removal vector (-kk in the reference). */
   readonly a: Float32Array;
@@ -36,8 +45,11 @@ export interface Wkv7Inputs {
 
 /** Shape of one RWKV-7 state update. */
 export interface Wkv7Shape {
+  /** Tokens in this call. */
   readonly tokens: number;
+  /** Heads. */
   readonly heads: number;
+  /** Channels per head (a multiple of 4 for WASM). */
   readonly headSize: number;
 }
 
@@ -63,6 +75,7 @@ export interface SelectiveScanIo {
 
 /** Shape of a selective scan. */
 export interface SelectiveScanShape {
+  /** Tokens in this call. */
   readonly tokens: number;
   readonly channels: number;
   readonly stateSize: number;
@@ -88,7 +101,9 @@ export interface SsdScanIo {
 
 /** Shape of an SSD recurrence. */
 export interface SsdScanShape {
+  /** Tokens in this call. */
   readonly tokens: number;
+  /** Heads. */
   readonly heads: number;
   readonly headDim: number;
   readonly stateSize: number;
@@ -113,7 +128,9 @@ export interface RetentionIo {
 
 /** Shape of a retention step. */
 export interface RetentionShape {
+  /** Tokens in this call. */
   readonly tokens: number;
+  /** Heads. */
   readonly heads: number;
   readonly keyDim: number;
   readonly valueDim: number;
@@ -145,6 +162,7 @@ export interface Wkv4Io {
  * the backend's own `f32()` (the WASM backend reads them straight from its memory).
  */
 export interface Backend {
+  /** Which backend this is. */
   readonly name: BackendName;
   /** Threads the kernels run on. */
   readonly threads: number;

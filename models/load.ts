@@ -9,8 +9,11 @@ import type { Family, RecurrentModel } from "./types.ts";
 export interface LoadedModel {
   /** The name clients use (the directory's base name unless given). */
   readonly id: string;
+  /** The detected model family. */
   readonly family: Family;
+  /** The model, its weights on a kernel backend. */
   readonly model: RecurrentModel;
+  /** The directory's tokenizer. */
   readonly tokenizer: Tokenizer;
   /** SHA-256 (hex) of the weight file: a saved state is only valid for this exact model. */
   readonly fingerprint: string;

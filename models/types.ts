@@ -5,13 +5,17 @@ export type Family = "rwkv7" | "rwkv4" | "mamba" | "mamba2" | "retnet";
 
 /** One named part of a family's recurrent state, for headers and docs. */
 export interface StatePart {
+  /** Part name, e.g. "wkv". */
   readonly name: string;
+  /** Dimensions of the part, outermost first. */
   readonly shape: readonly number[];
 }
 
 /** What a loaded model is: enough to describe it and to check a saved state against it. */
 export interface ModelInfo {
+  /** The model family. */
   readonly family: Family;
+  /** Logits per token (the embedding rows). */
   readonly vocabSize: number;
   /** The element type of the weights as loaded. */
   readonly weightDType: WeightDType;
@@ -28,12 +32,15 @@ export interface ModelInfo {
  * layout is `ModelInfo.stateParts`, concatenated in order.
  */
 export interface RecurrentState {
+  /** Every part, concatenated in `ModelInfo.stateParts` order. */
   readonly data: Float32Array;
 }
 
 /** What every model family implements. */
 export interface RecurrentModel {
+  /** What the model is. */
   readonly info: ModelInfo;
+  /** The kernel backend holding its weights. */
   readonly backend: Backend;
   /** A fresh state: the model before any token. */
   newState(): RecurrentState;

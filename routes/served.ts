@@ -5,11 +5,13 @@ import type { Limits } from "./schemas.ts";
 
 /** The models a server answers for, and its limits. */
 export interface ServedModels {
+  /** The models, by id. */
   readonly models: ReadonlyMap<string, LoadedModel>;
   /** The model used when a request names none. */
   readonly defaultModel: string;
   /** Unix seconds when the server started. */
   readonly createdAt: number;
+  /** Request limits. */
   readonly limits: Limits;
   /** Sessions in the store. */
   readonly sessions: SessionService;

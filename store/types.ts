@@ -18,23 +18,31 @@ export interface GenerationRecord {
 
 /** What the store keeps about a session besides its state blob. */
 export interface SessionMeta {
+  /** The session id (128 random bits, hex). */
   readonly id: string;
+  /** The model id. */
   readonly model: string;
+  /** The model's weight fingerprint. */
   readonly fingerprint: string;
   /** Tokens the session holds (at its last published state). */
   readonly tokens: number;
+  /** Size of the state blob. */
   readonly stateBytes: number;
   /** Unix ms. */
   readonly createdAt: number;
+  /** Unix ms of the last publish (the TTL counts from it). */
   readonly updatedAt: number;
   /** The blob holding this session's state (blobs are immutable and may be shared by forks). */
   readonly blob: string;
+  /** The current or last generation. */
   readonly generation?: GenerationRecord;
 }
 
 /** A session as read: its metadata and an opaque version for compare-and-swap. */
 export interface VersionedMeta {
+  /** The session. */
   readonly meta: SessionMeta;
+  /** Opaque version for compare-and-swap. */
   readonly version: string;
 }
 
@@ -42,12 +50,15 @@ export interface VersionedMeta {
 export interface StoredEvent {
   /** Session position of the token (or of the end, for the final event). */
   readonly position: number;
+  /** SSE event name. */
   readonly event: "token" | "done" | "error";
+  /** SSE data (JSON). */
   readonly data: string;
 }
 
 /** A lease that serializes generations on one session. */
 export interface Lease {
+  /** Who holds it (one token per generation). */
   readonly owner: string;
   /** Unix ms after which the lease is void (its holder crashed or stalled). */
   readonly expiresAt: number;

@@ -2,8 +2,11 @@ import type { WeightDType } from "../../kernels/mod.ts";
 
 /** One tensor as read from a weight file: raw little-endian elements and their shape. */
 export interface RawTensor {
+  /** The tensor's name in the checkpoint. */
   readonly name: string;
+  /** Element type on disk. */
   readonly dtype: WeightDType;
+  /** Dimensions, outermost first. */
   readonly shape: readonly number[];
   /** `product(shape) * bytesPerElement` bytes (a view into the file; do not mutate). */
   readonly bytes: Uint8Array;
