@@ -1,13 +1,18 @@
 /**
- * Chat templates: how a list of messages becomes prompt text, per model family.
+ * Chat templates: how a list of messages becomes prompt text. A checkpoint that
+ * brings its own (HF `tokenizer_config.json` `chat_template`, Jinja) is rendered
+ * with @huggingface/jinja; every other model uses the documented default below.
  *
- * RWKV (World and G1 models) are trained on "User: …\n\nAssistant: …\n\n" turns
- * (BlinkDL's template; "System: …" for a system message). A turn's text must not
- * contain a blank line, so "\n\n" inside a message becomes "\n". Generation
- * stops at the blank line that ends the assistant's turn.
+ * The default is RWKV's (World and G1 models are trained on "User: …\n\nAssistant:
+ * …\n\n" turns; "System: …" for a system message). A turn's text must not contain
+ * a blank line, so "\n\n" inside a message becomes "\n". Generation stops at the
+ * blank line that ends the assistant's turn.
  *
  * @module
  */
+
+import { Template } from "@huggingface/jinja";
+import type { LoadedModel } from "../models/mod.ts";
 
 /** One chat message. */
 export interface ChatMessage {
@@ -39,7 +44,24 @@ export const RWKV_CHAT: ChatTemplate = {
   stop: ["\n\n"],
 };
 
-/** The template for a model family (RWKV's for every family until one defines its own). */
-export function chatTemplate(_family: string): ChatTemplate {
-  return RWKV_CHAT;
+/**
+ * The template for a model: its checkpoint's own Jinja template if it has one (rendered with
+ * add_generation_prompt; it ends turns with its end-of-text token, so it adds no stop strings),
+ * else the RWKV default. For a session that continues, only the new messages are rendered.
+ */
+export function chatTemplate(loaded: Pick<LoadedModel, "chatTemplate">): ChatTemplate {
+  const own = loaded.chatTemplate;
+  if (!own) return RWKV_CHAT;
+  const template = new Template(own.source);
+  return {
+    render(messages) {
+      return template.render({
+        messages: messages.map((m) => ({ role: m.role, content: m.content })),
+        add_generation_prompt: true,
+        bos_token: own.bosToken ?? "",
+        eos_token: own.eosToken ?? "",
+      });
+    },
+    stop: [],
+  };
 }

@@ -17,6 +17,8 @@ export interface LoadedModel {
   readonly tokenizer: Tokenizer;
   /** SHA-256 (hex) of the weight file: a saved state is only valid for this exact model. */
   readonly fingerprint: string;
+  /** The checkpoint's own chat template (Jinja, from tokenizer_config.json), if it has one. */
+  readonly chatTemplate?: { readonly source: string; readonly bosToken?: string; readonly eosToken?: string };
 }
 
 /** Options of {@linkcode loadModel}. */
@@ -72,10 +74,13 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
   );
   const model = spec.create(tensors, backend, { chunk, config });
   const tokenizer = await loadTokenizer(dir, files, spec.defaultVocab);
+  const chatTemplate = files.includes("tokenizer_config.json")
+    ? readChatTemplate(await readJson(`${dir}/tokenizer_config.json`) as Record<string, unknown>)
+    : undefined;
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
   const fingerprint = [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
   const id = options.id ?? dir.replace(/\/+$/, "").split("/").pop()!;
-  return { id, family, model, tokenizer, fingerprint };
+  return { id, family, model, tokenizer, fingerprint, chatTemplate };
 }
 
 async function loadTokenizer(dir: string, files: string[], defaultVocab?: string): Promise<Tokenizer> {
@@ -91,6 +96,20 @@ async function loadTokenizer(dir: string, files: string[], defaultVocab?: string
     return new WorldTokenizer(await Deno.readTextFile(new URL(defaultVocab, ASSETS)), defaultVocab);
   }
   throw new ModelLoadError(`${dir}: no tokenizer.json or vocabulary .txt found`);
+}
+
+// tokenizer_config.json: chat_template is a string, or a list of {name, template} ("default" first).
+function readChatTemplate(config: Record<string, unknown>): LoadedModel["chatTemplate"] {
+  let source = config.chat_template;
+  if (Array.isArray(source)) {
+    const named = source as { name?: string; template?: string }[];
+    source = (named.find((t) => t.name === "default") ?? named[0])?.template;
+  }
+  if (typeof source !== "string" || source === "") return undefined;
+  const token = (
+    v: unknown,
+  ) => (typeof v === "string" ? v : (v as { content?: string } | undefined)?.content);
+  return { source, bosToken: token(config.bos_token), eosToken: token(config.eos_token) };
 }
 
 async function listDir(dir: string): Promise<string[]> {

@@ -33,7 +33,7 @@ export function chatRoutes(app: Hono, served: ServedModels): void {
       const { meta } = await served.sessions.info(body.session_id);
       const loaded = served.sessions.model(meta.model);
       model = loaded.id;
-      const template = chatTemplate(loaded.family);
+      const template = chatTemplate(loaded);
       const separate = meta.tokens > 0 && meta.generation?.finishReason !== "stop";
       const prompt = promptTokens(
         loaded,
@@ -54,7 +54,7 @@ export function chatRoutes(app: Hono, served: ServedModels): void {
     } else {
       const loaded = pickModel(served, body.model);
       model = loaded.id;
-      const template = chatTemplate(loaded.family);
+      const template = chatTemplate(loaded);
       const prompt = promptTokens(
         loaded,
         template.render(body.messages, { separate: false }),

@@ -41,7 +41,7 @@ function inputTokens(
   separate: boolean,
 ): number[] {
   if (body.messages) {
-    const text = chatTemplate(loaded.family).render(body.messages, { separate });
+    const text = chatTemplate(loaded).render(body.messages, { separate });
     return promptTokens(loaded, text, served.limits.maxPromptTokens);
   }
   if (body.prompt === undefined || (typeof body.prompt === "string" && body.prompt === "")) return [];
@@ -110,9 +110,7 @@ export function sessionRoutes(app: Hono, served: ServedModels): void {
     const loaded = sessions.model(meta.model);
     const separate = meta.tokens > 0 && meta.generation?.finishReason !== "stop";
     const prompt = inputTokens(served, loaded, body, separate);
-    const stop = body.messages
-      ? [...stopsOf(body.stop), ...chatTemplate(loaded.family).stop]
-      : stopsOf(body.stop);
+    const stop = body.messages ? [...stopsOf(body.stop), ...chatTemplate(loaded).stop] : stopsOf(body.stop);
     const { generationId, start } = await sessions.startGeneration(id, {
       prompt,
       maxTokens: body.max_tokens,

@@ -80,3 +80,28 @@ Deno.test("a directory without weights, or with two weight files, is refused", a
   await assertLoadError(two, /found model\.safetensors, other\.safetensors/);
   await assertLoadError("/nonexistent/model/dir", /Cannot read model directory/);
 });
+
+Deno.test("a chat template in tokenizer_config.json is picked up (string or named list)", async () => {
+  const plain = await dirWith(fixtureTensors(), {
+    "tokenizer_config.json": JSON.stringify({
+      chat_template: "{{ messages[0].content }}",
+      eos_token: "</s>",
+    }),
+  });
+  const a = await loadModel(plain, { backend: "reference" });
+  assert.deepEqual(a.chatTemplate, {
+    source: "{{ messages[0].content }}",
+    bosToken: undefined,
+    eosToken: "</s>",
+  });
+  const named = await dirWith(fixtureTensors(), {
+    "tokenizer_config.json": JSON.stringify({
+      chat_template: [{ name: "tool_use", template: "T" }, { name: "default", template: "D" }],
+      bos_token: { content: "<s>" },
+    }),
+  });
+  const b = await loadModel(named, { backend: "reference" });
+  assert.equal(b.chatTemplate?.source, "D");
+  assert.equal(b.chatTemplate?.bosToken, "<s>");
+  assert.equal((await loadModel(FIX, { backend: "reference" })).chatTemplate, undefined);
+});
