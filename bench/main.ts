@@ -4,10 +4,10 @@
  * (f32, f16, bf16), and a row per family at a real shape (RWKV-4 169M, Mamba
  * 130M, Mamba-2 130M, RetNet ~0.1B; f32), beside the memory bandwidth measured in
  * the same run and the fraction of the decode roofline reached (roofline
- * tokens/s = bandwidth ÷ weight bytes read per token); then session store and
- * resume timings.
+ * tokens/s = bandwidth ÷ weight bytes read per token); our matmul against
+ * onnxruntime-web's on the same shapes; then session store and resume timings.
  *
- *   deno task bench [--quick] [--section models,families,sessions] [--json FILE]
+ *   deno task bench [--quick] [--section models,families,peer,sessions] [--json FILE]
  *
  * @module
  */
@@ -30,6 +30,7 @@ import {
 import { loadModel } from "../models/mod.ts";
 import { mamba2_130m, mamba_130m, retnet_100m, rwkv4_169m } from "./random_families.ts";
 import { randomRwkv7, RWKV7_0_1B } from "./random_rwkv7.ts";
+import { benchPeer } from "./peer.ts";
 import { benchResume, benchStore } from "./sessions.ts";
 
 const { values } = parseArgs({
@@ -132,7 +133,7 @@ async function row(
   };
 }
 
-const sections = new Set((values.section ?? "models,families,sessions").split(","));
+const sections = new Set((values.section ?? "models,families,peer,sessions").split(","));
 const cores = navigator.hardwareConcurrency ?? 1;
 const bandwidth = await measureWasmBandwidth();
 const bandwidthMt = cores > 1 && wasmThreadsSupported()
@@ -192,6 +193,10 @@ if (rows.length) {
     "\nFor scale (from the design brief, llama.cpp AVX-512 on this machine class, 1 thread): RWKV-7 0.1B decode" +
       " f32 56, f16 141 tok/s; prefill f32 435, f16 802 tok/s.",
   );
+}
+if (sections.has("peer")) {
+  console.log("\nMatmul against onnxruntime-web (its WASM backend, 1 thread; ours 1 thread), best of 7:\n");
+  console.log((await benchPeer([[768, 768], [3072, 768], [768, 3072], [65536, 768]])).join("\n"));
 }
 if (sections.has("sessions")) {
   const small = await loadModel(DEFAULT_MODEL_DIR);
