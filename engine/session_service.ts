@@ -13,10 +13,9 @@ import type { LoadedModel } from "../models/mod.ts";
 import type { GenerationRecord, SessionMeta, StateStore, StoredEvent } from "../store/mod.ts";
 import { SessionNotFoundError } from "../store/mod.ts";
 import { ModelUnavailableError, SessionBusyError } from "./errors.ts";
-import { generate, type GenerateRequest } from "./generate.ts";
-import { LiveGeneration } from "./live.ts";
+import { GenerationRunner, type StoredRequest } from "./generation_runner.ts";
 import { newSamplerState, type SamplingParams } from "./sampler.ts";
-import { appendTokens, newSession, randomSeed, type Session } from "./session.ts";
+import { appendTokens, newSession, randomSeed } from "./session.ts";
 import { decodeStateBlob, encodeStateBlob } from "./state_blob.ts";
 
 /** What a generation was asked to do; stored with it so another instance can resume it. */
@@ -37,16 +36,6 @@ export interface SessionGenerateRequest {
   readonly ignoreEos?: boolean;
   /** Report logprobs with this many alternatives. */
   readonly logprobs?: number;
-}
-
-interface StoredRequest {
-  promptTokens: number;
-  maxTokens: number;
-  sampling: SamplingParams;
-  stop: string[];
-  stopTokenIds: number[];
-  ignoreEos: boolean;
-  logprobs?: number;
 }
 
 /** Options of {@linkcode SessionService}. */
@@ -78,8 +67,7 @@ export class SessionService {
   readonly #every: number;
   readonly #leaseMs: number;
   readonly #pollMs: number;
-  readonly #live = new Map<string, LiveGeneration>();
-  readonly #tasks = new Set<Promise<void>>();
+  readonly #runner: GenerationRunner;
 
   /** A service over a store and the models this instance serves. */
   constructor(options: SessionServiceOptions) {
@@ -89,6 +77,11 @@ export class SessionService {
     this.#every = options.checkpointEvery ?? 16;
     this.#leaseMs = options.leaseMs ?? 10_000;
     this.#pollMs = options.pollMs ?? 100;
+    this.#runner = new GenerationRunner(this.#store, {
+      checkpointEvery: this.#every,
+      leaseMs: this.#leaseMs,
+      model: (name) => this.model(name),
+    });
   }
 
   /** The model a session (or a request naming `name`) uses; ModelUnavailableError if not served here. */
@@ -222,8 +215,15 @@ export class SessionService {
         checkpoint: session.tokens,
         heldText: "",
       };
-      const version = await this.#checkpoint(loaded, session, found.meta, found.version, generation, []);
-      this.#run(loaded, session, found.meta, version, generation, owner);
+      const version = await this.#runner.checkpoint(
+        loaded,
+        session,
+        found.meta,
+        found.version,
+        generation,
+        [],
+      );
+      this.#runner.start(loaded, session, found.meta, version, generation, owner);
       return { generationId: generation.id, start: generation.start };
     } catch (err) {
       await this.#store.releaseLease(id, owner);
@@ -243,7 +243,7 @@ export class SessionService {
       if (!found) throw new SessionNotFoundError(id);
       const gen = found.meta.generation;
       if (!gen || (generationId && gen.id !== generationId)) return;
-      const live = this.#live.get(id);
+      const live = this.#runner.live.get(id);
       if (live?.generationId === gen.id) {
         if (last < live.from - 1) {
           for (const e of await this.#store.readEvents(id, gen.id, last)) {
@@ -265,7 +265,7 @@ export class SessionService {
       }
       if (gen.status === "done") return;
       if (!await this.#store.lease(id)) {
-        await this.#resume(id);
+        await this.#runner.resume(id);
         continue;
       }
       await new Promise((r) => setTimeout(r, this.#pollMs));
@@ -278,144 +278,7 @@ export class SessionService {
   }
 
   /** Waits for the generations this instance runs to finish (tests and graceful shutdown). */
-  async drain(): Promise<void> {
-    while (this.#tasks.size) await Promise.all([...this.#tasks]);
-  }
-
-  // Takes over a generation whose generator crashed: restores the last checkpoint and runs on.
-  async #resume(id: string): Promise<void> {
-    const owner = crypto.randomUUID();
-    if (!await this.#store.acquireLease(id, owner, this.#leaseMs)) return;
-    const found = await this.#store.get(id);
-    const gen = found?.meta.generation;
-    if (!found || !gen || gen.status !== "running") {
-      await this.#store.releaseLease(id, owner);
-      return;
-    }
-    const loaded = this.model(found.meta.model);
-    const session = decodeStateBlob(loaded, await this.#store.readBlob(found.meta.blob));
-    this.#run(loaded, session, found.meta, found.version, gen, owner);
-  }
-
-  #run(
-    loaded: LoadedModel,
-    session: Session,
-    meta: SessionMeta,
-    version: string,
-    gen: GenerationRecord,
-    owner: string,
-  ): void {
-    const live = new LiveGeneration(gen.id, gen.checkpoint);
-    this.#live.set(meta.id, live);
-    const task = this.#generate(loaded, session, meta, version, gen, live, owner)
-      .catch((err) => {
-        live.push({
-          position: session.tokens,
-          event: "error",
-          data: JSON.stringify({ message: String(err) }),
-        });
-        console.error(`generation on session ${meta.id} failed:`, err);
-      })
-      .finally(async () => {
-        live.end();
-        if (this.#live.get(meta.id) === live) this.#live.delete(meta.id);
-        await this.#store.releaseLease(meta.id, owner);
-        this.#tasks.delete(task);
-      });
-    this.#tasks.add(task);
-  }
-
-  async #generate(
-    loaded: LoadedModel,
-    session: Session,
-    meta: SessionMeta,
-    version: string,
-    gen: GenerationRecord,
-    live: LiveGeneration,
-    owner: string,
-  ): Promise<void> {
-    const req = gen.request as StoredRequest;
-    const request: GenerateRequest = {
-      prompt: [],
-      maxTokens: req.maxTokens - (gen.checkpoint - gen.start),
-      sampling: req.sampling,
-      stop: req.stop,
-      stopTokenIds: req.stopTokenIds,
-      ignoreEos: req.ignoreEos,
-      logprobs: req.logprobs,
-      heldText: gen.heldText,
-    };
-    let pending: StoredEvent[] = [];
-    let heldText = gen.heldText;
-    let lastCheckpoint = performance.now();
-    for await (const ev of generate(loaded, session, request)) {
-      if (ev.type === "token") {
-        const data: Record<string, unknown> = { text: ev.text, token_id: ev.tokenId };
-        if (ev.logprob !== undefined) data.logprob = ev.logprob;
-        if (ev.top) {
-          data.top_logprobs = ev.top.map((t) => ({ token: t.text, token_id: t.tokenId, logprob: t.logprob }));
-        }
-        const event: StoredEvent = { position: ev.position, event: "token", data: JSON.stringify(data) };
-        pending.push(event);
-        live.push(event);
-        heldText = ev.heldText;
-        if (pending.length >= this.#every || performance.now() - lastCheckpoint > this.#leaseMs / 4) {
-          const next = { ...gen, checkpoint: session.tokens, heldText };
-          version = await this.#checkpoint(loaded, session, meta, version, next, pending);
-          pending = [];
-          lastCheckpoint = performance.now();
-          if (!await this.#store.acquireLease(meta.id, owner, this.#leaseMs)) {
-            throw new Error("Lost the session's lease while generating");
-          }
-        }
-      } else {
-        const generated = session.tokens - gen.start;
-        const data = {
-          finish_reason: ev.finishReason,
-          text: ev.text,
-          usage: {
-            prompt_tokens: req.promptTokens,
-            completion_tokens: generated,
-            total_tokens: req.promptTokens + generated,
-          },
-        };
-        const event: StoredEvent = { position: session.tokens, event: "done", data: JSON.stringify(data) };
-        pending.push(event);
-        const done: GenerationRecord = {
-          ...gen,
-          status: "done",
-          checkpoint: session.tokens,
-          heldText: "",
-          finishReason: ev.finishReason,
-        };
-        await this.#checkpoint(loaded, session, meta, version, done, pending);
-        // Free the session before anyone hears it is done, so their next request finds it free.
-        await this.#store.releaseLease(meta.id, owner);
-        live.push(event);
-      }
-    }
-  }
-
-  // Writes the session's state as a new blob and publishes it with the generation record and events.
-  async #checkpoint(
-    loaded: LoadedModel,
-    session: Session,
-    meta: SessionMeta,
-    version: string,
-    generation: GenerationRecord,
-    events: StoredEvent[],
-  ): Promise<string> {
-    const blob = encodeStateBlob(loaded, session);
-    const next: SessionMeta = {
-      ...meta,
-      tokens: session.tokens,
-      stateBytes: blob.length,
-      updatedAt: Date.now(),
-      blob: await this.#store.putBlob(blob),
-      generation,
-    };
-    const published = await this.#store.publish(next, version, events);
-    if (!published) throw new Error(`Session ${meta.id} changed under a running generation`);
-    return published;
+  drain(): Promise<void> {
+    return this.#runner.drain();
   }
 }

@@ -1,0 +1,200 @@
+/**
+ * Runs a session's generation in this process, detached from any request:
+ * samples token by token, logs each event for live followers, checkpoints the
+ * state with the logged events every K tokens (and renews the lease), and
+ * publishes the final state. Also takes over a generation whose generator
+ * crashed, from its last checkpoint.
+ *
+ * @module
+ */
+
+import type { LoadedModel } from "../models/mod.ts";
+import type { GenerationRecord, SessionMeta, StateStore, StoredEvent } from "../store/mod.ts";
+import { generate, type GenerateRequest } from "./generate.ts";
+import { LiveGeneration } from "./live.ts";
+import type { SamplingParams } from "./sampler.ts";
+import type { Session } from "./session.ts";
+import { decodeStateBlob, encodeStateBlob } from "./state_blob.ts";
+
+/** A generation's request as stored with it (JSON), so another instance can resume it. */
+export interface StoredRequest {
+  promptTokens: number;
+  maxTokens: number;
+  sampling: SamplingParams;
+  stop: string[];
+  stopTokenIds: number[];
+  ignoreEos: boolean;
+  logprobs?: number;
+}
+
+/** Options of {@linkcode GenerationRunner}. */
+export interface GenerationRunnerOptions {
+  /** Checkpoint every this many tokens. */
+  readonly checkpointEvery: number;
+  /** Lease time; renewed at every checkpoint. */
+  readonly leaseMs: number;
+  /** The served model a session names. */
+  readonly model: (name: string) => LoadedModel;
+}
+
+/** See the module documentation. */
+export class GenerationRunner {
+  /** Generations running in this process, by session id, for local followers. */
+  readonly live = new Map<string, LiveGeneration>();
+  readonly #tasks = new Set<Promise<void>>();
+  readonly #store: StateStore;
+  readonly #every: number;
+  readonly #leaseMs: number;
+  readonly #model: (name: string) => LoadedModel;
+
+  /** A runner over `store`. */
+  constructor(store: StateStore, options: GenerationRunnerOptions) {
+    this.#store = store;
+    this.#every = options.checkpointEvery;
+    this.#leaseMs = options.leaseMs;
+    this.#model = options.model;
+  }
+
+  /** Waits for every generation this runner started to finish. */
+  async drain(): Promise<void> {
+    while (this.#tasks.size) await Promise.all([...this.#tasks]);
+  }
+
+  /** Takes over generation of session `id` if it is running and its lease is free. */
+  async resume(id: string): Promise<void> {
+    const owner = crypto.randomUUID();
+    if (!await this.#store.acquireLease(id, owner, this.#leaseMs)) return;
+    const found = await this.#store.get(id);
+    const gen = found?.meta.generation;
+    if (!found || !gen || gen.status !== "running") {
+      await this.#store.releaseLease(id, owner);
+      return;
+    }
+    const loaded = this.#model(found.meta.model);
+    const session = decodeStateBlob(loaded, await this.#store.readBlob(found.meta.blob));
+    this.start(loaded, session, found.meta, found.version, gen, owner);
+  }
+
+  /** Runs generation `gen` of a session whose lease `owner` holds, in the background. */
+  start(
+    loaded: LoadedModel,
+    session: Session,
+    meta: SessionMeta,
+    version: string,
+    gen: GenerationRecord,
+    owner: string,
+  ): void {
+    const live = new LiveGeneration(gen.id, gen.checkpoint);
+    this.live.set(meta.id, live);
+    const task = this.#generate(loaded, session, meta, version, gen, live, owner)
+      .catch((err) => {
+        live.push({
+          position: session.tokens,
+          event: "error",
+          data: JSON.stringify({ message: String(err) }),
+        });
+        console.error(`generation on session ${meta.id} failed:`, err);
+      })
+      .finally(async () => {
+        live.end();
+        if (this.live.get(meta.id) === live) this.live.delete(meta.id);
+        await this.#store.releaseLease(meta.id, owner);
+        this.#tasks.delete(task);
+      });
+    this.#tasks.add(task);
+  }
+
+  async #generate(
+    loaded: LoadedModel,
+    session: Session,
+    meta: SessionMeta,
+    version: string,
+    gen: GenerationRecord,
+    live: LiveGeneration,
+    owner: string,
+  ): Promise<void> {
+    const req = gen.request as StoredRequest;
+    const request: GenerateRequest = {
+      prompt: [],
+      maxTokens: req.maxTokens - (gen.checkpoint - gen.start),
+      sampling: req.sampling,
+      stop: req.stop,
+      stopTokenIds: req.stopTokenIds,
+      ignoreEos: req.ignoreEos,
+      logprobs: req.logprobs,
+      heldText: gen.heldText,
+    };
+    let pending: StoredEvent[] = [];
+    let heldText = gen.heldText;
+    let lastCheckpoint = performance.now();
+    for await (const ev of generate(loaded, session, request)) {
+      if (ev.type === "token") {
+        const data: Record<string, unknown> = { text: ev.text, token_id: ev.tokenId };
+        if (ev.logprob !== undefined) data.logprob = ev.logprob;
+        if (ev.top) {
+          data.top_logprobs = ev.top.map((t) => ({ token: t.text, token_id: t.tokenId, logprob: t.logprob }));
+        }
+        const event: StoredEvent = { position: ev.position, event: "token", data: JSON.stringify(data) };
+        pending.push(event);
+        live.push(event);
+        heldText = ev.heldText;
+        if (pending.length >= this.#every || performance.now() - lastCheckpoint > this.#leaseMs / 4) {
+          const next = { ...gen, checkpoint: session.tokens, heldText };
+          version = await this.checkpoint(loaded, session, meta, version, next, pending);
+          pending = [];
+          lastCheckpoint = performance.now();
+          if (!await this.#store.acquireLease(meta.id, owner, this.#leaseMs)) {
+            throw new Error("Lost the session's lease while generating");
+          }
+        }
+      } else {
+        const generated = session.tokens - gen.start;
+        const data = {
+          finish_reason: ev.finishReason,
+          text: ev.text,
+          usage: {
+            prompt_tokens: req.promptTokens,
+            completion_tokens: generated,
+            total_tokens: req.promptTokens + generated,
+          },
+        };
+        const event: StoredEvent = { position: session.tokens, event: "done", data: JSON.stringify(data) };
+        pending.push(event);
+        const done: GenerationRecord = {
+          ...gen,
+          status: "done",
+          checkpoint: session.tokens,
+          heldText: "",
+          finishReason: ev.finishReason,
+        };
+        await this.checkpoint(loaded, session, meta, version, done, pending);
+        // Free the session before anyone hears it is done, so their next request finds it free.
+        await this.#store.releaseLease(meta.id, owner);
+        live.push(event);
+      }
+    }
+  }
+
+  /** Writes the session's state as a new blob and publishes it with the generation record and events. */
+  async checkpoint(
+    loaded: LoadedModel,
+    session: Session,
+    meta: SessionMeta,
+    version: string,
+    generation: GenerationRecord,
+    events: StoredEvent[],
+  ): Promise<string> {
+    const blob = encodeStateBlob(loaded, session);
+    const next: SessionMeta = {
+      ...meta,
+      tokens: session.tokens,
+      stateBytes: blob.length,
+      updatedAt: Date.now(),
+      blob: await this.#store.putBlob(blob),
+      generation,
+    };
+    const published = await this.#store.publish(next, version, events);
+    if (!published) throw new Error(`Session ${meta.id} changed under a running generation`);
+    return published;
+  }
+}
