@@ -68,10 +68,13 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
   const chunk = options.chunk ?? 64;
   const big = bytes.byteLength >= 64 * 1024 * 1024 && wasmThreadsSupported();
   const threads = options.threads ?? (big ? Math.max(1, navigator.hardwareConcurrency ?? 1) : 1);
-  const backend = await createBackend(
-    { ...spec.footprint(tensors, chunk, config), threads },
-    options.backend,
-  );
+  const size = spec.footprint(tensors, chunk, config);
+  // Runtimes that define Worker but refuse WASM threads (some edge platforms) fall back to one thread.
+  const backend = await createBackend({ ...size, threads }, options.backend).catch((err) => {
+    if (threads === 1 || options.threads !== undefined) throw err;
+    console.warn(`${threads} kernel threads unavailable (${(err as Error).message}); using 1`);
+    return createBackend({ ...size, threads: 1 }, options.backend);
+  });
   const model = spec.create(tensors, backend, { chunk, config });
   const tokenizer = await loadTokenizer(dir, files, spec.defaultVocab);
   const chatTemplate = files.includes("tokenizer_config.json")
