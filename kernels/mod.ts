@@ -20,7 +20,12 @@ export type {
   Wkv7Shape,
 } from "./types.ts";
 export { bf16ToF32, bytesToF32, dtypeBytes, f16ToF32 } from "./widen.ts";
-export { provideKernelModule, wasmSimdSupported, wasmThreadsSupported } from "./wasm/loader.ts";
+export {
+  provideKernelModule,
+  wasmRelaxedSimdSupported,
+  wasmSimdSupported,
+  wasmThreadsSupported,
+} from "./wasm/loader.ts";
 export { measureWasmBandwidth } from "./wasm/bandwidth.ts";
 
 /** How much memory a backend must be able to hold. */

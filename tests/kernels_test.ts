@@ -39,6 +39,7 @@ function assertClose(actual: Float32Array, expected: Float32Array, scale: number
 const BACKENDS: [string, (size: BackendSize) => Promise<Backend>][] = [
   ["wasm", (size) => createWasmBackend(size)],
   ["wasm 2 threads", (size) => createWasmBackend({ ...size, threads: 2, minParallelWork: 0 })],
+  ["wasm baseline (no relaxed SIMD)", (size) => createWasmBackend({ ...size, baseline: true })],
 ];
 
 /** Runs `fn` on a fresh backend and closes it (its workers) afterwards. */

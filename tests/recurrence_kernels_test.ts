@@ -30,11 +30,19 @@ function rand(backend: Backend, n: number, r: () => number, lo = -1, hi = 1): Fl
 /** Runs `run` on the reference and on the WASM backend with 1 and 2 threads (every call split). */
 async function both(run: (b: Backend, r: () => number) => Float32Array[], seed: number, what: string) {
   const want = run(reference, mulberry32(seed));
-  for (const threads of [1, 2]) {
-    const wasm = await createWasmBackend({ capacity: 1 << 22, maxCols: 8, threads, minParallelWork: 0 });
+  for (const [threads, baseline] of [[1, false], [2, false], [1, true]] as const) {
+    const wasm = await createWasmBackend({
+      capacity: 1 << 22,
+      maxCols: 8,
+      threads,
+      minParallelWork: 0,
+      baseline,
+    });
     try {
       const got = run(wasm, mulberry32(seed));
-      got.forEach((g, i) => close(g, want[i], `${what} (${threads} thread(s)) output ${i}`));
+      got.forEach((g, i) =>
+        close(g, want[i], `${what} (${threads} thread(s), baseline ${baseline}) output ${i}`)
+      );
     } finally {
       wasm.close();
     }

@@ -1,5 +1,5 @@
 import type { Backend, Matrix, MatrixSource, Wkv7Inputs, Wkv7Shape } from "../types.ts";
-import { kernelModule, wasmSimdSupported, wasmThreadsSupported } from "./loader.ts";
+import { kernelModule, wasmRelaxedSimdSupported, wasmSimdSupported, wasmThreadsSupported } from "./loader.ts";
 import { OPS, ThreadPool } from "./pool.ts";
 
 type Kernel = (...args: number[]) => void;
@@ -19,6 +19,8 @@ export interface WasmBackendOptions {
   threads?: number;
   /** Calls with less work than this (multiply-adds) stay on one thread (default 2^17; tests use 0). */
   minParallelWork?: number;
+  /** Force the plain-SIMD128 build (no relaxed SIMD), as runtimes without relaxed SIMD get; tests use it. */
+  baseline?: boolean;
 }
 
 /**
@@ -42,7 +44,9 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
   }
   const shared = threads > 1;
   const memory = new WebAssembly.Memory({ initial: pages, maximum: shared ? 65536 : pages, shared });
-  const module = await kernelModule(shared ? "threads" : "single");
+  const relaxed = wasmRelaxedSimdSupported() && !options.baseline;
+  if (shared && options.baseline) throw new Error("The baseline build is single-threaded");
+  const module = await kernelModule(shared ? "threads" : relaxed ? "single" : "baseline");
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
   const k = instance.exports as unknown as Record<typeof OPS[number], Kernel>;
   const buffer = memory.buffer;

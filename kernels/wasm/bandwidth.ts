@@ -1,4 +1,4 @@
-import { kernelModule } from "./loader.ts";
+import { kernelModule, wasmRelaxedSimdSupported } from "./loader.ts";
 import { OPS, ThreadPool } from "./pool.ts";
 
 /**
@@ -14,7 +14,7 @@ export async function measureWasmBandwidth(
   const pages = Math.ceil((bytes + (1 << 20) + threads * 65536) / 65536);
   const shared = threads > 1;
   const memory = new WebAssembly.Memory({ initial: pages, maximum: shared ? 65536 : pages, shared });
-  const module = await kernelModule(shared ? "threads" : "single");
+  const module = await kernelModule(shared ? "threads" : wasmRelaxedSimdSupported() ? "single" : "baseline");
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
   const sum = instance.exports.sum_f32 as (p: number, n: number) => number;
   const base = 1 << 20;

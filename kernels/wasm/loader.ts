@@ -53,10 +53,60 @@ const SIMD_PROBE = new Uint8Array([
   11,
 ]);
 
-/** Which build: one thread, or shared memory for several. */
-export type KernelBuild = "single" | "threads";
+// A module whose one function is f32x4.relaxed_madd: validates only where relaxed SIMD is on.
+const RELAXED_PROBE = new Uint8Array([
+  0,
+  97,
+  115,
+  109,
+  1,
+  0,
+  0,
+  0,
+  1,
+  8,
+  1,
+  96,
+  3,
+  123,
+  123,
+  123,
+  1,
+  123,
+  3,
+  2,
+  1,
+  0,
+  10,
+  13,
+  1,
+  11,
+  0,
+  32,
+  0,
+  32,
+  1,
+  32,
+  2,
+  253,
+  133,
+  2,
+  11,
+]);
 
-const FILES: Record<KernelBuild, string> = { single: "./kernels.wasm", threads: "./kernels_mt.wasm" };
+/** Which build: one thread with relaxed SIMD, shared memory for several, or plain SIMD128. */
+export type KernelBuild = "single" | "threads" | "baseline";
+
+const FILES: Record<KernelBuild, string> = {
+  single: "./kernels.wasm",
+  threads: "./kernels_mt.wasm",
+  baseline: "./kernels_baseline.wasm",
+};
+
+/** Whether this runtime runs relaxed SIMD (fused multiply-add). */
+export function wasmRelaxedSimdSupported(): boolean {
+  return typeof WebAssembly === "object" && WebAssembly.validate(RELAXED_PROBE);
+}
 const compiled = new Map<KernelBuild, Promise<WebAssembly.Module>>();
 
 /** Whether this runtime runs 128-bit WASM SIMD. */
@@ -64,8 +114,9 @@ export function wasmSimdSupported(): boolean {
   return typeof WebAssembly === "object" && WebAssembly.validate(SIMD_PROBE);
 }
 
-/** Whether this runtime can share WASM memory between workers. */
+/** Whether this runtime can share WASM memory between workers (our threaded build also needs relaxed SIMD). */
 export function wasmThreadsSupported(): boolean {
+  if (!wasmRelaxedSimdSupported()) return false;
   try {
     new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
     return typeof Worker === "function" && typeof Atomics === "object";

@@ -1,5 +1,5 @@
 // WASM-SIMD kernels, one op per file in this folder, built together by `deno task build:wasm`
-// (clang --target=wasm32 -msimd128). This header is shared by every kernel file: the 16-bit
+// (clang-19 --target=wasm32 -msimd128 [-mrelaxed-simd]). This header is shared by every kernel file: the 16-bit
 // widening helpers, a horizontal sum, FMA, and a vector exp.
 //
 // Conventions: a matrix is row-major [rows][cols]; `cols` is a multiple of 8 (the loader
@@ -39,7 +39,12 @@ static inline float hsum(v128_t v) {
          wasm_f32x4_extract_lane(v, 3);
 }
 
+// Multiply-add: fused where the runtime has relaxed SIMD (built with -mrelaxed-simd), else mul + add.
+#ifdef __wasm_relaxed_simd__
+#define FMA(acc, a, b) acc = wasm_f32x4_relaxed_madd(a, b, acc)
+#else
 #define FMA(acc, a, b) acc = wasm_f32x4_add(acc, wasm_f32x4_mul(a, b))
+#endif
 
 
 // e^x for each lane (|relative error| < 2e-7 over the f32 range; x below -87 gives 0):
