@@ -64,3 +64,15 @@ Deno.test("deno task generate streams English words from the default model", asy
   );
   assert.match(new TextDecoder().decode(out.stderr), /tokens\/s/);
 });
+
+Deno.test("deno task lambada reports perplexity and accuracy over the real test set", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read", "--allow-env", "cli/lambada.ts", "--limit", "3"],
+    cwd: new URL("../", import.meta.url).pathname,
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  const m = new TextDecoder().decode(out.stdout).match(/^3 passages: ppl ([\d.]+), acc ([\d.]+)%$/m);
+  assert.ok(m, new TextDecoder().decode(out.stdout));
+  assert.ok(Number.isFinite(Number(m[1])) && Number(m[1]) > 1);
+  assert.ok(Number(m[2]) >= 0 && Number(m[2]) <= 100);
+});
