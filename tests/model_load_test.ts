@@ -105,3 +105,35 @@ Deno.test("a chat template in tokenizer_config.json is picked up (string or name
   assert.equal(b.chatTemplate?.bosToken, "<s>");
   assert.equal((await loadModel(FIX, { backend: "reference" })).chatTemplate, undefined);
 });
+
+async function familyDir(family: string, config: Record<string, unknown> | undefined): Promise<string> {
+  const src = new URL(`./fixtures/${family}/tiny/`, import.meta.url).pathname;
+  const tensors = [...parseSafetensors(Deno.readFileSync(src + "model.safetensors")).values()];
+  const extra: Record<string, string> = { "vocab.txt": Deno.readTextFileSync(src + "vocab.txt") };
+  if (config) extra["config.json"] = JSON.stringify(config);
+  return await dirWith(tensors, extra);
+}
+
+const fixtureConfig = (family: string) =>
+  JSON.parse(Deno.readTextFileSync(new URL(`./fixtures/${family}/tiny/config.json`, import.meta.url)));
+
+Deno.test("each family is recognised from its config.json, and an inconsistent config says what disagrees", async () => {
+  for (const family of ["rwkv4", "mamba", "mamba2", "retnet"]) {
+    const loaded = await loadModel(await familyDir(family, fixtureConfig(family)), { backend: "reference" });
+    assert.equal(loaded.family, family);
+  }
+  const cases: [string, Record<string, unknown>, RegExp][] = [
+    ["rwkv4", { num_hidden_layers: 9 }, /config\.json says 9 layers but the checkpoint has 4/],
+    ["mamba", { state_size: 16 }, /config\.json says state_size 16, the tensors say 8/],
+    ["mamba", { hidden_act: "gelu" }, /hidden_act "gelu" is not supported/],
+    ["mamba2", { state_size: undefined }, /needs config\.json with state_size/],
+    ["mamba2", { n_groups: 3 }, /conv1d has 96 channels but intermediate 64 \+ 2 × 3 groups × state 8 = 112/],
+    ["retnet", { decoder_retention_heads: 5 }, /decoder_retention_heads dividing 32 and 64/],
+    ["retnet", { decoder_normalize_before: false }, /post-norm\) is not supported/],
+  ];
+  for (const [family, change, pattern] of cases) {
+    const config = { ...fixtureConfig(family), ...change };
+    for (const k of Object.keys(change)) if (change[k] === undefined) delete config[k];
+    await assertLoadError(await familyDir(family, config), pattern);
+  }
+});
