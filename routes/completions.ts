@@ -33,7 +33,7 @@ export function completionRoutes(app: Hono, served: ServedModels): void {
       choices: [{ text, index: 0, logprobs, finish_reason: finish }],
     });
     const events = generate(loaded, session, request);
-    if (body.stream) return streamCompletion(c, events, body, chunk);
+    if (body.stream) return streamCompletion(c, events, body, chunk, loaded);
     let text = "";
     const tokens: TokenEvent[] = [];
     let done: DoneEvent | undefined;
@@ -63,6 +63,7 @@ function streamCompletion(
   events: AsyncGenerator<TokenEvent | DoneEvent>,
   body: CompletionBody,
   chunk: (text: string, logprobs: unknown, finish: string | null) => unknown,
+  loaded: LoadedModel,
 ): Response {
   return streamSSE(c, async (sse) => {
     let aborted = false;
@@ -73,7 +74,7 @@ function streamCompletion(
       for await (const ev of events) {
         if (aborted) break;
         if (ev.type === "token") {
-          const lp = body.logprobs == null ? null : openAiLogprobs(undefined, [ev]);
+          const lp = body.logprobs == null ? null : openAiLogprobs(loaded, [ev]);
           if (ev.text === "" && lp === null) continue;
           await sse.writeSSE({ data: JSON.stringify(chunk(ev.text, lp, null)) });
         } else {
@@ -127,11 +128,10 @@ function generateRequest(body: CompletionBody, prompt: number[]): GenerateReques
 }
 
 // OpenAI's legacy completions logprobs: parallel arrays over the generated tokens.
-function openAiLogprobs(loaded: LoadedModel | undefined, tokens: TokenEvent[]) {
-  const decode = (id: number, fallback: string) =>
-    loaded ? new TextDecoder().decode(loaded.tokenizer.tokenBytes(id)) : fallback;
+function openAiLogprobs(loaded: LoadedModel, tokens: TokenEvent[]) {
+  const text = (id: number) => new TextDecoder().decode(loaded.tokenizer.tokenBytes(id));
   return {
-    tokens: tokens.map((t) => decode(t.tokenId, t.top?.find((x) => x.tokenId === t.tokenId)?.text ?? t.text)),
+    tokens: tokens.map((t) => text(t.tokenId)),
     token_logprobs: tokens.map((t) => t.logprob ?? null),
     top_logprobs: tokens.map((t) => Object.fromEntries((t.top ?? []).map((x) => [x.text, x.logprob]))),
   };

@@ -138,3 +138,12 @@ Deno.test("bad requests get 4xx answers in OpenAI's error shape, and the server 
   await big.body?.cancel();
   assert.equal((await post({ prompt: "still alive", max_tokens: 2 })).status, 200);
 });
+
+Deno.test("streamed logprobs name the same tokens, with the same values, as the plain answer", async () => {
+  const req = { prompt: goldens.prompt, max_tokens: 12, temperature: 0, logprobs: 1, ignore_eos: true };
+  const plain = (await (await post(req)).json()).choices[0].logprobs;
+  const chunks = (await sseData(await post({ ...req, stream: true }))).slice(0, -1).map((d) => JSON.parse(d));
+  const streamed = chunks.map((c) => c.choices[0].logprobs).filter((lp) => lp !== null);
+  assert.deepEqual(streamed.flatMap((lp) => lp.tokens), plain.tokens);
+  assert.deepEqual(streamed.flatMap((lp) => lp.token_logprobs), plain.token_logprobs);
+});
