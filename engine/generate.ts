@@ -7,7 +7,7 @@
  */
 
 import type { LoadedModel } from "../models/mod.ts";
-import { Utf8Stream } from "../tokenizers/mod.ts";
+import { decodeTokens, Utf8Stream } from "../tokenizers/mod.ts";
 import { logSoftmax, sampleToken, type SamplingParams, topIds } from "./sampler.ts";
 import { appendTokens, type Session } from "./session.ts";
 import { StopMatcher } from "./stop_strings.ts";
@@ -150,5 +150,5 @@ export async function* generate(
 }
 
 function tokenText(loaded: LoadedModel, id: number): string {
-  return new TextDecoder().decode(loaded.tokenizer.tokenBytes(id));
+  return decodeTokens(loaded.tokenizer, [id]);
 }

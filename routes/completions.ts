@@ -9,6 +9,7 @@ import {
   type TokenEvent,
 } from "../engine/mod.ts";
 import type { LoadedModel } from "../models/mod.ts";
+import { decodeTokens } from "../tokenizers/mod.ts";
 import { ApiError } from "./errors.ts";
 import { readJsonBody } from "./body.ts";
 import { type CompletionBody, completionSchema, samplingOf, stopsOf } from "./schemas.ts";
@@ -129,9 +130,8 @@ function generateRequest(body: CompletionBody, prompt: number[]): GenerateReques
 
 // OpenAI's legacy completions logprobs: parallel arrays over the generated tokens.
 function openAiLogprobs(loaded: LoadedModel, tokens: TokenEvent[]) {
-  const text = (id: number) => new TextDecoder().decode(loaded.tokenizer.tokenBytes(id));
   return {
-    tokens: tokens.map((t) => text(t.tokenId)),
+    tokens: tokens.map((t) => decodeTokens(loaded.tokenizer, [t.tokenId])),
     token_logprobs: tokens.map((t) => t.logprob ?? null),
     top_logprobs: tokens.map((t) => Object.fromEntries((t.top ?? []).map((x) => [x.text, x.logprob]))),
   };

@@ -160,6 +160,44 @@ def rwkv4(out_dir, name, seed, dims):
     print(f"{name}: greedy {greedy[:12]}...", flush=True)
 
 
+def ssm_goldens(model, d, gen, dims, reference):
+    """Goldens of an HF Mamba/Mamba-2 model: the prompt in one call (HF's prefill), then one token at a time
+    with its cache; the state after the prompt is the cache's conv and ssm states."""
+    prompt = torch.randint(1, dims["vocab_size"], (24,), generator=gen).tolist()
+    with torch.no_grad():
+        out = model(torch.tensor([prompt]), use_cache=True)
+        cache = out.cache_params
+        lps = logprobs(out.logits[0])
+        prompt_lp = [lps[i - 1, prompt[i]].item() for i in range(1, len(prompt))]
+        after = lps[-1]
+        state_after = {
+            "conv": cache.conv_states[:, 0].flatten().tolist(),
+            "ssm": cache.ssm_states[:, 0].flatten().tolist(),
+        }
+        logits, greedy, greedy_lp = out.logits[0, -1], [], []
+        for i in range(32):
+            lp = logprobs(logits)
+            tok = int(torch.argmax(lp).item())
+            greedy.append(tok)
+            greedy_lp.append(lp[tok].item())
+            out = model(torch.tensor([[tok]]), cache_params=cache, use_cache=True,
+                        cache_position=torch.tensor([len(prompt) + i]))
+            logits = out.logits[0, -1]
+    goldens = {
+        "reference": reference,
+        "dims": dims,
+        "prompt": prompt,
+        "prompt_logprobs": prompt_lp,
+        "logprobs_after_prompt": after.tolist(),
+        "state_after_prompt": state_after,
+        "greedy": greedy,
+        "greedy_logprobs": greedy_lp,
+    }
+    with open(os.path.join(d, "goldens.json"), "w") as f:
+        json.dump(goldens, f)
+    print(f"{reference.split()[3]}: greedy {greedy[:12]}...", flush=True)
+
+
 def mamba(out_dir, name, seed, dims):
     from transformers.models.mamba.configuration_mamba import MambaConfig
     from transformers.models.mamba.modeling_mamba import MambaForCausalLM
@@ -194,41 +232,7 @@ def mamba(out_dir, name, seed, dims):
     write_vocab(d, dims["vocab_size"])
 
     model.eval()
-    vocab = dims["vocab_size"]
-    prompt = torch.randint(1, vocab, (24,), generator=gen).tolist()
-    with torch.no_grad():
-        # The prompt in one call (HF's prefill), then one token at a time with its cache.
-        out = model(torch.tensor([prompt]), use_cache=True)
-        cache = out.cache_params
-        lps = logprobs(out.logits[0])
-        prompt_lp = [lps[i - 1, prompt[i]].item() for i in range(1, len(prompt))]
-        after = lps[-1]
-        state_after = {
-            "conv": cache.conv_states[:, 0].flatten().tolist(),
-            "ssm": cache.ssm_states[:, 0].flatten().tolist(),
-        }
-        logits, greedy, greedy_lp = out.logits[0, -1], [], []
-        for i in range(32):
-            lp = logprobs(logits)
-            tok = int(torch.argmax(lp).item())
-            greedy.append(tok)
-            greedy_lp.append(lp[tok].item())
-            out = model(torch.tensor([[tok]]), cache_params=cache, use_cache=True,
-                        cache_position=torch.tensor([len(prompt) + i]))
-            logits = out.logits[0, -1]
-    goldens = {
-        "reference": f"HF transformers {COMMIT[:10]} MambaForCausalLM slow path (eval, float32, CPU)",
-        "dims": dims,
-        "prompt": prompt,
-        "prompt_logprobs": prompt_lp,
-        "logprobs_after_prompt": after.tolist(),
-        "state_after_prompt": state_after,
-        "greedy": greedy,
-        "greedy_logprobs": greedy_lp,
-    }
-    with open(os.path.join(d, "goldens.json"), "w") as f:
-        json.dump(goldens, f)
-    print(f"mamba {name}: greedy {greedy[:12]}...", flush=True)
+    ssm_goldens(model, d, gen, dims, f"HF transformers {COMMIT[:10]} MambaForCausalLM slow path (eval, float32, CPU)")
 
 
 def mamba2(out_dir, name, seed, dims):
@@ -262,42 +266,8 @@ def mamba2(out_dir, name, seed, dims):
     write_vocab(d, dims["vocab_size"])
 
     model.eval()
-    vocab = dims["vocab_size"]
-    prompt = torch.randint(1, vocab, (24,), generator=gen).tolist()
-    with torch.no_grad():
-        # The prompt in one call (HF's chunked SSD form, chunk_size < prompt), then one token at a time.
-        out = model(torch.tensor([prompt]), use_cache=True)
-        cache = out.cache_params
-        lps = logprobs(out.logits[0])
-        prompt_lp = [lps[i - 1, prompt[i]].item() for i in range(1, len(prompt))]
-        after = lps[-1]
-        state_after = {
-            "conv": cache.conv_states[:, 0].flatten().tolist(),
-            "ssm": cache.ssm_states[:, 0].flatten().tolist(),
-        }
-        print("mamba2 cache shapes", tuple(cache.conv_states.shape), tuple(cache.ssm_states.shape))
-        logits, greedy, greedy_lp = out.logits[0, -1], [], []
-        for i in range(32):
-            lp = logprobs(logits)
-            tok = int(torch.argmax(lp).item())
-            greedy.append(tok)
-            greedy_lp.append(lp[tok].item())
-            out = model(torch.tensor([[tok]]), cache_params=cache, use_cache=True,
-                        cache_position=torch.tensor([len(prompt) + i]))
-            logits = out.logits[0, -1]
-    goldens = {
-        "reference": f"HF transformers {COMMIT_MAMBA2} Mamba2ForCausalLM torch path (eval, float32, CPU)",
-        "dims": dims,
-        "prompt": prompt,
-        "prompt_logprobs": prompt_lp,
-        "logprobs_after_prompt": after.tolist(),
-        "state_after_prompt": state_after,
-        "greedy": greedy,
-        "greedy_logprobs": greedy_lp,
-    }
-    with open(os.path.join(d, "goldens.json"), "w") as f:
-        json.dump(goldens, f)
-    print(f"mamba2 {name}: greedy {greedy[:12]}...", flush=True)
+    # HF's chunked SSD form runs on the prompt (chunk_size < prompt length).
+    ssm_goldens(model, d, gen, dims, f"HF transformers {COMMIT_MAMBA2} Mamba2ForCausalLM torch path (eval, float32, CPU)")
 
 
 def main():

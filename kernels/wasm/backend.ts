@@ -1,4 +1,5 @@
 import type { Backend, Matrix, MatrixSource, Wkv7Inputs, Wkv7Shape } from "../types.ts";
+import { dtypeBytes } from "../widen.ts";
 import { kernelModule, wasmRelaxedSimdSupported, wasmSimdSupported, wasmThreadsSupported } from "./loader.ts";
 import { OPS, ThreadPool } from "./pool.ts";
 
@@ -103,7 +104,7 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
     matvec(m, x, y) {
       if (m.cols > scratchFloats) throw new RangeError(`Matrix has ${m.cols} columns, above maxCols`);
       const name = `matvec_${m.dtype}` as const;
-      const size = m.dtype === "f32" ? 4 : 2;
+      const size = dtypeBytes(m.dtype);
       const [w, xp, yp] = [ptr(m.data), ptr(x), ptr(y)];
       const part = (
         i: number,
@@ -116,7 +117,7 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
     matmul(m, x, y, tokens) {
       if (m.cols > scratchFloats / 4) throw new RangeError(`Matrix has ${m.cols} columns, above maxCols`);
       const name = `matmul_${m.dtype}` as const;
-      const size = m.dtype === "f32" ? 4 : 2;
+      const size = dtypeBytes(m.dtype);
       const [w, xp, yp] = [ptr(m.data), ptr(x), ptr(y)];
       const part = (
         i: number,

@@ -1,12 +1,10 @@
 import type { Backend, Matrix } from "../../kernels/mod.ts";
-import { widenTo } from "../../kernels/widen.ts";
-import { rmsNorm, sigmoid } from "../shared/norms.ts";
-import { checkToken, forEachChunk, toBackend } from "../shared/recurrent.ts";
+import { rmsNorm } from "../shared/norms.ts";
+import { addResidual, causalConvSilu, embedTokens, forEachChunk, toBackend } from "../shared/recurrent.ts";
 import type { ModelInfo, RecurrentModel, RecurrentState } from "../types.ts";
 import { MambaState, mambaStateParts, mambaStateSize } from "./state.ts";
 import type { MambaLayer, MambaWeights } from "./weights.ts";
 
-const silu = (x: number) => x * sigmoid(x);
 // torch.nn.functional.softplus (beta 1, threshold 20).
 const softplus = (x: number) => (x > 20 ? x : Math.log1p(Math.exp(x)));
 
@@ -29,7 +27,6 @@ export function createMambaModel(
     x: f(T * d),
     h: f(T * d),
     xz: f(T * 2 * I),
-    xs: f(T * I),
     xc: f(T * I),
     sp: f(T * (R + 2 * N)),
     dtIn: f(T * R),
@@ -67,23 +64,23 @@ export function createMambaModel(
   function mixer(i: number, layer: MambaLayer, st: MambaState, n: number) {
     for (let t = 0; t < n; t++) rmsNorm(buf.x, t * d, buf.h, t * d, layer.norm, m.eps);
     mm(layer.inProj, buf.h, buf.xz, n);
-    const { xz, xs, xc, sp, dtIn, dt, y } = buf;
-    for (let t = 0; t < n; t++) {
-      for (let c = 0; c < 2 * I; c++) if (layer.inBias) xz[t * 2 * I + c] += layer.inBias[c];
-      xs.set(xz.subarray(t * 2 * I, t * 2 * I + I), t * I);
+    const { xz, xc, sp, dtIn, dt, y } = buf;
+    if (layer.inBias) {
+      for (let t = 0; t < n; t++) for (let c = 0; c < 2 * I; c++) xz[t * 2 * I + c] += layer.inBias[c];
     }
-    // Causal depthwise conv over the window of the last K inputs (state: oldest first).
-    const conv = st.conv;
-    for (let c = 0; c < I; c++) {
-      const w = c * K, s = (i * I + c) * K;
-      for (let t = 0; t < n; t++) {
-        for (let j = 0; j < K - 1; j++) conv[s + j] = conv[s + j + 1];
-        conv[s + K - 1] = xs[t * I + c];
-        let acc = layer.convB ? layer.convB[c] : 0;
-        for (let j = 0; j < K; j++) acc += conv[s + j] * layer.convW[w + j];
-        xc[t * I + c] = silu(acc);
-      }
-    }
+    // Causal depthwise conv over the x half of xz (window of the last K inputs in the state).
+    causalConvSilu(
+      st.conv,
+      i * I * K,
+      { w: layer.convW, b: layer.convB },
+      { src: xz, stride: 2 * I, offset: 0 },
+      xc,
+      {
+        channels: I,
+        k: K,
+        tokens: n,
+      },
+    );
     mm(layer.xProj, xc, sp, n);
     const P = R + 2 * N;
     for (let t = 0; t < n; t++) dtIn.set(sp.subarray(t * P, t * P + R), t * R);
@@ -107,20 +104,12 @@ export function createMambaModel(
     });
     st.ssm.set(buf.ssm, i * stride);
     mm(layer.outProj, y, buf.out, n);
-    for (let t = 0; t < n; t++) {
-      for (let c = 0; c < d; c++) {
-        buf.x[t * d + c] += buf.out[t * d + c] + (layer.outBias ? layer.outBias[c] : 0);
-      }
-    }
+    addResidual(buf.x, buf.out, layer.outBias, n, d);
   }
 
   function runChunk(tokens: ArrayLike<number>, st: MambaState) {
     const n = tokens.length;
-    for (let t = 0; t < n; t++) {
-      const id = tokens[t];
-      checkToken(id, m.vocab);
-      widenTo(weights.emb, id, buf.x.subarray(t * d, (t + 1) * d));
-    }
+    embedTokens(weights.emb, tokens, buf.x);
     weights.layers.forEach((layer, i) => mixer(i, layer, st, n));
     rmsNorm(buf.x, (n - 1) * d, buf.last, 0, weights.normF, m.eps);
   }

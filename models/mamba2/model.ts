@@ -1,7 +1,6 @@
 import type { Backend, Matrix } from "../../kernels/mod.ts";
-import { widenTo } from "../../kernels/widen.ts";
 import { rmsNorm, sigmoid } from "../shared/norms.ts";
-import { checkToken, forEachChunk, toBackend } from "../shared/recurrent.ts";
+import { addResidual, causalConvSilu, embedTokens, forEachChunk, toBackend } from "../shared/recurrent.ts";
 import type { ModelInfo, RecurrentModel, RecurrentState } from "../types.ts";
 import { Mamba2State, mamba2StateParts, mamba2StateSize } from "./state.ts";
 import type { Mamba2Layer, Mamba2Weights } from "./weights.ts";
@@ -68,17 +67,18 @@ export function createMamba2Model(
     if (layer.inBias) {
       for (let t = 0; t < n; t++) for (let c = 0; c < proj; c++) zxbcdt[t * proj + c] += layer.inBias[c];
     }
-    const conv = st.conv;
-    for (let c = 0; c < CD; c++) {
-      const s = (i * CD + c) * K, w = c * K;
-      for (let t = 0; t < n; t++) {
-        for (let j = 0; j < K - 1; j++) conv[s + j] = conv[s + j + 1];
-        conv[s + K - 1] = zxbcdt[t * proj + I + c];
-        let acc = layer.convB ? layer.convB[c] : 0;
-        for (let j = 0; j < K; j++) acc += conv[s + j] * layer.convW[w + j];
-        xbc[t * CD + c] = silu(acc);
-      }
-    }
+    causalConvSilu(
+      st.conv,
+      i * CD * K,
+      { w: layer.convW, b: layer.convB },
+      {
+        src: zxbcdt,
+        stride: proj,
+        offset: I,
+      },
+      xbc,
+      { channels: CD, k: K, tokens: n },
+    );
     for (let t = 0; t < n; t++) {
       const xo = t * CD;
       buf.xs.set(xbc.subarray(xo, xo + I), t * I);
@@ -108,20 +108,12 @@ export function createMamba2Model(
       rmsNorm(y, t * I, y, t * I, layer.gatedNorm, m.eps);
     }
     mm(layer.outProj, y, buf.out, n);
-    for (let t = 0; t < n; t++) {
-      for (let c = 0; c < d; c++) {
-        buf.x[t * d + c] += buf.out[t * d + c] + (layer.outBias ? layer.outBias[c] : 0);
-      }
-    }
+    addResidual(buf.x, buf.out, layer.outBias, n, d);
   }
 
   function runChunk(tokens: ArrayLike<number>, st: Mamba2State) {
     const n = tokens.length;
-    for (let t = 0; t < n; t++) {
-      const id = tokens[t];
-      checkToken(id, m.vocab);
-      widenTo(weights.emb, id, buf.x.subarray(t * d, (t + 1) * d));
-    }
+    embedTokens(weights.emb, tokens, buf.x);
     weights.layers.forEach((layer, i) => mixer(i, layer, st, n));
     rmsNorm(buf.x, (n - 1) * d, buf.last, 0, weights.normF, m.eps);
   }

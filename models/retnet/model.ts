@@ -1,7 +1,6 @@
 import type { Backend, Matrix } from "../../kernels/mod.ts";
-import { widenTo } from "../../kernels/widen.ts";
 import { gelu, rmsNorm, sigmoid } from "../shared/norms.ts";
-import { checkToken, forEachChunk } from "../shared/recurrent.ts";
+import { embedTokens, forEachChunk } from "../shared/recurrent.ts";
 import type { ModelInfo, RecurrentModel, RecurrentState } from "../types.ts";
 import { RetNetState, retnetStateParts, retnetStateSize } from "./state.ts";
 import type { RetNetLayer, RetNetWeights } from "./weights.ts";
@@ -135,11 +134,9 @@ export function createRetNetModel(
 
   function runChunk(tokens: ArrayLike<number>, st: RetNetState) {
     const n = tokens.length;
+    embedTokens(weights.emb, tokens, buf.x);
     for (let t = 0; t < n; t++) {
-      const id = tokens[t];
-      checkToken(id, m.vocab);
       const row = buf.x.subarray(t * d, (t + 1) * d);
-      widenTo(weights.emb, id, row);
       if (m.embedScale !== 1) { for (let c = 0; c < d; c++) row[c] *= m.embedScale; }
       if (weights.embNorm) rmsNorm(row, 0, row, 0, weights.embNorm, m.eps);
     }

@@ -1,7 +1,6 @@
 import type { Backend, Matrix } from "../../kernels/mod.ts";
-import { widenTo } from "../../kernels/widen.ts";
 import { layerNorm, sigmoid } from "../shared/norms.ts";
-import { checkToken, forEachChunk, toBackend } from "../shared/recurrent.ts";
+import { embedTokens, forEachChunk, toBackend } from "../shared/recurrent.ts";
 import type { ModelInfo, RecurrentModel, RecurrentState } from "../types.ts";
 import { Rwkv4State, rwkv4StateParts, rwkv4StateSize } from "./state.ts";
 import type { Rwkv4Layer, Rwkv4Weights } from "./weights.ts";
@@ -112,13 +111,8 @@ export function createRwkv4Model(
 
   function runChunk(tokens: ArrayLike<number>, st: Rwkv4State) {
     const n = tokens.length;
-    const row = new Float32Array(C);
-    for (let t = 0; t < n; t++) {
-      const id = tokens[t];
-      checkToken(id, d.vocab);
-      widenTo(weights.emb, id, row);
-      layerNorm(row, 0, buf.x, t * C, weights.preLn);
-    }
+    embedTokens(weights.emb, tokens, buf.x);
+    for (let t = 0; t < n; t++) layerNorm(buf.x, t * C, buf.x, t * C, weights.preLn);
     weights.layers.forEach((layer, i) => {
       const scale = d.rescaleEvery > 0 ? 2 ** -Math.floor(i / d.rescaleEvery) : 1;
       timeMix(i, layer, st, n, scale);

@@ -1,7 +1,6 @@
 import type { Backend } from "../../kernels/mod.ts";
-import { widenTo } from "../../kernels/widen.ts";
 import { groupNorm, layerNorm, sigmoid } from "../shared/norms.ts";
-import { checkToken, forEachChunk } from "../shared/recurrent.ts";
+import { embedTokens, forEachChunk } from "../shared/recurrent.ts";
 import type { ModelInfo, RecurrentModel, RecurrentState } from "../types.ts";
 import { Rwkv7State, rwkv7StateParts, rwkv7StateSize } from "./state.ts";
 import type { Rwkv7Layer, Rwkv7Weights } from "./weights.ts";
@@ -94,13 +93,8 @@ export function createRwkv7Model(
     n === 1 ? backend.matvec(m, x, y) : backend.matmul(m, x, y, n);
 
   function embed(tokens: ArrayLike<number>, n: number) {
-    const row = new Float32Array(C);
-    for (let t = 0; t < n; t++) {
-      const id = tokens[t];
-      checkToken(id, d.vocab);
-      widenTo(weights.emb, id, row);
-      layerNorm(row, 0, buf.x, t * C, weights.ln0);
-    }
+    embedTokens(weights.emb, tokens, buf.x);
+    for (let t = 0; t < n; t++) layerNorm(buf.x, t * C, buf.x, t * C, weights.ln0);
   }
 
   function timeMix(i: number, layer: Rwkv7Layer, st: Rwkv7State, n: number) {
