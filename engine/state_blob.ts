@@ -19,31 +19,12 @@
 import type { LoadedModel } from "../models/mod.ts";
 import { crc32 } from "./crc32.ts";
 import type { Session } from "./session.ts";
+import { checkHeader, checkPayloadLengths, StateFormatError, type StateHeader } from "./state_header.ts";
+
+export { MAX_SESSION_TOKENS, StateFormatError } from "./state_header.ts";
 
 const MAGIC = "RECSTATE";
 const VERSION = 1;
-
-/** A state blob that is not a valid state for this model; the message says which field and why. */
-export class StateFormatError extends Error {
-  /** Builds the error. */
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "StateFormatError";
-  }
-}
-
-interface Header {
-  family: string;
-  model: string;
-  fingerprint: string;
-  dtype: "f32";
-  parts: { name: string; shape: number[] }[];
-  tokens: number;
-  sampler: { rng: number; counts: [number, number][] };
-  carry: number[];
-  stateFloats: number;
-  logitFloats: number;
-}
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
@@ -72,7 +53,7 @@ function readF32(blob: Uint8Array, at: number, into: Float32Array): void {
 export function encodeStateBlob(loaded: LoadedModel, session: Session): Uint8Array {
   const info = loaded.model.info;
   const logits = session.logits ?? new Float32Array(0);
-  const header: Header = {
+  const header: StateHeader = {
     family: info.family,
     model: loaded.id,
     fingerprint: loaded.fingerprint,
@@ -117,13 +98,16 @@ export function decodeStateBlob(loaded: LoadedModel, blob: Uint8Array): Session 
   }
   const headerLength = view.getUint32(12, true);
   if (16 + headerLength + 4 > blob.length) fail("State blob is truncated: header runs past the end");
-  let h: Header;
+  let parsed: unknown;
   try {
-    h = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(blob.subarray(16, 16 + headerLength)));
+    parsed = JSON.parse(
+      new TextDecoder("utf-8", { fatal: true }).decode(blob.subarray(16, 16 + headerLength)),
+    );
   } catch {
     return fail("State blob header is not valid JSON");
   }
-  const expectedLength = 16 + headerLength + 4 * (Number(h.stateFloats) + Number(h.logitFloats)) + 4;
+  const h = checkPayloadLengths(parsed);
+  const expectedLength = 16 + headerLength + 4 * (h.stateFloats + h.logitFloats) + 4;
   if (!Number.isSafeInteger(expectedLength)) fail("State blob header field payload lengths are invalid");
   if (blob.length < expectedLength) {
     fail(`State blob is truncated: ${blob.length} bytes, the header promises ${expectedLength}`);
@@ -133,41 +117,15 @@ export function decodeStateBlob(loaded: LoadedModel, blob: Uint8Array): Session 
   if (crc32(blob.subarray(0, end)) !== view.getUint32(end, true)) {
     fail("State blob checksum does not match: the blob is corrupted");
   }
-  const info = loaded.model.info;
-  if (h.family !== info.family) {
-    fail(`State blob field family is "${h.family}", this model is "${info.family}"`);
-  }
-  if (h.fingerprint !== loaded.fingerprint) {
-    fail(`State blob field fingerprint belongs to another model ("${h.model}"), not "${loaded.id}"`);
-  }
-  if (h.dtype !== "f32") fail(`State blob field dtype "${h.dtype}" is not supported`);
-  const parts = info.stateParts;
-  if (!Array.isArray(h.parts) || h.parts.length !== parts.length) {
-    fail("State blob field parts does not match");
-  }
-  parts.forEach((p, i) => {
-    const got = h.parts[i];
-    if (got?.name !== p.name || JSON.stringify(got.shape) !== JSON.stringify(p.shape)) {
-      fail(`State blob part ${i} is ${JSON.stringify(got)}, expected ${p.name} [${p.shape}]`);
-    }
-  });
-  if (h.stateFloats !== info.stateSize) fail(`State blob field stateFloats is ${h.stateFloats}`);
-  if (h.logitFloats !== 0 && h.logitFloats !== info.vocabSize) {
-    fail(`State blob field logitFloats is ${h.logitFloats}`);
-  }
-  if (!Number.isSafeInteger(h.tokens) || h.tokens < 0) fail("State blob field tokens is invalid");
-  if (!Number.isInteger(h.sampler?.rng) || !Array.isArray(h.sampler.counts)) {
-    fail("State blob field sampler is invalid");
-  }
-  if (!Array.isArray(h.carry) || h.carry.length > 3) fail("State blob field carry is invalid");
+  const checked = checkHeader(loaded, h);
 
   const state = loaded.model.newState();
   let at = 16 + headerLength;
   readF32(blob, at, state.data);
   at += state.data.length * 4;
   let logits: Float32Array | undefined;
-  if (h.logitFloats > 0) {
-    logits = new Float32Array(h.logitFloats);
+  if (checked.logitFloats > 0) {
+    logits = new Float32Array(checked.logitFloats);
     readF32(blob, at, logits);
   }
   return {
@@ -175,8 +133,8 @@ export function decodeStateBlob(loaded: LoadedModel, blob: Uint8Array): Session 
     fingerprint: loaded.fingerprint,
     state,
     logits,
-    tokens: h.tokens,
-    sampler: { rng: h.sampler.rng >>> 0, counts: new Map(h.sampler.counts) },
-    carry: Uint8Array.from(h.carry),
+    tokens: checked.tokens,
+    sampler: checked.sampler,
+    carry: checked.carry,
   };
 }

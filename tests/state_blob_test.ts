@@ -1,5 +1,6 @@
 // Session state blobs: save after token k, load in a fresh process, continue = uninterrupted run;
-// blobs of another model, truncated or corrupted blobs are refused with a StateFormatError.
+// blobs of another model, truncated or corrupted blobs are refused with a StateFormatError, and so are
+// blobs with a valid checksum whose header or payload makes no sense (clients upload blobs).
 import assert from "node:assert/strict";
 import {
   decodeStateBlob,
@@ -10,6 +11,8 @@ import {
   type Session,
   StateFormatError,
 } from "../engine/mod.ts";
+import { MAX_SESSION_TOKENS } from "../engine/state_blob.ts";
+import { crc32 } from "../engine/crc32.ts";
 import { type LoadedModel, loadModel } from "../models/mod.ts";
 
 const FIX = new URL("./fixtures/rwkv7/", import.meta.url).pathname;
@@ -109,4 +112,165 @@ Deno.test("a flipped byte anywhere is refused", async () => {
   const bad = blob.slice();
   bad[Math.floor(blob.length / 2)] ^= 1;
   refused(loaded, bad, /checksum does not match/);
+});
+
+/** The header as encodeStateBlob writes it. */
+interface Header {
+  family: string;
+  model: string;
+  fingerprint: string;
+  dtype: string;
+  parts: { name: string; shape: number[] }[];
+  tokens: number;
+  sampler: { rng: number; counts: [number, number][] };
+  carry: number[];
+  stateFloats: number;
+  logitFloats: number;
+}
+
+/** Edits to a blob: a new header (a value or raw JSON text), and changes to the f32 payload in place. */
+interface Edit {
+  header?: (h: Header) => unknown;
+  json?: string;
+  payload?: (floats: Float32Array) => void;
+}
+
+/** `blob` with its header and payload edited and a correct checksum: hostile, but not corrupted. */
+function rebuild(blob: Uint8Array, edit: Edit): Uint8Array {
+  const view = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
+  const headerLength = view.getUint32(12, true);
+  const header: Header = JSON.parse(new TextDecoder().decode(blob.subarray(16, 16 + headerLength)));
+  const json = new TextEncoder().encode(
+    edit.json ?? JSON.stringify(edit.header ? edit.header(header) : header),
+  );
+  const payload = blob.slice(16 + headerLength, blob.length - 4); // f32 LE; the tests run on LE hosts
+  edit.payload?.(new Float32Array(payload.buffer));
+  const out = new Uint8Array(16 + json.length + payload.length + 4);
+  const outView = new DataView(out.buffer);
+  out.set(blob.subarray(0, 12));
+  outView.setUint32(12, json.length, true);
+  out.set(json, 16);
+  out.set(payload, 16 + json.length);
+  outView.setUint32(out.length - 4, crc32(out.subarray(0, out.length - 4)), true);
+  return out;
+}
+
+/** rwkv7/tiny (vocabulary 96, state att_x [2,32], wkv [2,4,8,8], ffn_x [2,32]) after a few tokens. */
+async function tinyBlob(): Promise<{ loaded: LoadedModel; blob: Uint8Array }> {
+  const loaded = await loadModel(FIX + "tiny");
+  const s = newSession(loaded, 7);
+  await run(loaded, s, [1, 2, 3], 4);
+  s.carry = Uint8Array.from([0xe4, 0xb8]);
+  return { loaded, blob: encodeStateBlob(loaded, s) };
+}
+
+Deno.test("the test helper rebuilds an unedited blob byte for byte", async () => {
+  const { loaded, blob } = await tinyBlob();
+  assert.deepEqual(rebuild(blob, {}), blob);
+  assert.deepEqual([...decodeStateBlob(loaded, rebuild(blob, {})).carry], [0xe4, 0xb8]);
+});
+
+Deno.test("a header that is not a JSON object is refused", async () => {
+  const { loaded, blob } = await tinyBlob();
+  for (const json of ["null", "5", "[1,2]", '"header"', "true"]) {
+    refused(loaded, rebuild(blob, { json }), /^State blob header is not an object/);
+  }
+});
+
+Deno.test("header fields of the wrong type are refused, naming the field", async () => {
+  const { loaded, blob } = await tinyBlob();
+  const cases: [(h: Header) => unknown, RegExp][] = [
+    [(h) => ({ ...h, family: 5 }), /field family is 5, not a string/],
+    [(h) => ({ ...h, model: { id: "tiny" } }), /field model is \{"id":"tiny"\}, not a string/],
+    [(h) => ({ ...h, model: undefined }), /field model is undefined, not a string/],
+    [(h) => ({ ...h, fingerprint: null }), /field fingerprint is null, not a string/],
+    [(h) => ({ ...h, dtype: ["f32"] }), /field dtype is \["f32"\], not a string/],
+    [(h) => ({ ...h, parts: "att_x" }), /field parts is "att_x", not an array/],
+    [(h) => ({ ...h, parts: [null, ...h.parts.slice(1)] }), /field parts\[0\] is null, not \{name/],
+    [(h) => ({ ...h, parts: [{ ...h.parts[0], name: 5 }, ...h.parts.slice(1)] }), /field parts\[0\] is/],
+    [
+      (h) => ({ ...h, parts: [h.parts[0], { ...h.parts[1], shape: [2, 4, 8, 8.5] }, h.parts[2]] }),
+      /parts\[1\]/,
+    ],
+    [(h) => ({ ...h, parts: [h.parts[0], { ...h.parts[1], shape: "2,4,8,8" }, h.parts[2]] }), /parts\[1\]/],
+    [(h) => ({ ...h, tokens: -1 }), /field tokens is -1, not a whole number/],
+    [(h) => ({ ...h, tokens: 2.5 }), /field tokens is 2.5, not a whole number/],
+    [(h) => ({ ...h, tokens: "7" }), /field tokens is "7", not a whole number/],
+    [(h) => ({ ...h, tokens: 2 ** 53 }), /field tokens is 9007199254740992, not a whole number/],
+    [
+      (h) => ({ ...h, tokens: MAX_SESSION_TOKENS + 1 }),
+      /field tokens is 281474976710657, over the 281474976710656/,
+    ],
+    // Lengths that still add up to the payload, so only their type is wrong.
+    [
+      (h) => ({ ...h, stateFloats: h.stateFloats + 0.5, logitFloats: h.logitFloats - 0.5 }),
+      /stateFloats is 640.5, not/,
+    ],
+    [(h) => ({ ...h, stateFloats: String(h.stateFloats) }), /field stateFloats is "640", not a whole number/],
+    [(h) => ({ ...h, logitFloats: [h.logitFloats] }), /field logitFloats is \[96\], not a whole number/],
+  ];
+  for (const [header, pattern] of cases) refused(loaded, rebuild(blob, { header }), pattern);
+  decodeStateBlob(loaded, rebuild(blob, { header: (h) => ({ ...h, tokens: MAX_SESSION_TOKENS }) }));
+});
+
+Deno.test("a sampler state that is not one is refused, naming the entry", async () => {
+  const { loaded, blob } = await tinyBlob();
+  const sampler = (sampler: unknown) => (h: Header) => ({ ...h, sampler });
+  const counts = (counts: unknown) => (h: Header) => ({ ...h, sampler: { ...h.sampler, counts } });
+  const cases: [(h: Header) => unknown, RegExp][] = [
+    [sampler(null), /field sampler is null, not an object/],
+    [sampler(5), /field sampler is 5, not an object/],
+    [sampler([1, []]), /field sampler is \[1,\[\]\], not an object/],
+    [sampler({ counts: [] }), /field sampler.rng is undefined, not a 32-bit unsigned integer/],
+    [sampler({ rng: -1, counts: [] }), /field sampler.rng is -1/],
+    [sampler({ rng: 2 ** 32, counts: [] }), /field sampler.rng is 4294967296/],
+    [sampler({ rng: 1.5, counts: [] }), /field sampler.rng is 1.5/],
+    [sampler({ rng: "1", counts: [] }), /field sampler.rng is "1"/],
+    [counts("none"), /field sampler.counts is "none", not an array/],
+    [counts([5]), /field sampler.counts\[0\] is 5, not a \[tokenId, count\] pair/],
+    [counts([[1, 2], [3, 4, 5]]), /field sampler.counts\[1\] is \[3,4,5\], not a \[tokenId, count\] pair/],
+    [counts([[-1, 1]]), /field sampler.counts\[0\] has token id -1, outside the vocabulary 0..95/],
+    [counts([[96, 1]]), /field sampler.counts\[0\] has token id 96, outside the vocabulary 0..95/],
+    [counts([[1.5, 1]]), /field sampler.counts\[0\] has token id 1.5/],
+    [counts([["1", 1]]), /field sampler.counts\[0\] has token id "1"/],
+    [counts([[1, 0]]), /field sampler.counts\[0\] has count 0, not a positive integer/],
+    [counts([[1, -2]]), /field sampler.counts\[0\] has count -2/],
+    [counts([[1, 1.5]]), /field sampler.counts\[0\] has count 1.5/],
+    [counts([[1, 2 ** 53]]), /field sampler.counts\[0\] has count 9007199254740992/],
+    [counts([[1, 2], [4, 1], [1, 3]]), /field sampler.counts\[2\] repeats token id 1/],
+    [
+      counts(Array.from({ length: 97 }, (_, i) => [i % 96, 1])),
+      /sampler.counts has 97 entries, more than the 96/,
+    ],
+  ];
+  for (const [header, pattern] of cases) refused(loaded, rebuild(blob, { header }), pattern);
+});
+
+Deno.test("a carry that cannot start a UTF-8 character is refused", async () => {
+  const { loaded, blob } = await tinyBlob();
+  const cases: [unknown, RegExp][] = [
+    ["e4", /field carry is "e4", not an array of at most 3 bytes/],
+    [[0xf0, 0x9f, 0x98, 0x80], /field carry is \[240,159,152,128\], not an array of at most 3 bytes/],
+    [[0x1e4], /field carry\[0\] is 484, not a byte/],
+    [[-28], /field carry\[0\] is -28, not a byte/],
+    [[0xe4, 1.5], /field carry\[1\] is 1.5, not a byte/],
+    [[0xe4, "b8"], /field carry\[1\] is "b8", not a byte/],
+    [[0x41], /field carry\[0\] is 0x41, not the lead byte/],
+    [[0x80], /field carry\[0\] is 0x80, not the lead byte/],
+    [[0xc0], /field carry\[0\] is 0xc0, not the lead byte/],
+    [[0xf5], /field carry\[0\] is 0xf5, not the lead byte/],
+    [[0xc3, 0xa9], /field carry holds 2 bytes, a whole character/],
+    [[0xe4, 0xb8, 0xad], /field carry holds 3 bytes, a whole character/],
+    [[0xe4, 0x41], /field carry\[1\] is 0x41, which cannot follow 0xe4/],
+    [[0xf0, 0x9f, 0xc0], /field carry\[2\] is 0xc0, which cannot follow 0xf0/],
+    [[0xe0, 0x80], /field carry\[1\] is 0x80, which cannot follow 0xe0/], // overlong
+    [[0xed, 0xa0], /field carry\[1\] is 0xa0, which cannot follow 0xed/], // surrogate
+  ];
+  for (const [carry, pattern] of cases) {
+    refused(loaded, rebuild(blob, { header: (h) => ({ ...h, carry }) }), pattern);
+  }
+  for (const carry of [[], [0xc3], [0xe4, 0xb8], [0xf0, 0x9f, 0x98], [0xf4, 0x8f]]) {
+    const back = decodeStateBlob(loaded, rebuild(blob, { header: (h) => ({ ...h, carry }) }));
+    assert.deepEqual([...back.carry], carry);
+  }
 });

@@ -1,0 +1,233 @@
+/**
+ * The JSON header of a session state blob: its fields, and their validation
+ * against the model the blob is meant for. Blobs may come from clients, so
+ * every field's type and range is checked and a StateFormatError names the
+ * first bad one. Knows nothing of the binary layout around the header.
+ *
+ * @module
+ */
+
+import type { LoadedModel } from "../models/mod.ts";
+import type { SamplerState } from "./sampler.ts";
+
+/** A state blob that is not a valid state for this model; the message says which field and why. */
+export class StateFormatError extends Error {
+  /** Builds the error. */
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "StateFormatError";
+  }
+}
+
+/**
+ * Most tokens a saved session may have consumed: 2^48. Far below 2^53, so token
+ * positions (the SSE event ids) stay exact integers for any generation that follows.
+ */
+export const MAX_SESSION_TOKENS = 2 ** 48;
+
+/** What to do about a blob that was edited or made elsewhere. */
+const RE_EXPORT = "export the state again and send it unchanged";
+
+/** The header as encodeStateBlob writes it. */
+export interface StateHeader {
+  /** The model family. */
+  family: string;
+  /** The id of the model that wrote it (informative only). */
+  model: string;
+  /** SHA-256 of the weights the state belongs to. */
+  fingerprint: string;
+  /** Payload element type; only "f32". */
+  dtype: "f32";
+  /** The state's parts and shapes, in payload order. */
+  parts: { name: string; shape: number[] }[];
+  /** Tokens consumed so far. */
+  tokens: number;
+  /** PRNG state and `[tokenId, count]` penalty counters. */
+  sampler: { rng: number; counts: [number, number][] };
+  /** Bytes of an incomplete UTF-8 character. */
+  carry: number[];
+  /** f32 values of state in the payload. */
+  stateFloats: number;
+  /** f32 values of logits after the state (0 or the vocabulary size). */
+  logitFloats: number;
+}
+
+/** The parts of a validated header that a session is built from. */
+export interface CheckedHeader {
+  /** Tokens consumed so far, at most {@linkcode MAX_SESSION_TOKENS}. */
+  tokens: number;
+  /** The sampler state, counts keyed by token id. */
+  sampler: SamplerState;
+  /** The detokenizer's carry: a proper prefix of a UTF-8 character, or empty. */
+  carry: Uint8Array;
+  /** f32 values of logits in the payload (0 or the vocabulary size). */
+  logitFloats: number;
+}
+
+function fail(field: string, problem: string, todo = RE_EXPORT): never {
+  throw new StateFormatError(`State blob field ${field} ${problem}: ${todo}`);
+}
+
+/** A value for a message: its JSON, cut short (hostile headers can hold long strings). */
+function show(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function isCount(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0;
+}
+
+/**
+ * Checks that the parsed header is an object whose payload lengths are whole
+ * numbers, so the blob's length and checksum can be checked before anything else.
+ */
+export function checkPayloadLengths(value: unknown): StateHeader {
+  if (!isObject(value)) {
+    throw new StateFormatError(`State blob header is not an object (it is ${show(value)}): ${RE_EXPORT}`);
+  }
+  for (const field of ["stateFloats", "logitFloats"]) {
+    if (!isCount(value[field])) fail(field, `is ${show(value[field])}, not a whole number of floats`);
+  }
+  return value as unknown as StateHeader;
+}
+
+/** Validates every field of `h` against `loaded`; throws a StateFormatError naming the first bad one. */
+export function checkHeader(loaded: LoadedModel, h: StateHeader): CheckedHeader {
+  const info = loaded.model.info;
+  for (const field of ["family", "model", "fingerprint", "dtype"] as const) {
+    if (typeof h[field] !== "string") fail(field, `is ${show(h[field])}, not a string`);
+  }
+  const elsewhere = "load it into a session of the model that saved it";
+  if (h.family !== info.family) {
+    fail("family", `is ${show(h.family)}, this model is "${info.family}"`, elsewhere);
+  }
+  if (h.fingerprint !== loaded.fingerprint) {
+    fail("fingerprint", `belongs to another model (${show(h.model)}), not "${loaded.id}"`, elsewhere);
+  }
+  if (h.dtype !== "f32") fail("dtype", `is ${show(h.dtype)}, only "f32" is supported`);
+  checkParts(loaded, h.parts);
+  if (h.stateFloats !== info.stateSize) {
+    fail("stateFloats", `is ${h.stateFloats}, this model's state has ${info.stateSize}`);
+  }
+  if (h.logitFloats !== 0 && h.logitFloats !== info.vocabSize) {
+    fail("logitFloats", `is ${h.logitFloats}, expected 0 or the vocabulary size ${info.vocabSize}`);
+  }
+  if (!isCount(h.tokens)) fail("tokens", `is ${show(h.tokens)}, not a whole number of tokens`);
+  if (h.tokens > MAX_SESSION_TOKENS) {
+    fail(
+      "tokens",
+      `is ${h.tokens}, over the ${MAX_SESSION_TOKENS} a session may hold`,
+      "start a new session",
+    );
+  }
+  return {
+    tokens: h.tokens,
+    sampler: checkSampler(h.sampler, info.vocabSize),
+    carry: checkCarry(h.carry),
+    logitFloats: h.logitFloats,
+  };
+}
+
+function checkParts(loaded: LoadedModel, parts: unknown): void {
+  const want = loaded.model.info.stateParts;
+  if (!Array.isArray(parts)) fail("parts", `is ${show(parts)}, not an array of {name, shape}`);
+  parts.forEach((got: unknown, i) => {
+    if (
+      !isObject(got) || typeof got.name !== "string" || !Array.isArray(got.shape) || !got.shape.every(isCount)
+    ) {
+      fail(`parts[${i}]`, `is ${show(got)}, not {name: string, shape: integer[]}`);
+    }
+  });
+  if (parts.length !== want.length) {
+    fail("parts", `lists ${parts.length} parts, this model's state has ${want.length}`);
+  }
+  want.forEach((p, i) => {
+    const got = parts[i] as { name: string; shape: number[] };
+    if (
+      got.name !== p.name || got.shape.length !== p.shape.length || got.shape.some((d, k) => d !== p.shape[k])
+    ) {
+      fail(`parts[${i}]`, `is ${show(got.name)} [${got.shape}], this model expects "${p.name}" [${p.shape}]`);
+    }
+  });
+}
+
+function checkSampler(sampler: unknown, vocabSize: number): SamplerState {
+  if (!isObject(sampler)) fail("sampler", `is ${show(sampler)}, not an object {rng, counts}`);
+  const { rng, counts } = sampler;
+  if (!Number.isInteger(rng) || (rng as number) < 0 || (rng as number) >= 2 ** 32) {
+    fail("sampler.rng", `is ${show(rng)}, not a 32-bit unsigned integer`);
+  }
+  if (!Array.isArray(counts)) fail("sampler.counts", `is ${show(counts)}, not an array of [tokenId, count]`);
+  if (counts.length > vocabSize) {
+    fail(
+      "sampler.counts",
+      `has ${counts.length} entries, more than the ${vocabSize} tokens of the vocabulary`,
+    );
+  }
+  const map = new Map<number, number>();
+  for (let i = 0; i < counts.length; i++) {
+    const entry: unknown = counts[i];
+    if (!Array.isArray(entry) || entry.length !== 2) {
+      fail(`sampler.counts[${i}]`, `is ${show(entry)}, not a [tokenId, count] pair`);
+    }
+    const [id, n] = entry;
+    if (!Number.isInteger(id) || id < 0 || id >= vocabSize) {
+      fail(`sampler.counts[${i}]`, `has token id ${show(id)}, outside the vocabulary 0..${vocabSize - 1}`);
+    }
+    if (!Number.isSafeInteger(n) || n < 1) {
+      fail(`sampler.counts[${i}]`, `has count ${show(n)}, not a positive integer`);
+    }
+    if (map.has(id)) fail(`sampler.counts[${i}]`, `repeats token id ${id}; each token may be counted once`);
+    map.set(id, n);
+  }
+  return { rng: (rng as number) >>> 0, counts: map };
+}
+
+/** Bytes of a UTF-8 character whose lead byte is `b`; 0 for a byte that cannot lead a multi-byte one. */
+function sequenceLength(b: number): number {
+  if (b >= 0xc2 && b <= 0xdf) return 2;
+  if (b >= 0xe0 && b <= 0xef) return 3;
+  if (b >= 0xf0 && b <= 0xf4) return 4;
+  return 0;
+}
+
+function hex(b: number): string {
+  return `0x${b.toString(16).padStart(2, "0")}`;
+}
+
+function checkCarry(carry: unknown): Uint8Array {
+  if (!Array.isArray(carry) || carry.length > 3) {
+    fail("carry", `is ${show(carry)}, not an array of at most 3 bytes`);
+  }
+  carry.forEach((b: unknown, i) => {
+    if (!Number.isInteger(b) || (b as number) < 0 || (b as number) > 255) {
+      fail(`carry[${i}]`, `is ${show(b)}, not a byte (0..255)`);
+    }
+  });
+  if (carry.length === 0) return new Uint8Array(0);
+  const lead: number = carry[0];
+  const need = sequenceLength(lead);
+  if (need === 0) fail("carry[0]", `is ${hex(lead)}, not the lead byte of a multi-byte UTF-8 character`);
+  if (carry.length >= need) {
+    fail("carry", `holds ${carry.length} bytes, a whole character and not a partial one`);
+  }
+  for (let i = 1; i < carry.length; i++) {
+    // The second byte's range depends on the lead byte (no overlong forms, surrogates or code points past U+10FFFF).
+    let lo = 0x80, hi = 0xbf;
+    if (i === 1) {
+      if (lead === 0xe0) lo = 0xa0;
+      else if (lead === 0xed) hi = 0x9f;
+      else if (lead === 0xf0) lo = 0x90;
+      else if (lead === 0xf4) hi = 0x8f;
+    }
+    if (carry[i] < lo || carry[i] > hi) {
+      fail(`carry[${i}]`, `is ${hex(carry[i])}, which cannot follow ${hex(lead)} in a UTF-8 character`);
+    }
+  }
+  return Uint8Array.from(carry);
+}
