@@ -16,7 +16,7 @@
  * @module
  */
 
-import type { LoadedModel } from "../models/mod.ts";
+import type { LoadedModel, StatePart } from "../models/mod.ts";
 import { crc32 } from "./crc32.ts";
 import type { Session } from "./session.ts";
 import { checkHeader, checkPayloadLengths, StateFormatError, type StateHeader } from "./state_header.ts";
@@ -25,6 +25,8 @@ export { MAX_SESSION_TOKENS, StateFormatError } from "./state_header.ts";
 
 const MAGIC = "RECSTATE";
 const VERSION = 1;
+/** What to do about a state that holds NaN or Infinity. */
+const UNUSABLE = "the state is unusable; start a new session or send an earlier export";
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
@@ -119,14 +121,26 @@ export function decodeStateBlob(loaded: LoadedModel, blob: Uint8Array): Session 
   }
   const checked = checkHeader(loaded, h);
 
+  const info = loaded.model.info;
   const state = loaded.model.newState();
   let at = 16 + headerLength;
   readF32(blob, at, state.data);
   at += state.data.length * 4;
+  const badState = firstNonFinite(state.data);
+  if (badState >= 0) {
+    fail(
+      `State blob field state.${elementName(info.stateParts, badState)} is ${state.data[badState]} ` +
+        `(state float ${badState}): ${UNUSABLE}`,
+    );
+  }
   let logits: Float32Array | undefined;
   if (checked.logitFloats > 0) {
     logits = new Float32Array(checked.logitFloats);
     readF32(blob, at, logits);
+    const badLogit = firstNonFinite(logits);
+    if (badLogit >= 0) {
+      fail(`State blob field logits[${badLogit}] is ${logits[badLogit]}: ${UNUSABLE}`);
+    }
   }
   return {
     modelId: loaded.id,
@@ -137,4 +151,32 @@ export function decodeStateBlob(loaded: LoadedModel, blob: Uint8Array): Session 
     sampler: checked.sampler,
     carry: checked.carry,
   };
+}
+
+/** Index of the first NaN or ±Infinity in `values`, or -1. One pass, no allocation. */
+function firstNonFinite(values: Float32Array): number {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v - v !== 0) return i; // NaN - NaN and ∞ - ∞ are NaN
+  }
+  return -1;
+}
+
+/** Flat state index `i` as the part and element it falls in, e.g. `wkv[1][0][2][3]`. */
+function elementName(parts: readonly StatePart[], i: number): string {
+  let offset = 0;
+  for (const p of parts) {
+    const size = p.shape.reduce((a, b) => a * b, 1);
+    if (i < offset + size) {
+      let rest = i - offset;
+      const index = new Array<number>(p.shape.length);
+      for (let d = p.shape.length - 1; d >= 0; d--) {
+        index[d] = rest % p.shape[d];
+        rest = Math.floor(rest / p.shape[d]);
+      }
+      return p.name + index.map((k) => `[${k}]`).join("");
+    }
+    offset += size;
+  }
+  return `[${i}]`;
 }

@@ -274,3 +274,43 @@ Deno.test("a carry that cannot start a UTF-8 character is refused", async () => 
     assert.deepEqual([...back.carry], carry);
   }
 });
+
+Deno.test("NaN or Infinity in the state or the logits is refused, naming the part and element", async () => {
+  const { loaded, blob } = await tinyBlob();
+  // State: att_x [2,32] (64 floats), wkv [2,4,8,8] (512), ffn_x [2,32] (64); then 96 logits.
+  refused(loaded, rebuild(blob, { payload: (f) => f.fill(NaN) }), /field state\.att_x\[0\]\[0\] is NaN/);
+  const wkv = 64 + ((1 * 4 + 0) * 8 + 2) * 8 + 3;
+  refused(
+    loaded,
+    rebuild(blob, { payload: (f) => f[wkv] = Infinity }),
+    /field state\.wkv\[1\]\[0\]\[2\]\[3\] is Infinity \(state float 339\)/,
+  );
+  refused(
+    loaded,
+    rebuild(blob, { payload: (f) => f[639] = -Infinity }),
+    /field state\.ffn_x\[1\]\[31\] is -Infinity/,
+  );
+  refused(
+    loaded,
+    rebuild(blob, { payload: (f) => f[640 + 7] = -Infinity }),
+    /field logits\[7\] is -Infinity/,
+  );
+  refused(loaded, rebuild(blob, { payload: (f) => f[640 + 95] = NaN }), /field logits\[95\] is NaN/);
+  const big = rebuild(blob, { payload: (f) => f.fill(3.4e38) }); // large but finite is a state
+  assert.equal(decodeStateBlob(loaded, big).state.data[100], new Float32Array([3.4e38])[0]);
+});
+
+for (const fixture of ["rwkv4/tiny", "mamba/tiny", "mamba2/tiny", "retnet/tiny"]) {
+  Deno.test(`${fixture}: NaN in the last state float names the last element of the last part`, async () => {
+    const loaded = await loadModel(FIXTURES + fixture);
+    const s = newSession(loaded, 3);
+    await run(loaded, s, [4, 5], 2);
+    const parts = loaded.model.info.stateParts;
+    const last = parts[parts.length - 1];
+    const name = `state.${last.name}${last.shape.map((d) => `[${d - 1}]`).join("")}`;
+    const bad = rebuild(encodeStateBlob(loaded, s), {
+      payload: (f) => f[loaded.model.info.stateSize - 1] = NaN,
+    });
+    refused(loaded, bad, new RegExp(`field ${name.replaceAll(/[.[\]]/g, "\\$&")} is NaN`));
+  });
+}
