@@ -11,7 +11,10 @@
  *        end   u32 LE   CRC-32 of everything before it
  *
  * Reading validates every field against the model it is meant for and throws
- * a StateFormatError that names the field.
+ * a StateFormatError that names the field. Blobs may come from clients: sizes are
+ * bounded per model ({@linkcode maxStateBlobBytes}), an oversized header is refused
+ * from the first 16 bytes ({@linkcode checkStateBlobPrefix}), and state or logits
+ * holding NaN or Infinity are refused.
  *
  * @module
  */
@@ -19,12 +22,22 @@
 import type { LoadedModel, StatePart } from "../models/mod.ts";
 import { crc32 } from "./crc32.ts";
 import type { Session } from "./session.ts";
-import { checkHeader, checkPayloadLengths, StateFormatError, type StateHeader } from "./state_header.ts";
+import {
+  checkHeader,
+  checkPayloadLengths,
+  maxStateHeaderBytes,
+  StateFormatError,
+  type StateHeader,
+} from "./state_header.ts";
 
 export { MAX_SESSION_TOKENS, StateFormatError } from "./state_header.ts";
 
 const MAGIC = "RECSTATE";
 const VERSION = 1;
+/** Bytes before the header: magic, version and header length. */
+export const STATE_BLOB_PREFIX_BYTES = 16;
+/** What to do about a blob that was edited or made elsewhere. */
+const RE_EXPORT = "export the state again and send it unchanged";
 /** What to do about a state that holds NaN or Infinity. */
 const UNUSABLE = "the state is unusable; start a new session or send an earlier export";
 
@@ -84,22 +97,63 @@ export function encodeStateBlob(loaded: LoadedModel, session: Session): Uint8Arr
   return out;
 }
 
+/**
+ * The largest valid state blob for `loaded`, in bytes: prefix, a generous bound on
+ * the header (room for a count of every token in the vocabulary), state, logits and
+ * checksum. A longer upload can be refused without reading it.
+ */
+export function maxStateBlobBytes(loaded: LoadedModel): number {
+  const info = loaded.model.info;
+  return STATE_BLOB_PREFIX_BYTES + maxStateHeaderBytes(loaded) + 4 * (info.stateSize + info.vocabSize) + 4;
+}
+
+/**
+ * Checks a blob's first {@linkcode STATE_BLOB_PREFIX_BYTES} bytes (magic, version,
+ * header length) against `loaded`, so an upload can be refused before its body is
+ * read. Returns the most bytes a valid blob with this prefix can have; throws a
+ * StateFormatError if no valid blob starts this way. Pass the whole blob if it is shorter.
+ */
+export function checkStateBlobPrefix(loaded: LoadedModel, prefix: Uint8Array): number {
+  if (prefix.length < STATE_BLOB_PREFIX_BYTES) {
+    throw new StateFormatError(
+      `State blob is truncated: ${prefix.length} bytes is shorter than any header: ${RE_EXPORT}`,
+    );
+  }
+  if (new TextDecoder().decode(prefix.subarray(0, 8)) !== MAGIC) {
+    throw new StateFormatError("Not a state blob: magic bytes are wrong; send a blob this server exported");
+  }
+  const view = new DataView(prefix.buffer, prefix.byteOffset, prefix.byteLength);
+  const version = view.getUint32(8, true);
+  if (version !== VERSION) {
+    throw new StateFormatError(
+      `State blob version ${version} is not supported (this server reads ${VERSION}); export it again from this server`,
+    );
+  }
+  const headerLength = view.getUint32(12, true);
+  const limit = maxStateHeaderBytes(loaded);
+  if (headerLength > limit) {
+    throw new StateFormatError(
+      `State blob header length is ${headerLength} bytes, over the ${limit} a header for "${loaded.id}" ` +
+        `may have: ${RE_EXPORT}`,
+    );
+  }
+  const info = loaded.model.info;
+  return STATE_BLOB_PREFIX_BYTES + headerLength + 4 * (info.stateSize + info.vocabSize) + 4;
+}
+
 /** Reads a blob made by {@linkcode encodeStateBlob} for `loaded`; throws StateFormatError if it is not one. */
 export function decodeStateBlob(loaded: LoadedModel, blob: Uint8Array): Session {
   const fail = (msg: string): never => {
     throw new StateFormatError(msg);
   };
   if (blob.length < 20) fail(`State blob is truncated: ${blob.length} bytes is shorter than any header`);
-  if (new TextDecoder().decode(blob.subarray(0, 8)) !== MAGIC) {
-    fail("Not a state blob: magic bytes are wrong");
-  }
+  const most = checkStateBlobPrefix(loaded, blob);
   const view = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
-  const version = view.getUint32(8, true);
-  if (version !== VERSION) {
-    fail(`State blob version ${version} is not supported (this server reads ${VERSION})`);
-  }
   const headerLength = view.getUint32(12, true);
   if (16 + headerLength + 4 > blob.length) fail("State blob is truncated: header runs past the end");
+  if (blob.length > most) {
+    fail(`State blob is ${blob.length} bytes, more than any state of "${loaded.id}" (${most}): ${RE_EXPORT}`);
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(

@@ -25,6 +25,10 @@ export class StateFormatError extends Error {
  */
 export const MAX_SESSION_TOKENS = 2 ** 48;
 
+/** Header bytes allowed besides the model id, the state parts and the sampler counts. */
+const HEADER_SLACK_BYTES = 64 * 1024;
+/** JSON bytes of one sampler count besides its token id: `[`, `,`, a 16-digit count, `]` and `,`. */
+const COUNT_ENTRY_BYTES = 20;
 /** What to do about a blob that was edited or made elsewhere. */
 const RE_EXPORT = "export the state again and send it unchanged";
 
@@ -51,6 +55,9 @@ export interface StateHeader {
   /** f32 values of logits after the state (0 or the vocabulary size). */
   logitFloats: number;
 }
+
+/** A parsed header not yet validated, but for its payload lengths. */
+export type UncheckedHeader = Record<string, unknown> & Pick<StateHeader, "stateFloats" | "logitFloats">;
 
 /** The parts of a validated header that a session is built from. */
 export interface CheckedHeader {
@@ -82,22 +89,29 @@ function isCount(value: unknown): value is number {
   return Number.isSafeInteger(value) && (value as number) >= 0;
 }
 
+/** The most header bytes a blob for `loaded` may have: a generous bound on what the encoder writes. */
+export function maxStateHeaderBytes(loaded: LoadedModel): number {
+  const info = loaded.model.info;
+  const named = new TextEncoder().encode(JSON.stringify({ model: loaded.id, parts: info.stateParts })).length;
+  return HEADER_SLACK_BYTES + named + info.vocabSize * (String(info.vocabSize).length + COUNT_ENTRY_BYTES);
+}
+
 /**
  * Checks that the parsed header is an object whose payload lengths are whole
  * numbers, so the blob's length and checksum can be checked before anything else.
  */
-export function checkPayloadLengths(value: unknown): StateHeader {
+export function checkPayloadLengths(value: unknown): UncheckedHeader {
   if (!isObject(value)) {
     throw new StateFormatError(`State blob header is not an object (it is ${show(value)}): ${RE_EXPORT}`);
   }
   for (const field of ["stateFloats", "logitFloats"]) {
     if (!isCount(value[field])) fail(field, `is ${show(value[field])}, not a whole number of floats`);
   }
-  return value as unknown as StateHeader;
+  return value as UncheckedHeader;
 }
 
 /** Validates every field of `h` against `loaded`; throws a StateFormatError naming the first bad one. */
-export function checkHeader(loaded: LoadedModel, h: StateHeader): CheckedHeader {
+export function checkHeader(loaded: LoadedModel, h: UncheckedHeader): CheckedHeader {
   const info = loaded.model.info;
   for (const field of ["family", "model", "fingerprint", "dtype"] as const) {
     if (typeof h[field] !== "string") fail(field, `is ${show(h[field])}, not a string`);

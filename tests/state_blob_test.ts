@@ -11,7 +11,7 @@ import {
   type Session,
   StateFormatError,
 } from "../engine/mod.ts";
-import { MAX_SESSION_TOKENS } from "../engine/state_blob.ts";
+import { checkStateBlobPrefix, MAX_SESSION_TOKENS, maxStateBlobBytes } from "../engine/state_blob.ts";
 import { crc32 } from "../engine/crc32.ts";
 import { type LoadedModel, loadModel } from "../models/mod.ts";
 
@@ -314,3 +314,57 @@ for (const fixture of ["rwkv4/tiny", "mamba/tiny", "mamba2/tiny", "retnet/tiny"]
     refused(loaded, bad, new RegExp(`field ${name.replaceAll(/[.[\]]/g, "\\$&")} is NaN`));
   });
 }
+
+Deno.test("an absurd header length is refused from the first 16 bytes", async () => {
+  const { loaded, blob } = await tinyBlob();
+  const most = checkStateBlobPrefix(loaded, blob.subarray(0, 16));
+  assert.ok(blob.length <= most && most <= maxStateBlobBytes(loaded), `${blob.length} <= ${most}`);
+  assert.equal(checkStateBlobPrefix(loaded, blob), most);
+
+  const hostile = blob.slice(0, 16);
+  new DataView(hostile.buffer).setUint32(12, 500 * 1024 * 1024, true);
+  assert.throws(
+    () => checkStateBlobPrefix(loaded, hostile),
+    /header length is 524288000 bytes, over the \d+/,
+  );
+  assert.throws(() => checkStateBlobPrefix(loaded, blob.subarray(0, 12)), /truncated: 12 bytes/);
+  const wrongMagic = blob.slice(0, 16);
+  wrongMagic[0] = 0x41;
+  assert.throws(() => checkStateBlobPrefix(loaded, wrongMagic), StateFormatError);
+  const wrongVersion = blob.slice(0, 16);
+  wrongVersion[8] = 2;
+  assert.throws(() => checkStateBlobPrefix(loaded, wrongVersion), /version 2 is not supported/);
+});
+
+Deno.test("a valid blob whose header is padded past the bound is refused before parsing", async () => {
+  const { loaded, blob } = await tinyBlob();
+  const header = JSON.parse(
+    new TextDecoder().decode(blob.subarray(16, 16 + new DataView(blob.buffer).getUint32(12, true))),
+  );
+  const padded = rebuild(blob, { json: JSON.stringify(header) + " ".repeat(1024 * 1024) });
+  refused(loaded, padded, /header length is 10\d{5} bytes, over the \d+ a header for "tiny" may have/);
+  assert.ok(padded.length <= 512 * 1024 * 1024); // the route's own limit lets it through
+  decodeStateBlob(loaded, rebuild(blob, { json: JSON.stringify(header) + " ".repeat(1024) })); // some slack is fine
+});
+
+Deno.test("the size bound holds the largest real header: every token counted, a 3-byte carry", async () => {
+  for (const fixture of ["rwkv7/tiny", "rwkv7/tiny3", "mamba/tiny"]) {
+    const loaded = await loadModel(FIXTURES + fixture);
+    const s = newSession(loaded, 5);
+    await run(loaded, s, [1], 1);
+    s.tokens = MAX_SESSION_TOKENS;
+    s.sampler.rng = 2 ** 32 - 1;
+    s.sampler.counts = new Map(
+      Array.from({ length: loaded.model.info.vocabSize }, (_, id) => [id, Number.MAX_SAFE_INTEGER]),
+    );
+    s.carry = Uint8Array.from([0xf0, 0x9f, 0x98]);
+    const blob = encodeStateBlob(loaded, s);
+    assert.ok(
+      blob.length <= maxStateBlobBytes(loaded),
+      `${fixture}: ${blob.length} > ${maxStateBlobBytes(loaded)}`,
+    );
+    const back = decodeStateBlob(loaded, blob);
+    assert.equal(back.sampler.counts.size, loaded.model.info.vocabSize);
+    assert.equal(back.tokens, MAX_SESSION_TOKENS);
+  }
+});
