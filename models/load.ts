@@ -1,6 +1,7 @@
 import { type BackendName, createBackend, wasmThreadsSupported } from "../kernels/mod.ts";
 import { HuggingFaceTokenizer, type Tokenizer, WorldTokenizer } from "../tokenizers/mod.ts";
 import { ModelLoadError } from "./errors.ts";
+import { parsePythonJson } from "./formats/python_json.ts";
 import { parseSafetensors } from "./formats/safetensors.ts";
 import { FAMILIES } from "./registry.ts";
 import type { Family, RecurrentModel } from "./types.ts";
@@ -54,9 +55,7 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
   }
   const bytes = await Deno.readFile(`${dir}/${weights[0]}`);
   const tensors = parseSafetensors(bytes, weights[0]);
-  const config = files.includes("config.json")
-    ? await readJson(`${dir}/config.json`) as Record<string, unknown>
-    : undefined;
+  const config = files.includes("config.json") ? await readJsonObject(`${dir}/config.json`) : undefined;
   const found = [...FAMILIES].find(([, spec]) => spec.detect(tensors, config));
   if (!found) {
     const names = [...tensors.keys()].slice(0, 5).join(", ");
@@ -78,7 +77,7 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
   const model = spec.create(tensors, backend, { chunk, config });
   const tokenizer = await loadTokenizer(dir, files, spec.defaultVocab);
   const chatTemplate = files.includes("tokenizer_config.json")
-    ? readChatTemplate(await readJson(`${dir}/tokenizer_config.json`) as Record<string, unknown>)
+    ? readChatTemplate(await readJsonObject(`${dir}/tokenizer_config.json`))
     : undefined;
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
   const fingerprint = [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
@@ -89,9 +88,9 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
 async function loadTokenizer(dir: string, files: string[], defaultVocab?: string): Promise<Tokenizer> {
   if (files.includes("tokenizer.json")) {
     const config = files.includes("tokenizer_config.json")
-      ? await readJson(`${dir}/tokenizer_config.json`) as Record<string, unknown>
+      ? await readJsonObject(`${dir}/tokenizer_config.json`)
       : {};
-    return new HuggingFaceTokenizer(await readJson(`${dir}/tokenizer.json`), config);
+    return new HuggingFaceTokenizer(await readJson(`${dir}/tokenizer.json`, JSON.parse), config);
   }
   const vocab = files.filter((f) => f.endsWith(".txt") && /vocab/i.test(f));
   if (vocab.length > 0) return new WorldTokenizer(await Deno.readTextFile(`${dir}/${vocab[0]}`), vocab[0]);
@@ -125,10 +124,23 @@ async function listDir(dir: string): Promise<string[]> {
   }
 }
 
-async function readJson(path: string): Promise<unknown> {
+// config.json and tokenizer_config.json are written by Python (bare Infinity, {"__float__": …});
+// tokenizer.json by the Rust tokenizers library, plain JSON, often megabytes.
+async function readJson(path: string, parse: (text: string) => unknown = parsePythonJson): Promise<unknown> {
+  const text = await Deno.readTextFile(path).catch((cause) => {
+    throw new ModelLoadError(`Cannot read ${path}: ${(cause as Error).message}`, { cause });
+  });
   try {
-    return JSON.parse(await Deno.readTextFile(path));
+    return parse(text);
   } catch (cause) {
-    throw new ModelLoadError(`${path}: not valid JSON`, { cause });
+    throw new ModelLoadError(`${path}: not valid JSON (${(cause as Error).message})`, { cause });
   }
+}
+
+async function readJsonObject(path: string): Promise<Record<string, unknown>> {
+  const value = await readJson(path);
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new ModelLoadError(`${path}: expected a JSON object, found ${JSON.stringify(value)?.slice(0, 40)}`);
+  }
+  return value as Record<string, unknown>;
 }
