@@ -64,6 +64,9 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
     );
   }
   const [family, spec] = found;
+  const chatTemplate = files.includes("tokenizer_config.json")
+    ? readChatTemplate(await readJsonObject(`${dir}/tokenizer_config.json`))
+    : undefined;
   const chunk = options.chunk ?? 64;
   const big = bytes.byteLength >= 64 * 1024 * 1024 && wasmThreadsSupported();
   const threads = options.threads ?? (big ? Math.max(1, navigator.hardwareConcurrency ?? 1) : 1);
@@ -74,30 +77,58 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
     console.warn(`${threads} kernel threads unavailable (${(err as Error).message}); using 1`);
     return createBackend({ ...size, threads: 1 }, options.backend);
   });
-  const model = spec.create(tensors, backend, { chunk, config });
-  const tokenizer = await loadTokenizer(dir, files, spec.defaultVocab);
-  const chatTemplate = files.includes("tokenizer_config.json")
-    ? readChatTemplate(await readJsonObject(`${dir}/tokenizer_config.json`))
-    : undefined;
+  let model: RecurrentModel, tokenizer: Tokenizer;
+  try {
+    model = spec.create(tensors, backend, { chunk, config });
+    const picked = await loadTokenizer(dir, files, spec.defaultVocab);
+    tokenizer = picked.tokenizer;
+    checkVocab(dir, model.info.vocabSize, tokenizer.vocabSize, picked.source);
+  } catch (err) {
+    backend.close();
+    throw err;
+  }
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
   const fingerprint = [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
   const id = options.id ?? dir.replace(/\/+$/, "").split("/").pop()!;
   return { id, family, model, tokenizer, fingerprint, chatTemplate };
 }
 
-async function loadTokenizer(dir: string, files: string[], defaultVocab?: string): Promise<Tokenizer> {
+// The tokenizer, and what it came from (for messages).
+async function loadTokenizer(
+  dir: string,
+  files: string[],
+  defaultVocab?: string,
+): Promise<{ tokenizer: Tokenizer; source: string }> {
   if (files.includes("tokenizer.json")) {
     const config = files.includes("tokenizer_config.json")
       ? await readJsonObject(`${dir}/tokenizer_config.json`)
       : {};
-    return new HuggingFaceTokenizer(await readJson(`${dir}/tokenizer.json`, JSON.parse), config);
+    const tokenizer = new HuggingFaceTokenizer(await readJson(`${dir}/tokenizer.json`, JSON.parse), config);
+    return { tokenizer, source: "tokenizer.json" };
   }
   const vocab = files.filter((f) => f.endsWith(".txt") && /vocab/i.test(f));
-  if (vocab.length > 0) return new WorldTokenizer(await Deno.readTextFile(`${dir}/${vocab[0]}`), vocab[0]);
+  if (vocab.length > 0) {
+    const tokenizer = new WorldTokenizer(await Deno.readTextFile(`${dir}/${vocab[0]}`), vocab[0]);
+    return { tokenizer, source: vocab[0] };
+  }
   if (defaultVocab) {
-    return new WorldTokenizer(await Deno.readTextFile(new URL(defaultVocab, ASSETS)), defaultVocab);
+    const tokenizer = new WorldTokenizer(
+      await Deno.readTextFile(new URL(defaultVocab, ASSETS)),
+      defaultVocab,
+    );
+    return { tokenizer, source: `the default vocabulary ${defaultVocab}, as the directory has none` };
   }
   throw new ModelLoadError(`${dir}: no tokenizer.json or vocabulary .txt found`);
+}
+
+// Every id the tokenizer can produce must index the embedding. More rows than ids is fine (vocabularies
+// padded to a multiple of 8 or 64, e.g. Mamba's 50280 rows for GPT-NeoX's 50277 ids); fewer is not.
+function checkVocab(dir: string, rows: number, ids: number, source: string): void {
+  if (ids <= rows) return;
+  throw new ModelLoadError(
+    `The model in ${dir} has ${rows} embedding rows but its tokenizer (${source}) has ${ids} ids: ` +
+      `put the checkpoint's own vocabulary .txt or tokenizer.json beside its weights`,
+  );
 }
 
 // tokenizer_config.json: chat_template is a string, or a list of {name, template} ("default" first).
