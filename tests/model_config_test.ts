@@ -29,6 +29,9 @@ Deno.test("a Mamba-2 config.json with a bare Infinity (transformers 4.x) loads a
   const plain = await logits(await mamba2With(undefined));
   assert.ok(allFinite(plain));
   assert.deepEqual(await logits(await mamba2With("[0.0, Infinity]")), plain);
+  // As before: the string "Infinity" (some converters) and null (JavaScript's JSON.stringify) leave dt unclamped.
+  assert.deepEqual(await logits(await mamba2With('[0.0, "Infinity"]')), plain);
+  assert.deepEqual(await logits(await mamba2With("[0.0, null]")), plain);
 });
 
 Deno.test('a Mamba-2 config.json with {"__float__": "Infinity"} (transformers 5.x) gives the same finite logits', async () => {
