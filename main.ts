@@ -11,8 +11,9 @@ import { DEFAULT_MODEL_DIR, intFlag } from "./cli/defaults.ts";
 import { SessionService } from "./engine/mod.ts";
 import { MemoryStore, openDenoKvStore, type StateStore } from "./store/mod.ts";
 import type { BackendName } from "./kernels/mod.ts";
-import { loadModel } from "./models/mod.ts";
+import { loadModel, ModelLoadError } from "./models/mod.ts";
 import { createApp, DEFAULT_LIMITS } from "./routes/mod.ts";
+import { TokenizerLoadError } from "./tokenizers/mod.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -48,7 +49,10 @@ const threads = threadsFlag ? intFlag("threads", threadsFlag, 1) || 1 : undefine
 const models = new Map();
 for (const dir of dirs) {
   const started = performance.now();
-  const loaded = await loadModel(dir, { backend, threads });
+  const loaded = await loadModel(dir, { backend, threads }).catch((err) => {
+    if (err instanceof ModelLoadError || err instanceof TokenizerLoadError) exitWith(err.message);
+    throw err;
+  });
   models.set(loaded.id, loaded);
   const ms = Math.round(performance.now() - started);
   const b = loaded.model.backend;
@@ -90,11 +94,22 @@ const sweep = () => sessions.sweep().catch((err) => console.error("sweep failed:
 sweep();
 Deno.unrefTimer(setInterval(sweep, 3600 * 1000));
 
-const server = Deno.serve({
-  port,
-  hostname,
-  onListen: ({ hostname, port }) => console.log(`listening on http://${hostname}:${port}/v1`),
-}, app.fetch);
+const server = (() => {
+  try {
+    return Deno.serve({
+      port,
+      hostname,
+      onListen: ({ hostname, port }) => console.log(`listening on http://${hostname}:${port}/v1`),
+    }, app.fetch);
+  } catch (err) {
+    if (err instanceof Deno.errors.AddrInUse) {
+      exitWith(
+        `Port ${port} is in use on ${hostname}: pass another with --port or PORT (0 picks a free one)`,
+      );
+    }
+    throw err;
+  }
+})();
 
 // On SIGINT/SIGTERM: stop taking requests, let running generations reach their final checkpoint
 // (at most 30 s; a generation cut after that resumes elsewhere from its last one), then exit.
@@ -110,3 +125,9 @@ const stop = async (signal: string) => {
   Deno.exit(0);
 };
 for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, () => stop(signal));
+
+/** Ends startup with a message the user can act on (a bad model directory, a busy port), not a stack trace. */
+function exitWith(message: string): never {
+  console.error(message);
+  Deno.exit(1);
+}

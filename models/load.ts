@@ -1,6 +1,7 @@
 import { type BackendName, createBackend, wasmThreadsSupported } from "../kernels/mod.ts";
 import { HuggingFaceTokenizer, type Tokenizer, WorldTokenizer } from "../tokenizers/mod.ts";
 import { ModelLoadError } from "./errors.ts";
+import { parsePythonJson } from "./formats/python_json.ts";
 import { parseSafetensors } from "./formats/safetensors.ts";
 import { FAMILIES } from "./registry.ts";
 import type { Family, RecurrentModel } from "./types.ts";
@@ -54,9 +55,7 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
   }
   const bytes = await Deno.readFile(`${dir}/${weights[0]}`);
   const tensors = parseSafetensors(bytes, weights[0]);
-  const config = files.includes("config.json")
-    ? await readJson(`${dir}/config.json`) as Record<string, unknown>
-    : undefined;
+  const config = files.includes("config.json") ? await readJsonObject(`${dir}/config.json`) : undefined;
   const found = [...FAMILIES].find(([, spec]) => spec.detect(tensors, config));
   if (!found) {
     const names = [...tensors.keys()].slice(0, 5).join(", ");
@@ -65,6 +64,9 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
     );
   }
   const [family, spec] = found;
+  const chatTemplate = files.includes("tokenizer_config.json")
+    ? readChatTemplate(await readJsonObject(`${dir}/tokenizer_config.json`))
+    : undefined;
   const chunk = options.chunk ?? 64;
   const big = bytes.byteLength >= 64 * 1024 * 1024 && wasmThreadsSupported();
   const threads = options.threads ?? (big ? Math.max(1, navigator.hardwareConcurrency ?? 1) : 1);
@@ -75,30 +77,58 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
     console.warn(`${threads} kernel threads unavailable (${(err as Error).message}); using 1`);
     return createBackend({ ...size, threads: 1 }, options.backend);
   });
-  const model = spec.create(tensors, backend, { chunk, config });
-  const tokenizer = await loadTokenizer(dir, files, spec.defaultVocab);
-  const chatTemplate = files.includes("tokenizer_config.json")
-    ? readChatTemplate(await readJson(`${dir}/tokenizer_config.json`) as Record<string, unknown>)
-    : undefined;
+  let model: RecurrentModel, tokenizer: Tokenizer;
+  try {
+    model = spec.create(tensors, backend, { chunk, config });
+    const picked = await loadTokenizer(dir, files, spec.defaultVocab);
+    tokenizer = picked.tokenizer;
+    checkVocab(dir, model.info.vocabSize, tokenizer.vocabSize, picked.source);
+  } catch (err) {
+    backend.close();
+    throw err;
+  }
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
   const fingerprint = [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
   const id = options.id ?? dir.replace(/\/+$/, "").split("/").pop()!;
   return { id, family, model, tokenizer, fingerprint, chatTemplate };
 }
 
-async function loadTokenizer(dir: string, files: string[], defaultVocab?: string): Promise<Tokenizer> {
+// The tokenizer, and what it came from (for messages).
+async function loadTokenizer(
+  dir: string,
+  files: string[],
+  defaultVocab?: string,
+): Promise<{ tokenizer: Tokenizer; source: string }> {
   if (files.includes("tokenizer.json")) {
     const config = files.includes("tokenizer_config.json")
-      ? await readJson(`${dir}/tokenizer_config.json`) as Record<string, unknown>
+      ? await readJsonObject(`${dir}/tokenizer_config.json`)
       : {};
-    return new HuggingFaceTokenizer(await readJson(`${dir}/tokenizer.json`), config);
+    const tokenizer = new HuggingFaceTokenizer(await readJson(`${dir}/tokenizer.json`, JSON.parse), config);
+    return { tokenizer, source: "tokenizer.json" };
   }
   const vocab = files.filter((f) => f.endsWith(".txt") && /vocab/i.test(f));
-  if (vocab.length > 0) return new WorldTokenizer(await Deno.readTextFile(`${dir}/${vocab[0]}`), vocab[0]);
+  if (vocab.length > 0) {
+    const tokenizer = new WorldTokenizer(await Deno.readTextFile(`${dir}/${vocab[0]}`), vocab[0]);
+    return { tokenizer, source: vocab[0] };
+  }
   if (defaultVocab) {
-    return new WorldTokenizer(await Deno.readTextFile(new URL(defaultVocab, ASSETS)), defaultVocab);
+    const tokenizer = new WorldTokenizer(
+      await Deno.readTextFile(new URL(defaultVocab, ASSETS)),
+      defaultVocab,
+    );
+    return { tokenizer, source: `the default vocabulary ${defaultVocab}, as the directory has none` };
   }
   throw new ModelLoadError(`${dir}: no tokenizer.json or vocabulary .txt found`);
+}
+
+// Every id the tokenizer can produce must index the embedding. More rows than ids is fine (vocabularies
+// padded to a multiple of 8 or 64, e.g. Mamba's 50280 rows for GPT-NeoX's 50277 ids); fewer is not.
+function checkVocab(dir: string, rows: number, ids: number, source: string): void {
+  if (ids <= rows) return;
+  throw new ModelLoadError(
+    `The model in ${dir} has ${rows} embedding rows but its tokenizer (${source}) has ${ids} ids: ` +
+      `put the checkpoint's own vocabulary .txt or tokenizer.json beside its weights`,
+  );
 }
 
 // tokenizer_config.json: chat_template is a string, or a list of {name, template} ("default" first).
@@ -125,10 +155,23 @@ async function listDir(dir: string): Promise<string[]> {
   }
 }
 
-async function readJson(path: string): Promise<unknown> {
+// config.json and tokenizer_config.json are written by Python (bare Infinity, {"__float__": …});
+// tokenizer.json by the Rust tokenizers library, plain JSON, often megabytes.
+async function readJson(path: string, parse: (text: string) => unknown = parsePythonJson): Promise<unknown> {
+  const text = await Deno.readTextFile(path).catch((cause) => {
+    throw new ModelLoadError(`Cannot read ${path}: ${(cause as Error).message}`, { cause });
+  });
   try {
-    return JSON.parse(await Deno.readTextFile(path));
+    return parse(text);
   } catch (cause) {
-    throw new ModelLoadError(`${path}: not valid JSON`, { cause });
+    throw new ModelLoadError(`${path}: not valid JSON (${(cause as Error).message})`, { cause });
   }
+}
+
+async function readJsonObject(path: string): Promise<Record<string, unknown>> {
+  const value = await readJson(path);
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new ModelLoadError(`${path}: expected a JSON object, found ${JSON.stringify(value)?.slice(0, 40)}`);
+  }
+  return value as Record<string, unknown>;
 }

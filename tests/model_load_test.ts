@@ -42,11 +42,57 @@ Deno.test("an RWKV-7 directory is detected from tensor names, dimensions from sh
   assert.deepEqual(loaded.tokenizer.encode("Hi!"), [41, 74, 2]);
 });
 
+/** The fixture's tensors with emb.weight and head.weight grown (zero rows) or cut to `rows` rows. */
+function withVocabRows(tensors: RawTensor[], rows: number): RawTensor[] {
+  return tensors.map((t) => {
+    if (t.name !== "emb.weight" && t.name !== "head.weight") return t;
+    const rowBytes = t.bytes.byteLength / t.shape[0];
+    const bytes = new Uint8Array(rows * rowBytes);
+    bytes.set(t.bytes.subarray(0, Math.min(t.bytes.byteLength, bytes.byteLength)));
+    return { ...t, shape: [rows, t.shape[1]], bytes };
+  });
+}
+
 Deno.test("a BlinkDL directory with no tokenizer uses the World vocabulary", async () => {
-  const dir = await dirWith(fixtureTensors());
+  const dir = await dirWith(withVocabRows(fixtureTensors(), 65536));
   const loaded = await loadModel(dir, { backend: "reference" });
+  assert.equal(loaded.model.info.vocabSize, 65536);
   assert.equal(loaded.tokenizer.vocabSize, 65530);
   assert.deepEqual(loaded.tokenizer.encode("Hello"), [33155]);
+});
+
+Deno.test("a tokenizer with ids the embedding has no row for is refused, naming both sizes", async () => {
+  // A 1000-token RWKV-7 with no vocabulary file: the World vocabulary's ids reach 65529.
+  await assertLoadError(
+    await dirWith(withVocabRows(fixtureTensors(), 1000)),
+    /has 1000 embedding rows but its tokenizer \(the default vocabulary rwkv_vocab_v20230424\.txt.*\) has 65530 ids: put the checkpoint's own vocabulary \.txt or tokenizer\.json beside its weights/,
+  );
+  // The fixture's own 96-token vocabulary, but an embedding cut to 90 rows.
+  await assertLoadError(
+    await dirWith(withVocabRows(fixtureTensors(), 90), {
+      "vocab.txt": Deno.readTextFileSync(FIX + "vocab.txt"),
+    }),
+    /has 90 embedding rows but its tokenizer \(vocab\.txt\) has 96 ids/,
+  );
+});
+
+Deno.test("an embedding padded past the tokenizer's ids loads (as Mamba's 50280 rows for 50277 tokens)", async () => {
+  const vocab = Deno.readTextFileSync(FIX + "vocab.txt");
+  const loaded = await loadModel(
+    await dirWith(withVocabRows(fixtureTensors(), 128), { "vocab.txt": vocab }),
+    {
+      backend: "reference",
+    },
+  );
+  assert.equal(loaded.model.info.vocabSize, 128);
+  assert.equal(loaded.tokenizer.vocabSize, 96);
+  for (
+    const family of ["rwkv7/tiny", "rwkv7/tiny3", "rwkv4/tiny", "mamba/tiny", "mamba2/tiny", "retnet/tiny"]
+  ) {
+    const dir = new URL(`./fixtures/${family}/`, import.meta.url).pathname;
+    const { model, tokenizer } = await loadModel(dir, { backend: "reference" });
+    assert.ok(tokenizer.vocabSize <= model.info.vocabSize, family);
+  }
 });
 
 Deno.test("a missing tensor is named", async () => {
@@ -82,7 +128,9 @@ Deno.test("a directory without weights, or with two weight files, is refused", a
 });
 
 Deno.test("a chat template in tokenizer_config.json is picked up (string or named list)", async () => {
+  const vocab = Deno.readTextFileSync(FIX + "vocab.txt");
   const plain = await dirWith(fixtureTensors(), {
+    "vocab.txt": vocab,
     "tokenizer_config.json": JSON.stringify({
       chat_template: "{{ messages[0].content }}",
       eos_token: "</s>",
@@ -95,6 +143,7 @@ Deno.test("a chat template in tokenizer_config.json is picked up (string or name
     eosToken: "</s>",
   });
   const named = await dirWith(fixtureTensors(), {
+    "vocab.txt": vocab,
     "tokenizer_config.json": JSON.stringify({
       chat_template: [{ name: "tool_use", template: "T" }, { name: "default", template: "D" }],
       bos_token: { content: "<s>" },

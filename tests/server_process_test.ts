@@ -28,3 +28,55 @@ Deno.test("the server starts on its default model and streams a completion over 
     await child.status;
   }
 });
+
+/** Runs `deno task start` to its end (it should fail to start) and returns its exit code and stderr. */
+async function startFailure(env: Record<string, string>, args: string[] = []) {
+  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-read",
+      "--allow-env",
+      "--allow-net",
+      "--allow-write",
+      "--unstable-kv",
+      "main.ts",
+      ...args,
+    ],
+    cwd: new URL("../", import.meta.url).pathname,
+    env: { HOST: "127.0.0.1", STORE: "memory", ...env },
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  return { code, stderr: new TextDecoder().decode(stderr) };
+}
+
+function assertPlainMessage(stderr: string, message: RegExp) {
+  assert.match(stderr, message);
+  assert.doesNotMatch(stderr, /Uncaught/);
+  assert.doesNotMatch(stderr, /^\s+at /m, `a stack trace was printed:\n${stderr}`);
+}
+
+Deno.test("a model directory that does not exist ends startup with the loader's message, no stack trace", async () => {
+  const { code, stderr } = await startFailure({}, ["--model", "/nonexistent/model"]);
+  assert.equal(code, 1);
+  assertPlainMessage(stderr, /^Cannot read model directory \/nonexistent\/model: No such file or directory/);
+});
+
+Deno.test("a directory that is not a model (MODEL=dir) ends startup with what was found", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${dir}/notes.txt`, "not a model");
+  const { code, stderr } = await startFailure({ MODEL: dir });
+  assert.equal(code, 1);
+  assertPlainMessage(stderr, /expected exactly one \.safetensors file, found none/);
+});
+
+Deno.test("a port already in use ends startup saying so and what to pass instead", async () => {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = listener.addr.port;
+  const { code, stderr } = await startFailure({ PORT: String(port) });
+  assert.equal(code, 1);
+  assertPlainMessage(
+    stderr,
+    new RegExp(`^Port ${port} is in use on 127\\.0\\.0\\.1: pass another with --port or PORT`),
+  );
+});

@@ -2,6 +2,7 @@ import type { Backend, Matrix, WeightDType } from "../../kernels/mod.ts";
 import { bytesToF32 } from "../../kernels/mod.ts";
 import { ModelLoadError } from "../errors.ts";
 import type { TensorMap } from "../formats/tensor.ts";
+import { configNumber } from "../shared/config.ts";
 import { hostMatrix, tensorBytes, TensorReader } from "../shared/weights.ts";
 
 /** Mamba dimensions, from config.json (HF `MambaConfig`) checked against the tensor shapes. */
@@ -63,7 +64,7 @@ export function mambaDims(tensors: TensorMap, config: Record<string, unknown> | 
   const [inner, n] = t.get("backbone.layers.0.mixer.A_log").shape;
   const k = t.get("backbone.layers.0.mixer.conv1d.weight").shape[2];
   const rank = t.get("backbone.layers.0.mixer.dt_proj.weight").shape[1];
-  const eps = typeof config?.layer_norm_epsilon === "number" ? config.layer_norm_epsilon : 1e-5;
+  const eps = configNumber(config, "layer_norm_epsilon") ?? 1e-5;
   const dims = { nLayer, d, inner, n, k, rank, vocab, eps };
   const expect: [string, number][] = [
     ["num_hidden_layers", nLayer],
@@ -74,8 +75,8 @@ export function mambaDims(tensors: TensorMap, config: Record<string, unknown> | 
     ["time_step_rank", rank],
   ];
   for (const [key, value] of expect) {
-    const given = config?.[key];
-    if (typeof given === "number" && given !== value) {
+    const given = configNumber(config, key);
+    if (given !== undefined && given !== value) {
       throw new ModelLoadError(`config.json says ${key} ${given}, the tensors say ${value}`);
     }
   }

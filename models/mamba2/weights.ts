@@ -1,6 +1,7 @@
 import type { Backend, Matrix, WeightDType } from "../../kernels/mod.ts";
 import { ModelLoadError } from "../errors.ts";
 import type { TensorMap } from "../formats/tensor.ts";
+import { configNumber, configNumbers } from "../shared/config.ts";
 import { hostMatrix, tensorBytes, TensorReader } from "../shared/weights.ts";
 
 /** Mamba-2 dimensions, from config.json (HF `Mamba2Config`) checked against the tensor shapes. */
@@ -60,15 +61,6 @@ export function isMamba2(tensors: TensorMap, config: Record<string, unknown> | u
     !tensors.has("backbone.layers.0.mixer.x_proj.weight");
 }
 
-function field(config: Record<string, unknown> | undefined, key: string): number | undefined {
-  const v = config?.[key];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== "number") {
-    throw new ModelLoadError(`config.json field ${key} is ${JSON.stringify(v)}, expected a number`);
-  }
-  return v;
-}
-
 /** Dimensions: heads, state and groups need config.json (the tensors alone cannot tell groups from state). */
 export function mamba2Dims(tensors: TensorMap, config: Record<string, unknown> | undefined): Mamba2Dims {
   const t = new TensorReader(tensors, "Mamba-2");
@@ -78,8 +70,8 @@ export function mamba2Dims(tensors: TensorMap, config: Record<string, unknown> |
   const heads = t.get("backbone.layers.0.mixer.A_log").shape[0];
   const inner = t.get("backbone.layers.0.mixer.norm.weight").shape[0];
   const [convDim, , k] = t.get("backbone.layers.0.mixer.conv1d.weight").shape;
-  const n = field(config, "state_size");
-  const groups = field(config, "n_groups") ?? 1;
+  const n = configNumber(config, "state_size");
+  const groups = configNumber(config, "n_groups") ?? 1;
   if (n === undefined) throw new ModelLoadError("Mamba-2 needs config.json with state_size (and n_groups)");
   if (inner + 2 * groups * n !== convDim) {
     throw new ModelLoadError(
@@ -93,10 +85,8 @@ export function mamba2Dims(tensors: TensorMap, config: Record<string, unknown> |
       `Mamba-2 with ${heads} heads, ${inner} channels and ${groups} groups is inconsistent`,
     );
   }
-  const limit = config?.time_step_limit;
-  const [dtMin, dtMax] = Array.isArray(limit) && limit.length === 2
-    ? limit.map((v) => (typeof v === "number" ? v : v === "Infinity" || v === null ? Infinity : Number(v)))
-    : [0, Infinity];
+  const limit = configNumbers(config, "time_step_limit", { length: 2, infinite: true });
+  const [dtMin, dtMax] = [limit?.[0] ?? 0, limit?.[1] ?? Infinity];
   if (config?.hidden_act !== undefined && config.hidden_act !== "silu") {
     throw new ModelLoadError(
       `config.json hidden_act "${config.hidden_act}" is not supported: Mamba-2 uses "silu"`,
@@ -113,7 +103,7 @@ export function mamba2Dims(tensors: TensorMap, config: Record<string, unknown> |
     k,
     convDim,
     vocab,
-    eps: field(config, "layer_norm_epsilon") ?? 1e-5,
+    eps: configNumber(config, "layer_norm_epsilon") ?? 1e-5,
     dtMin,
     dtMax,
   };

@@ -1,6 +1,7 @@
 import type { Backend, Matrix, WeightDType } from "../../kernels/mod.ts";
 import { ModelLoadError } from "../errors.ts";
 import type { TensorMap } from "../formats/tensor.ts";
+import { configNumber } from "../shared/config.ts";
 import { hostMatrix, tensorBytes, TensorReader } from "../shared/weights.ts";
 
 /** RetNet dimensions: torchscale's `RetNetConfig` fields from config.json, checked against the shapes. */
@@ -71,11 +72,8 @@ export function retnetDims(tensors: TensorMap, config: Record<string, unknown> |
   let nLayer = 0;
   while (t.has(`layers.${nLayer}.retention.q_proj.weight`)) nLayer++;
   const dv = t.get("layers.0.retention.v_proj.weight").shape[0];
-  const heads = cfg<number>(
-    config,
-    "decoder_retention_heads",
-    t.has("retnet_rel_pos.decay") ? t.get("retnet_rel_pos.decay").shape[0] : 0,
-  );
+  const heads = configNumber(config, "decoder_retention_heads") ??
+    (t.has("retnet_rel_pos.decay") ? t.get("retnet_rel_pos.decay").shape[0] : 0);
   if (!heads || d % heads !== 0 || dv % heads !== 0) {
     throw new ModelLoadError(
       `RetNet needs decoder_retention_heads dividing ${d} and ${dv} (config.json), got ${heads}`,
@@ -84,7 +82,7 @@ export function retnetDims(tensors: TensorMap, config: Record<string, unknown> |
   if (cfg(config, "decoder_normalize_before", true) !== true) {
     throw new ModelLoadError("RetNet with decoder_normalize_before false (post-norm) is not supported");
   }
-  if (cfg(config, "deepnorm", false) || cfg(config, "moe_freq", 0) || cfg(config, "multiway", false)) {
+  if (cfg(config, "deepnorm", false) || configNumber(config, "moe_freq") || cfg(config, "multiway", false)) {
     throw new ModelLoadError("RetNet with deepnorm, MoE or multiway layers is not supported");
   }
   const activation = cfg<string>(config, "activation_fn", "gelu");
@@ -93,7 +91,7 @@ export function retnetDims(tensors: TensorMap, config: Record<string, unknown> |
       `RetNet activation_fn "${activation}" is not supported: use gelu, swish or relu`,
     );
   }
-  const expectLayers = cfg<number>(config, "decoder_layers", nLayer);
+  const expectLayers = configNumber(config, "decoder_layers") ?? nLayer;
   if (expectLayers !== nLayer) {
     throw new ModelLoadError(`config.json says ${expectLayers} layers, the checkpoint has ${nLayer}`);
   }
@@ -106,7 +104,7 @@ export function retnetDims(tensors: TensorMap, config: Record<string, unknown> |
     headDim: dv / heads,
     ffn: t.get("layers.0.ffn.fc1.weight").shape[0],
     vocab,
-    eps: cfg<number>(config, "layernorm_eps", 1e-6),
+    eps: configNumber(config, "layernorm_eps") ?? 1e-6,
     activation,
     embedScale: cfg(config, "no_scale_embedding", true) ? 1 : Math.sqrt(d),
   };

@@ -1,6 +1,7 @@
 import type { Backend, Matrix, WeightDType } from "../../kernels/mod.ts";
 import { ModelLoadError } from "../errors.ts";
 import type { TensorMap } from "../formats/tensor.ts";
+import { configNumber, type ModelConfig } from "../shared/config.ts";
 import { hostMatrix, type NormParams, tensorBytes, TensorReader } from "../shared/weights.ts";
 
 /** RWKV-4 dimensions, from config.json (HF `RwkvConfig`) checked against the tensor shapes. */
@@ -59,14 +60,7 @@ export function isRwkv4(tensors: TensorMap, config: Record<string, unknown> | un
   return tensors.has("rwkv.blocks.0.attention.time_first");
 }
 
-function num(config: Record<string, unknown> | undefined, key: string, fallback: number): number {
-  const v = config?.[key];
-  if (v === undefined || v === null) return fallback;
-  if (typeof v !== "number" || !Number.isFinite(v)) {
-    throw new ModelLoadError(`config.json field ${key} is ${JSON.stringify(v)}, expected a number`);
-  }
-  return v;
-}
+const num = (config: ModelConfig, key: string, fallback: number) => configNumber(config, key) ?? fallback;
 
 /** Dimensions from config.json, defaulting to what the tensor shapes say. */
 export function rwkv4Dims(tensors: TensorMap, config: Record<string, unknown> | undefined): Rwkv4Dims {
