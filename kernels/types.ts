@@ -49,7 +49,7 @@ export interface Wkv7Shape {
   readonly tokens: number;
   /** Heads. */
   readonly heads: number;
-  /** Channels per head (a multiple of 4 for WASM). */
+  /** Channels per head. */
   readonly headSize: number;
 }
 

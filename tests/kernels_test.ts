@@ -1,5 +1,7 @@
-// Every backend against the pure-TS reference on seeded random inputs.
-// Tolerance: 1e-5 relative to the magnitude of the sum (f32 summation order differs).
+// Every backend against the pure-TS reference on seeded random inputs, on aligned shapes and on
+// shapes that end in a tail (widths no multiple of the SIMD width or of the 16-bit groups, rows and
+// tokens no multiple of matmul's 4 x 2 tile). Tolerance: 1e-5 relative to the magnitude of the sum
+// (f32 summation order differs).
 import assert from "node:assert/strict";
 import type { Backend, BackendSize, MatrixSource, WeightDType } from "../kernels/mod.ts";
 import { createReferenceBackend } from "../kernels/reference/backend.ts";
@@ -25,6 +27,22 @@ function fill(backend: Backend, n: number, rand: () => number): Float32Array {
   const a = backend.f32(n);
   for (let i = 0; i < n; i++) a[i] = rand() * 2 - 1;
   return a;
+}
+
+/** NaN floats after each guarded buffer: a kernel that reads past a row's end gets NaN into its sums. */
+const GUARD = 8;
+
+/** `n` random values in backend memory (zeros if no `rand`), followed by GUARD NaNs. */
+function guarded(backend: Backend, n: number, rand?: () => number): Float32Array {
+  const a = backend.f32(n + GUARD).fill(NaN).subarray(0, n);
+  for (let i = 0; i < n; i++) a[i] = rand ? rand() * 2 - 1 : 0;
+  return a;
+}
+
+/** Fails if a kernel wrote past the end of a guarded buffer. */
+function assertGuardKept(a: Float32Array, what: string) {
+  const after = new Float32Array(a.buffer, a.byteOffset + a.byteLength, GUARD);
+  assert.ok(after.every(Number.isNaN), `${what}: written past its end (${after.join(", ")})`);
 }
 
 function assertClose(actual: Float32Array, expected: Float32Array, scale: number, what: string) {
@@ -89,7 +107,39 @@ for (const [name, make] of BACKENDS) {
       }
     }
   }
-  for (const [tokens, heads, headSize] of [[1, 1, 4], [3, 2, 16], [5, 4, 64]]) {
+  // Widths that end in a tail: 1..3 columns past the last 4-wide vector, 1..7 past the last 8 halves.
+  for (const dtype of ["f32", "f16", "bf16"] as const) {
+    for (const cols of [1, 3, 6, 7, 9, 13, 100, 257]) {
+      Deno.test(`${name} matvec and matmul ${dtype} with ${cols} columns match the reference (rows 1, 5, 33; tokens 1, 2, 3, 5)`, async () => {
+        const rand = mulberry32(cols * 131 + dtype.length);
+        await withBackend(make, { capacity: 1 << 22, maxCols: cols }, (backend) => {
+          for (const rows of [1, 5, 33]) {
+            const src = randomMatrix(rows, cols, dtype, rand);
+            const [m, ref] = [backend.matrix(src), reference.matrix(src)];
+            const scale = dtype === "f16" ? 256 * cols : cols;
+            for (const tokens of [1, 2, 3, 5]) {
+              const what = `${rows}x${cols} over ${tokens} token(s)`;
+              const x = guarded(backend, cols * tokens, rand);
+              const expected = new Float32Array(rows * tokens);
+              reference.matmul(ref, x.slice(), expected, tokens);
+              const y = guarded(backend, rows * tokens);
+              backend.matmul(m, x, y, tokens);
+              assertClose(y, expected, scale, `matmul ${what}: y`);
+              assertGuardKept(y, `matmul ${what}: y`);
+              if (tokens > 1) continue;
+              const yv = guarded(backend, rows);
+              backend.matvec(m, x, yv);
+              assertClose(yv, expected, scale, `matvec ${what}: y`);
+              assertGuardKept(yv, `matvec ${what}: y`);
+            }
+          }
+        });
+      });
+    }
+  }
+  for (
+    const [tokens, heads, headSize] of [[1, 1, 4], [3, 2, 16], [5, 4, 64], [1, 1, 1], [2, 3, 7], [3, 2, 13]]
+  ) {
     Deno.test(`${name} wkv7 ${tokens} tokens x ${heads} heads of ${headSize} matches the reference`, async () => {
       const rand = mulberry32(tokens * 100 + heads * 10 + headSize);
       await withBackend(make, { capacity: 1 << 22, maxCols: 8 }, (backend) => {

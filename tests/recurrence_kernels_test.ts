@@ -1,6 +1,7 @@
 // The family recurrences (Mamba selective scan, Mamba-2 SSD, RetNet retention, RWKV-4 WKV): every
-// WASM backend against the pure-TS reference on seeded random inputs. Tolerance 2e-5 relative: the
-// WASM kernels use an f32 polynomial exp and f32 sums, the reference f64 Math.exp.
+// WASM backend against the pure-TS reference on seeded random inputs, on aligned sizes and on sizes
+// that end in a tail (state sizes, key widths, channels no multiple of the 4 SIMD lanes). Tolerance
+// 2e-5 relative: the WASM kernels use an f32 polynomial exp and f32 sums, the reference f64 Math.exp.
 import assert from "node:assert/strict";
 import type { Backend } from "../kernels/mod.ts";
 import { createReferenceBackend } from "../kernels/reference/backend.ts";
@@ -10,7 +11,12 @@ import { mulberry32 } from "../engine/prng.ts";
 const reference = createReferenceBackend();
 const TOL = 2e-5;
 
+/** NaN floats after every buffer: reading past an end poisons a result, writing past one is caught. */
+const GUARD = 4;
+
 function close(actual: Float32Array, expected: Float32Array, what: string) {
+  const after = new Float32Array(actual.buffer, actual.byteOffset + actual.byteLength, GUARD);
+  assert.ok(after.every(Number.isNaN), `${what}: written past its end (${after.join(", ")})`);
   for (let i = 0; i < actual.length; i++) {
     const scale = Math.max(1, Math.abs(expected[i]));
     assert.ok(
@@ -20,9 +26,14 @@ function close(actual: Float32Array, expected: Float32Array, what: string) {
   }
 }
 
-/** Random f32 values in [lo, hi), placed in `backend`'s memory. */
+/** `n` floats in `backend`'s memory, followed by GUARD NaNs; NaN themselves until a kernel writes them. */
+function guarded(backend: Backend, n: number): Float32Array {
+  return backend.f32(n + GUARD).fill(NaN).subarray(0, n);
+}
+
+/** Random f32 values in [lo, hi), placed in `backend`'s memory (guarded). */
 function rand(backend: Backend, n: number, r: () => number, lo = -1, hi = 1): Float32Array {
-  const a = backend.f32(n);
+  const a = guarded(backend, n);
   for (let i = 0; i < n; i++) a[i] = lo + (hi - lo) * r();
   return a;
 }
@@ -49,7 +60,16 @@ async function both(run: (b: Backend, r: () => number) => Float32Array[], seed: 
   }
 }
 
-for (const [tokens, channels, stateSize] of [[1, 4, 4], [5, 12, 16], [9, 24, 8]]) {
+for (
+  const [tokens, channels, stateSize] of [
+    [1, 4, 4],
+    [5, 12, 16],
+    [9, 24, 8],
+    [3, 5, 1],
+    [4, 7, 6],
+    [2, 3, 13],
+  ]
+) {
   Deno.test(`wasm selectiveScan ${tokens}x${channels}x${stateSize} matches the reference`, async () => {
     await both(
       (b, r) => {
@@ -62,7 +82,7 @@ for (const [tokens, channels, stateSize] of [[1, 4, 4], [5, 12, 16], [9, 24, 8]]
           c: rand(b, tokens * stateSize, r),
           d: rand(b, channels, r),
           z: rand(b, tokens * channels, r, -4, 4),
-          y: b.f32(tokens * channels),
+          y: guarded(b, tokens * channels),
         };
         b.selectiveScan(state, io, { tokens, channels, stateSize });
         return [state, io.y];
@@ -74,7 +94,13 @@ for (const [tokens, channels, stateSize] of [[1, 4, 4], [5, 12, 16], [9, 24, 8]]
 }
 
 for (
-  const [tokens, heads, headDim, stateSize, groups] of [[1, 2, 4, 4, 1], [6, 4, 8, 8, 2], [3, 6, 4, 16, 3]]
+  const [tokens, heads, headDim, stateSize, groups] of [
+    [1, 2, 4, 4, 1],
+    [6, 4, 8, 8, 2],
+    [3, 6, 4, 16, 3],
+    [2, 3, 5, 7, 1],
+    [3, 6, 3, 6, 3],
+  ]
 ) {
   Deno.test(`wasm ssdScan ${tokens} tokens, ${heads} heads of ${headDim}, state ${stateSize}, ${groups} groups`, async () => {
     await both(
@@ -87,7 +113,7 @@ for (
           b: rand(b, tokens * groups * stateSize, r),
           c: rand(b, tokens * groups * stateSize, r),
           d: rand(b, heads, r),
-          y: b.f32(tokens * heads * headDim),
+          y: guarded(b, tokens * heads * headDim),
         };
         b.ssdScan(state, io, { tokens, heads, headDim, stateSize, groups });
         return [state, io.y];
@@ -98,7 +124,16 @@ for (
   });
 }
 
-for (const [tokens, heads, keyDim, valueDim] of [[1, 1, 4, 4], [5, 2, 16, 32], [4, 3, 8, 12]]) {
+for (
+  const [tokens, heads, keyDim, valueDim] of [
+    [1, 1, 4, 4],
+    [5, 2, 16, 32],
+    [4, 3, 8, 12],
+    [3, 3, 5, 7],
+    [2, 2, 13, 3],
+    [1, 1, 1, 1],
+  ]
+) {
   Deno.test(`wasm retention ${tokens} tokens, ${heads} heads, keys ${keyDim}, values ${valueDim}`, async () => {
     await both(
       (b, r) => {
@@ -109,7 +144,7 @@ for (const [tokens, heads, keyDim, valueDim] of [[1, 1, 4, 4], [5, 2, 16, 32], [
           v: rand(b, tokens * heads * valueDim, r),
           keep: rand(b, tokens * heads, r, 0.5, 1),
           add: rand(b, tokens * heads, r, 0.1, 1),
-          o: b.f32(tokens * heads * valueDim),
+          o: guarded(b, tokens * heads * valueDim),
         };
         b.retention(kv, io, { tokens, heads, keyDim, valueDim });
         return [kv, io.o];
@@ -120,7 +155,7 @@ for (const [tokens, heads, keyDim, valueDim] of [[1, 1, 4, 4], [5, 2, 16, 32], [
   });
 }
 
-for (const [tokens, channels] of [[1, 4], [7, 12], [20, 32]]) {
+for (const [tokens, channels] of [[1, 4], [7, 12], [20, 32], [3, 1], [5, 7], [4, 13]]) {
   Deno.test(`wasm wkv4 ${tokens} tokens x ${channels} channels matches the reference`, async () => {
     await both(
       (b, r) => {
@@ -135,7 +170,7 @@ for (const [tokens, channels] of [[1, 4], [7, 12], [20, 32]]) {
           u: rand(b, channels, r, -2, 2),
           k: rand(b, tokens * channels, r, -6, 6),
           v: rand(b, tokens * channels, r),
-          out: b.f32(tokens * channels),
+          out: guarded(b, tokens * channels),
         };
         b.wkv4(state, io, { tokens, channels });
         return [state.num, state.den, state.max, io.out];

@@ -91,7 +91,6 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
     name: "wasm",
     threads,
     matrix(src: MatrixSource): Matrix {
-      if (src.cols % 8 !== 0) throw new RangeError(`Matrix columns must be a multiple of 8, got ${src.cols}`);
       const at = alloc(src.bytes.byteLength);
       new Uint8Array(buffer, at, src.bytes.byteLength).set(src.bytes);
       const n = src.rows * src.cols;
@@ -129,7 +128,6 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
     },
     wkv7(state: Float32Array, io: Wkv7Inputs, shape: Wkv7Shape) {
       const { tokens, heads, headSize: n } = shape;
-      if (n % 4 !== 0) throw new RangeError(`Head size must be a multiple of 4, got ${n}`);
       const p = [io.r, io.w, io.k, io.v, io.a, io.b, io.y].map(ptr);
       const s = ptr(state);
       const part = (_i: number, h0: number, h1: number) => [
@@ -146,7 +144,6 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
     },
     selectiveScan(state, io, shape) {
       const { tokens, channels: I, stateSize: N } = shape;
-      if (N % 4 !== 0) throw new RangeError(`State size must be a multiple of 4, got ${N}`);
       const [s, x, dt, a, b, c, d, z, y] = [state, io.x, io.dt, io.a, io.b, io.c, io.d, io.z, io.y].map(ptr);
       const part = (_i: number, c0: number, c1: number) => [
         s + 4 * c0 * N,
@@ -168,7 +165,6 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
     },
     ssdScan(state, io, shape) {
       const { tokens, heads: H, headDim: P, stateSize: N, groups: G } = shape;
-      if (N % 4 !== 0) throw new RangeError(`State size must be a multiple of 4, got ${N}`);
       const p = [state, io.x, io.dt, io.dA, io.b, io.c, io.d, io.y].map(ptr);
       const part = (_i: number, h0: number, h1: number) => [...p, tokens, H, P, N, G, h0, h1];
       if (pool && H >= pool.threads && tokens * H * P * N >= minWork / 2) split("ssd_scan", H, 1, part);
@@ -176,7 +172,6 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
     },
     retention(kv, io, shape) {
       const { tokens, heads: H, keyDim: DK, valueDim: DV } = shape;
-      if (DK % 4 !== 0) throw new RangeError(`Key width must be a multiple of 4, got ${DK}`);
       const p = [kv, io.q, io.k, io.v, io.keep, io.add, io.o].map(ptr);
       const part = (_i: number, h0: number, h1: number) => [...p, tokens, H, DK, DV, h0, h1];
       if (pool && H >= pool.threads && tokens * H * DK * DV >= minWork / 2) split("retention", H, 1, part);
@@ -184,7 +179,6 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
     },
     wkv4(state, io, shape) {
       const { tokens, channels: A } = shape;
-      if (A % 4 !== 0) throw new RangeError(`Channels must be a multiple of 4, got ${A}`);
       const p = [state.num, state.den, state.max, io.w, io.u, io.k, io.v, io.out].map(ptr);
       const part = (_i: number, c0: number, c1: number) => [...p, tokens, A, c0, c1];
       if (pool && tokens * A * 16 >= minWork / 2) split("wkv4", A, 4, part);

@@ -2,9 +2,11 @@
 // (clang-19 --target=wasm32 -msimd128 [-mrelaxed-simd]). This header is shared by every kernel file: the 16-bit
 // widening helpers, a horizontal sum, FMA, and a vector exp.
 //
-// Conventions: a matrix is row-major [rows][cols]; `cols` is a multiple of 8 (the loader
-// checks it). Activations are f32. Weights are f32, f16 or bf16, widened to f32 in
-// registers; all sums accumulate in f32. No libc: only what is here.
+// Conventions: a matrix is row-major [rows][cols]; any shape is allowed: each kernel runs its
+// SIMD body over whole vectors and finishes the last few columns (channels, lanes) with a
+// tail that never reads or writes past the end of a row. Row starts need no alignment
+// (v128.load accepts any address). Activations are f32. Weights are f32, f16 or bf16, widened
+// to f32 in registers; all sums accumulate in f32. No libc: only what is here.
 #pragma once
 #include <stdint.h>
 #include <wasm_simd128.h>
@@ -33,6 +35,33 @@ static inline v128_t f16_widen(v128_t top) {
 }
 static inline v128_t f16_lo(v128_t h) { return f16_widen(hi16_lo(h)); }
 static inline v128_t f16_hi(v128_t h) { return f16_widen(hi16_hi(h)); }
+
+// One 16-bit pattern as f32, by the same arithmetic as the vector forms (for tails).
+static inline float bf16_one(u16 h) { return __builtin_bit_cast(float, (uint32_t)h << 16); }
+static inline float f16_one(u16 h) {
+  int32_t bits = ((int32_t)((uint32_t)h << 16) >> 3) & (int32_t)0x8fffe000u;
+  return __builtin_bit_cast(float, bits) * 0x1p112f;
+}
+
+// ---- tails ---------------------------------------------------------------------------
+// Kernels whose inner loop is short (a head, a state) are written once as an INLINE body that
+// takes `tail` = n % 4 and are instantiated twice: with tail 0 (aligned sizes: no tail code at
+// all, so the common case runs the plain vector loop) and with the real remainder.
+#define INLINE static inline __attribute__((always_inline))
+
+// The first n (0..4) floats at p in the low lanes, zeros in the others: reads nothing past
+// p[n - 1]. Zero lanes add nothing to a dot product, so a tail can run the vector body.
+static inline v128_t load_part(const float *p, int n) {
+  float buf[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  for (int i = 0; i < n; i++) buf[i] = p[i];
+  return wasm_v128_load(buf);
+}
+// Stores the low n (0..4) lanes of v at p.
+static inline void store_part(float *p, v128_t v, int n) {
+  float buf[4];
+  wasm_v128_store(buf, v);
+  for (int i = 0; i < n; i++) p[i] = buf[i];
+}
 
 static inline float hsum(v128_t v) {
   return wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1) + wasm_f32x4_extract_lane(v, 2) +

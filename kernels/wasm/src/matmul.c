@@ -2,13 +2,17 @@
 
 // ---- matmul: Y[t][rows] = X[t][cols] W[rows][cols]^T ---------------------------------
 // Tiles of 4 weight rows x 2 tokens; the 4 rows (widened to f32 in `wbuf`) stay in cache
-// while every token streams past them, so each weight byte is read from memory once.
+// while every token streams past them, so each weight byte is read from memory once. A last
+// tile with fewer rows runs on zero rows in `wbuf`, a last odd token against itself; the last
+// cols % 4 columns are added afterwards, one at a time, so the tile's loop stays as it is.
 
+// Columns [0, cols & ~3) only (rows are `cols` apart); matmul_rows adds the last cols % 4.
 static void tile_4x2(const float *w, int cols, const float *x0, const float *x1, float *out0, float *out1,
                      int rows_here) {
   v128_t acc[8];
   for (int i = 0; i < 8; i++) acc[i] = wasm_f32x4_splat(0);
-  for (int c = 0; c < cols; c += 4) {
+  int whole = cols & ~3;
+  for (int c = 0; c < whole; c += 4) {
     v128_t xa = wasm_v128_load(x0 + c), xb = wasm_v128_load(x1 + c);
     v128_t w0 = wasm_v128_load(w + c), w1 = wasm_v128_load(w + cols + c);
     v128_t w2 = wasm_v128_load(w + 2 * cols + c), w3 = wasm_v128_load(w + 3 * cols + c);
@@ -40,6 +44,12 @@ static void matmul_rows(const float *w4, const float *x, float *y, int r, int ro
     float dummy[4];
     tile_4x2(w4, cols, x + (long)t * cols, x + (long)t * cols, y + (long)t * ystride + r, dummy, here);
   }
+  for (int c = cols & ~3; c < cols; c++) {
+    for (t = 0; t < tokens; t++) {
+      float xc = x[(long)t * cols + c];
+      for (int i = 0; i < here; i++) y[(long)t * ystride + r + i] += w4[(long)i * cols + c] * xc;
+    }
+  }
 }
 
 __attribute__((export_name("matmul_f32"))) void matmul_f32(const float *w, const float *x, float *y, int rows,
@@ -55,22 +65,25 @@ __attribute__((export_name("matmul_f32"))) void matmul_f32(const float *w, const
   }
 }
 
-#define MATMUL16(NAME, LO, HI)                                                                         \
+// 16-bit weights: the tile's rows are widened into `wbuf` (contiguous, here * cols values) eight at a
+// time, the last (here * cols) % 8 one at a time; the rows a last tile lacks are zeros.
+#define MATMUL16(NAME, LO, HI, ONE)                                                                    \
   __attribute__((export_name(#NAME))) void NAME(const u16 *w, const float *x, float *y, int rows, int cols, \
                                                 int tokens, float *wbuf, int ystride) {                \
     for (int r = 0; r < rows; r += 4) {                                                                \
       int here = rows - r < 4 ? rows - r : 4;                                                          \
       const u16 *src = w + (long)r * cols;                                                             \
-      for (int i = 0; i < here * cols; i += 8) {                                                       \
+      int i = 0;                                                                                       \
+      for (; i + 8 <= here * cols; i += 8) {                                                           \
         v128_t h = wasm_v128_load(src + i);                                                            \
         wasm_v128_store(wbuf + i, LO(h));                                                              \
         wasm_v128_store(wbuf + i + 4, HI(h));                                                          \
       }                                                                                                \
-      for (int i = here * cols; i < 4 * cols; i++) wbuf[i] = 0.0f;                                     \
+      for (; i < here * cols; i++) wbuf[i] = ONE(src[i]);                                              \
+      for (; i < 4 * cols; i++) wbuf[i] = 0.0f;                                                        \
       matmul_rows(wbuf, x, y, r, rows, cols, tokens, ystride);                                         \
     }                                                                                                  \
   }
 
-MATMUL16(matmul_f16, f16_lo, f16_hi)
-MATMUL16(matmul_bf16, bf16_lo, bf16_hi)
-
+MATMUL16(matmul_f16, f16_lo, f16_hi, f16_one)
+MATMUL16(matmul_bf16, bf16_lo, bf16_hi, bf16_one)

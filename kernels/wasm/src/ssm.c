@@ -4,12 +4,13 @@
 // For each token t and channel c (I channels, N state entries each):
 //   h[c][j] = exp(A[c][j]·dt) h[c][j] + dt·x·B[t][j];  y = Σ_j h[c][j] C[t][j] + D[c]·x;  y *= SiLU(z)
 // state: [I][N]; x, dt, z, y: [T][stride] (stride = I unless the caller splits the channels
-// between threads); A: [I][N] (negative); B, C: [T][N]; D: [I]. N % 4 == 0.
+// between threads); A: [I][N] (negative); B, C: [T][N]; D: [I]. Any N: the last N % 4 entries go
+// through load_part/store_part (the body is instantiated twice, see INLINE in common.h).
 
-__attribute__((export_name("selective_scan"))) void selective_scan(float *state, const float *x, const float *dt,
-                                                                   const float *A, const float *B, const float *C,
-                                                                   const float *D, const float *z, float *y,
-                                                                   int tokens, int channels, int n, int stride) {
+INLINE void selective_scan_body(float *state, const float *x, const float *dt, const float *A, const float *B,
+                                const float *C, const float *D, const float *z, float *y, int tokens,
+                                int channels, int n, int stride, int tail) {
+  int whole = n - tail;
   for (int t = 0; t < tokens; t++) {
     const float *bt = B + (long)t * n, *ct = C + (long)t * n;
     for (int c = 0; c < channels; c++) {
@@ -18,29 +19,44 @@ __attribute__((export_name("selective_scan"))) void selective_scan(float *state,
       v128_t vdt = wasm_f32x4_splat(dtc), coef = wasm_f32x4_splat(dtc * xc), acc = wasm_f32x4_splat(0);
       float *h = state + (long)c * n;
       const float *a = A + (long)c * n;
-      for (int j = 0; j < n; j += 4) {
+      for (int j = 0; j < whole; j += 4) {
         v128_t da = exp_v(wasm_f32x4_mul(wasm_v128_load(a + j), vdt));
         v128_t hj = wasm_f32x4_add(wasm_f32x4_mul(da, wasm_v128_load(h + j)),
                                    wasm_f32x4_mul(coef, wasm_v128_load(bt + j)));
         wasm_v128_store(h + j, hj);
         FMA(acc, hj, wasm_v128_load(ct + j));
       }
+      if (tail) {
+        int j = whole;
+        v128_t da = exp_v(wasm_f32x4_mul(load_part(a + j, tail), vdt));
+        v128_t hj = wasm_f32x4_add(wasm_f32x4_mul(da, load_part(h + j, tail)),
+                                   wasm_f32x4_mul(coef, load_part(bt + j, tail)));
+        store_part(h + j, hj, tail);
+        FMA(acc, hj, load_part(ct + j, tail));
+      }
       y[o] = (hsum(acc) + D[c] * xc) * silu_s(z[o]);
     }
   }
 }
 
+__attribute__((export_name("selective_scan"))) void selective_scan(float *state, const float *x, const float *dt,
+                                                                   const float *A, const float *B, const float *C,
+                                                                   const float *D, const float *z, float *y,
+                                                                   int tokens, int channels, int n, int stride) {
+  if (n % 4 == 0) selective_scan_body(state, x, dt, A, B, C, D, z, y, tokens, channels, n, stride, 0);
+  else selective_scan_body(state, x, dt, A, B, C, D, z, y, tokens, channels, n, stride, n % 4);
+}
+
 // ---- Mamba-2 SSD recurrence (one scalar decay per head) ----------------------------------
 // For each token t, head h (P channels, group g = h / (H / G)):
 //   s[h][p][j] = dA[t][h] s[h][p][j] + dt[t][h]·x[t][h][p]·B[t][g][j];  y = Σ_j s C[t][g][j] + D[h]·x
-// state: [H][P][N]; x, y: [T][H·P]; dt, dA: [T][H]; B, C: [T][G][N]; D: [H]. N % 4 == 0.
+// state: [H][P][N]; x, y: [T][H·P]; dt, dA: [T][H]; B, C: [T][G][N]; D: [H]. Any N, as above.
 // Threads split the heads: this call runs heads [h0, h1) of `heads`.
 
-__attribute__((export_name("ssd_scan"))) void ssd_scan(float *state, const float *x, const float *dt,
-                                                       const float *dA, const float *B, const float *C,
-                                                       const float *D, float *y, int tokens, int heads, int p,
-                                                       int n, int groups, int h0, int h1) {
-  int per_group = heads / groups;
+INLINE void ssd_scan_body(float *state, const float *x, const float *dt, const float *dA, const float *B,
+                          const float *C, const float *D, float *y, int tokens, int heads, int p, int n,
+                          int groups, int h0, int h1, int tail) {
+  int per_group = heads / groups, whole = n - tail;
   for (int t = 0; t < tokens; t++) {
     for (int h = h0; h < h1; h++) {
       int g = h / per_group;
@@ -52,14 +68,29 @@ __attribute__((export_name("ssd_scan"))) void ssd_scan(float *state, const float
         float xv = x[o];
         v128_t coef = wasm_f32x4_splat(dth * xv), acc = wasm_f32x4_splat(0);
         float *s = state + ((long)h * p + q) * n;
-        for (int j = 0; j < n; j += 4) {
+        for (int j = 0; j < whole; j += 4) {
           v128_t sj = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(s + j), decay),
                                      wasm_f32x4_mul(coef, wasm_v128_load(bt + j)));
           wasm_v128_store(s + j, sj);
           FMA(acc, sj, wasm_v128_load(ct + j));
         }
+        if (tail) {
+          int j = whole;
+          v128_t sj = wasm_f32x4_add(wasm_f32x4_mul(load_part(s + j, tail), decay),
+                                     wasm_f32x4_mul(coef, load_part(bt + j, tail)));
+          store_part(s + j, sj, tail);
+          FMA(acc, sj, load_part(ct + j, tail));
+        }
         y[o] = hsum(acc) + D[h] * xv;
       }
     }
   }
+}
+
+__attribute__((export_name("ssd_scan"))) void ssd_scan(float *state, const float *x, const float *dt,
+                                                       const float *dA, const float *B, const float *C,
+                                                       const float *D, float *y, int tokens, int heads, int p,
+                                                       int n, int groups, int h0, int h1) {
+  if (n % 4 == 0) ssd_scan_body(state, x, dt, dA, B, C, D, y, tokens, heads, p, n, groups, h0, h1, 0);
+  else ssd_scan_body(state, x, dt, dA, B, C, D, y, tokens, heads, p, n, groups, h0, h1, n % 4);
 }
