@@ -1,4 +1,11 @@
-import type { Lease, SessionMeta, StateStore, StoredEvent, VersionedMeta } from "./types.ts";
+import {
+  BlobMissingError,
+  type Lease,
+  type SessionMeta,
+  type StateStore,
+  type StoredEvent,
+  type VersionedMeta,
+} from "./types.ts";
 
 /** Options of {@linkcode MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -49,14 +56,14 @@ export class MemoryStore implements StateStore {
 
   readBlob(blobId: string): Promise<Uint8Array> {
     const blob = this.#blobs.get(blobId);
-    if (!blob) return Promise.reject(new Error(`Blob ${blobId} is missing`));
+    if (!blob) return Promise.reject(new BlobMissingError(blobId));
     return Promise.resolve(blob.slice());
   }
 
   publish(meta: SessionMeta, expected: string | undefined, events: readonly StoredEvent[] = []) {
     const current = this.#live(meta.id);
     if ((current ? String(current.version) : undefined) !== expected) return Promise.resolve(undefined);
-    if (!this.#blobs.has(meta.blob)) return Promise.reject(new Error(`Blob ${meta.blob} was never written`));
+    if (!this.#blobs.has(meta.blob)) return Promise.reject(new BlobMissingError(meta.blob));
     const version = ++this.#version;
     this.#metas.set(meta.id, { meta, version });
     if (events.length && meta.generation) {
@@ -115,6 +122,17 @@ export class MemoryStore implements StateStore {
   lease(id: string): Promise<Lease | undefined> {
     const held = this.#leases.get(id);
     return Promise.resolve(held && held.expiresAt > this.#now() ? held : undefined);
+  }
+
+  usage(owner: string): Promise<{ sessions: number; bytes: number }> {
+    let sessions = 0, bytes = 0;
+    for (const id of [...this.#metas.keys()]) {
+      const entry = this.#live(id);
+      if (entry?.meta.owner !== owner) continue;
+      sessions++;
+      bytes += entry.meta.stateBytes;
+    }
+    return Promise.resolve({ sessions, bytes });
   }
 
   /** Blobs currently stored (for tests of sharing and collection). */

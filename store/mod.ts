@@ -9,6 +9,7 @@
 export { DenoKvStore, type DenoKvStoreOptions, openDenoKvStore } from "./deno_kv.ts";
 export { MemoryStore, type MemoryStoreOptions } from "./memory.ts";
 export {
+  BlobMissingError,
   type GenerationRecord,
   type Lease,
   type SessionMeta,

@@ -24,6 +24,11 @@ export interface SessionMeta {
   readonly model: string;
   /** The model's weight fingerprint. */
   readonly fingerprint: string;
+  /**
+   * Opaque id of the principal that created the session (an API key's hash, or a client address
+   * when the server has no keys); quotas count against it, and with keys only it may use the session.
+   */
+  readonly owner?: string;
   /** Tokens the session holds (at its last published state). */
   readonly tokens: number;
   /** Size of the state blob. */
@@ -83,8 +88,10 @@ export interface StateStore {
   /**
    * Publishes `meta` (pointing at an already written blob) and appends `events`, in one atomic step,
    * if the session's version is still `expected` (undefined: the session must not exist yet).
-   * Returns the new version, or undefined when the check failed. The blob the session used before
-   * is collected if no other session uses it.
+   * Returns the new version, or undefined when the check failed; throws BlobMissingError when
+   * `meta.blob` is not whole in the store (checked atomically with the publish, so a concurrent
+   * collection of that blob either sees the new user or makes this publish fail). The blob the
+   * session used before is collected if no other session uses it.
    */
   publish(
     meta: SessionMeta,
@@ -106,8 +113,27 @@ export interface StateStore {
    * by a crash between writing a blob and publishing it). Returns how many were deleted.
    */
   sweep(graceMs: number): Promise<number>;
+  /**
+   * The live (not expired) sessions whose `owner` is `owner`, and the sum of their `stateBytes`:
+   * what per-principal quotas count.
+   */
+  usage(owner: string): Promise<{ sessions: number; bytes: number }>;
   /** Releases resources (closes files). */
   close(): void;
+}
+
+/**
+ * A blob that is not whole in the store: never written, still being written, or collected because
+ * no session used it (a fork can race the checkpoint that moves its parent on).
+ */
+export class BlobMissingError extends Error {
+  /** Builds the error for blob `blobId`. */
+  constructor(blobId: string) {
+    super(
+      `State blob ${blobId} is not in the store (collected or never written): read the session again and retry`,
+    );
+    this.name = "BlobMissingError";
+  }
 }
 
 /** A session that does not exist (or expired). */
