@@ -17,3 +17,30 @@ export class ModelUnavailableError extends Error {
     this.name = "ModelUnavailableError";
   }
 }
+
+/** A request the engine refuses as the client's mistake (HTTP 400); the message says what to send instead. */
+export class InvalidRequestError extends Error {
+  /** Builds the error; `param` names the request field at fault, if any. */
+  constructor(message: string, readonly param: string | null = null) {
+    super(message);
+    this.name = "InvalidRequestError";
+  }
+}
+
+/** A principal over one of its quotas (HTTP 429); `retryAfter` says when to try again, in seconds. */
+export class QuotaExceededError extends Error {
+  /** Builds the error; `retryAfter` is in whole seconds. */
+  constructor(message: string, readonly retryAfter: number) {
+    super(message);
+    this.name = "QuotaExceededError";
+  }
+}
+
+/** The server is stopping and cut this stream (the generation resumes on the next instance asked). */
+export class ShuttingDownError extends Error {
+  /** Builds the error. */
+  constructor() {
+    super("Server is shutting down: reconnect with Last-Event-ID to resume on another instance");
+    this.name = "ShuttingDownError";
+  }
+}

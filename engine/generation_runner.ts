@@ -10,7 +10,8 @@
 
 import type { LoadedModel } from "../models/mod.ts";
 import type { GenerationRecord, SessionMeta, StateStore, StoredEvent } from "../store/mod.ts";
-import { generate, type GenerateRequest } from "./generate.ts";
+import { SessionBusyError } from "./errors.ts";
+import { generate, type GenerateRequest, type GenerationEvent } from "./generate.ts";
 import { LiveGeneration } from "./live.ts";
 import type { SamplingParams } from "./sampler.ts";
 import type { Session } from "./session.ts";
@@ -46,6 +47,7 @@ export class GenerationRunner {
   readonly #every: number;
   readonly #leaseMs: number;
   readonly #model: (name: string) => LoadedModel;
+  readonly #stop = new AbortController();
 
   /** A runner over `store`. */
   constructor(store: StateStore, options: GenerationRunnerOptions) {
@@ -60,19 +62,30 @@ export class GenerationRunner {
     while (this.#tasks.size) await Promise.all([...this.#tasks]);
   }
 
+  /** Stops every generation at its next token: each checkpoints where it is and ends with `reason`. */
+  stop(reason: Error): void {
+    this.#stop.abort(reason);
+  }
+
   /** Takes over generation of session `id` if it is running and its lease is free. */
   async resume(id: string): Promise<void> {
+    if (this.#stop.signal.aborted) return;
     const owner = crypto.randomUUID();
     if (!await this.#store.acquireLease(id, owner, this.#leaseMs)) return;
-    const found = await this.#store.get(id);
-    const gen = found?.meta.generation;
-    if (!found || !gen || gen.status !== "running") {
-      await this.#store.releaseLease(id, owner);
-      return;
+    try {
+      const found = await this.#store.get(id);
+      const gen = found?.meta.generation;
+      if (!found || !gen || gen.status !== "running") {
+        await this.#release(id, owner);
+        return;
+      }
+      const loaded = this.#model(found.meta.model);
+      const session = decodeStateBlob(loaded, await this.#store.readBlob(found.meta.blob));
+      this.start(loaded, session, found.meta, found.version, gen, owner);
+    } catch (err) {
+      await this.#release(id, owner);
+      throw err;
     }
-    const loaded = this.#model(found.meta.model);
-    const session = decodeStateBlob(loaded, await this.#store.readBlob(found.meta.blob));
-    this.start(loaded, session, found.meta, found.version, gen, owner);
   }
 
   /** Runs generation `gen` of a session whose lease `owner` holds, in the background. */
@@ -86,21 +99,20 @@ export class GenerationRunner {
   ): void {
     const live = new LiveGeneration(gen.id, gen.checkpoint);
     this.live.set(meta.id, live);
+    // Nothing here may reject: a store error at the end of a generation must not end the process.
     const task = this.#generate(loaded, session, meta, version, gen, live, owner)
       .catch((err) => {
-        live.push({
-          position: session.tokens,
-          event: "error",
-          data: JSON.stringify({ message: String(err) }),
-        });
-        console.error(`generation on session ${meta.id} failed:`, err);
+        // Live followers only: the durable log keeps the generation resumable from its last checkpoint.
+        const message = err instanceof Error ? err.message : String(err);
+        live.push({ position: session.tokens, event: "error", data: JSON.stringify({ message }) });
+        if (err !== this.#stop.signal.reason) console.error(`generation on session ${meta.id} failed:`, err);
       })
-      .finally(async () => {
+      .then(async () => {
         live.end();
         if (this.live.get(meta.id) === live) this.live.delete(meta.id);
-        await this.#store.releaseLease(meta.id, owner);
-        this.#tasks.delete(task);
-      });
+        await this.#release(meta.id, owner);
+      })
+      .finally(() => this.#tasks.delete(task));
     this.#tasks.add(task);
   }
 
@@ -127,7 +139,25 @@ export class GenerationRunner {
     let pending: StoredEvent[] = [];
     let heldText = gen.heldText;
     let lastCheckpoint = performance.now();
-    for await (const ev of generate(loaded, session, request)) {
+    const signal = this.#stop.signal;
+    const events = generate(loaded, session, { ...request, signal });
+    while (true) {
+      let next: IteratorResult<GenerationEvent>;
+      try {
+        next = await events.next();
+      } catch (err) {
+        // Stopped for a shutdown: save what was generated so the next instance continues from here.
+        if (err === signal.reason && pending.length > 0) {
+          await this.checkpoint(loaded, session, meta, version, {
+            ...gen,
+            checkpoint: session.tokens,
+            heldText,
+          }, pending);
+        }
+        throw err;
+      }
+      if (next.done) break;
+      const ev = next.value;
       if (ev.type === "token") {
         const data: Record<string, unknown> = { text: ev.text, token_id: ev.tokenId };
         if (ev.logprob !== undefined) data.logprob = ev.logprob;
@@ -139,8 +169,8 @@ export class GenerationRunner {
         live.push(event);
         heldText = ev.heldText;
         if (pending.length >= this.#every || performance.now() - lastCheckpoint > this.#leaseMs / 4) {
-          const next = { ...gen, checkpoint: session.tokens, heldText };
-          version = await this.checkpoint(loaded, session, meta, version, next, pending);
+          const record = { ...gen, checkpoint: session.tokens, heldText };
+          version = await this.checkpoint(loaded, session, meta, version, record, pending);
           pending = [];
           lastCheckpoint = performance.now();
           if (!await this.#store.acquireLease(meta.id, owner, this.#leaseMs)) {
@@ -169,9 +199,18 @@ export class GenerationRunner {
         };
         await this.checkpoint(loaded, session, meta, version, done, pending);
         // Free the session before anyone hears it is done, so their next request finds it free.
-        await this.#store.releaseLease(meta.id, owner);
+        await this.#release(meta.id, owner);
         live.push(event);
       }
+    }
+  }
+
+  // Gives the lease back; a store error only delays the next generation until the lease expires.
+  async #release(id: string, owner: string): Promise<void> {
+    try {
+      await this.#store.releaseLease(id, owner);
+    } catch (err) {
+      console.error(`releasing the lease of session ${id} failed (it expires in ${this.#leaseMs} ms):`, err);
     }
   }
 
@@ -194,7 +233,7 @@ export class GenerationRunner {
       generation,
     };
     const published = await this.#store.publish(next, version, events);
-    if (!published) throw new Error(`Session ${meta.id} changed under a running generation`);
+    if (!published) throw new SessionBusyError(meta.id);
     return published;
   }
 }

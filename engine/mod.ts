@@ -5,7 +5,15 @@
  * @module
  */
 
-export { decodeStateBlob, encodeStateBlob, StateFormatError } from "./state_blob.ts";
+export {
+  checkStateBlobPrefix,
+  decodeStateBlob,
+  encodeStateBlob,
+  MAX_SESSION_TOKENS,
+  maxStateBlobBytes,
+  STATE_BLOB_PREFIX_BYTES,
+  StateFormatError,
+} from "./state_blob.ts";
 export {
   type DoneEvent,
   generate,
@@ -25,14 +33,22 @@ export {
   type SamplingParams,
   topIds,
 } from "./sampler.ts";
-export { appendTokens, newSession, randomSeed, type Session } from "./session.ts";
+export { appendTokens, newSession, prefill, randomSeed, type Session } from "./session.ts";
 export { StopMatcher } from "./stop_strings.ts";
 export { type ChatMessage, type ChatTemplate, chatTemplate, RWKV_CHAT } from "./chat_template.ts";
-export { ModelUnavailableError, SessionBusyError } from "./errors.ts";
 export {
-  newSessionId,
+  InvalidRequestError,
+  ModelUnavailableError,
+  QuotaExceededError,
+  SessionBusyError,
+  ShuttingDownError,
+} from "./errors.ts";
+export { clientPrincipal, keyPrincipal, type Principal } from "./principal.ts";
+export type { SessionQuota } from "./quota.ts";
+export {
   type SessionGenerateRequest,
   SessionService,
   type SessionServiceOptions,
 } from "./session_service.ts";
+export { newSessionId } from "./session_access.ts";
 export { type SessionMeta, SessionNotFoundError, type StoredEvent } from "../store/mod.ts";

@@ -44,6 +44,27 @@ export function appendTokens(loaded: LoadedModel, session: Session, tokens: read
   session.tokens += tokens.length;
 }
 
+/** Tokens per prefill slice: between slices the event loop runs, so other requests are answered. */
+export const PREFILL_SLICE = 64;
+
+/**
+ * Feeds a prompt to the model in slices of {@linkcode PREFILL_SLICE} tokens, yielding to the event
+ * loop between slices so a long prefill does not freeze other requests. Stops early (the session
+ * then holds the slices fed so far) once `signal` is aborted, throwing its reason.
+ */
+export async function prefill(
+  loaded: LoadedModel,
+  session: Session,
+  tokens: readonly number[],
+  signal?: AbortSignal,
+): Promise<void> {
+  for (let start = 0; start < tokens.length; start += PREFILL_SLICE) {
+    if (start > 0) await new Promise((resolve) => setTimeout(resolve, 0));
+    signal?.throwIfAborted();
+    appendTokens(loaded, session, tokens.slice(start, start + PREFILL_SLICE));
+  }
+}
+
 /** A random 32-bit seed from the platform's CSPRNG (for requests that give none). */
 export function randomSeed(): number {
   return crypto.getRandomValues(new Uint32Array(1))[0];

@@ -10,12 +10,16 @@
  */
 
 import type { LoadedModel } from "../models/mod.ts";
-import type { GenerationRecord, SessionMeta, StateStore, StoredEvent } from "../store/mod.ts";
-import { SessionNotFoundError } from "../store/mod.ts";
-import { ModelUnavailableError, SessionBusyError } from "./errors.ts";
+import type { GenerationRecord, SessionMeta, StateStore, StoredEvent, VersionedMeta } from "../store/mod.ts";
+import { BlobMissingError, SessionNotFoundError } from "../store/mod.ts";
+import { InvalidRequestError, ModelUnavailableError, SessionBusyError, ShuttingDownError } from "./errors.ts";
+import { followGeneration } from "./follow.ts";
 import { GenerationRunner, type StoredRequest } from "./generation_runner.ts";
+import type { Principal } from "./principal.ts";
+import { checkQuota, type SessionQuota } from "./quota.ts";
+import { findSession, newSessionId } from "./session_access.ts";
 import { newSamplerState, type SamplingParams } from "./sampler.ts";
-import { appendTokens, newSession, randomSeed } from "./session.ts";
+import { newSession, prefill, randomSeed } from "./session.ts";
 import { decodeStateBlob, encodeStateBlob } from "./state_blob.ts";
 
 /** What a generation was asked to do; stored with it so another instance can resume it. */
@@ -52,12 +56,12 @@ export interface SessionServiceOptions {
   readonly leaseMs?: number;
   /** How often a follower on another instance polls the store (default 100 ms). */
   readonly pollMs?: number;
+  /** Most live sessions and stored bytes per principal (default: unlimited). */
+  readonly quota?: SessionQuota;
 }
 
-/** A new session's id: 128 random bits, hex. */
-export function newSessionId(): string {
-  return [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
+/** Forks retried when the parent's blob was collected under them (a checkpoint moved the parent on). */
+const FORK_ATTEMPTS = 5;
 
 /** See the module documentation. */
 export class SessionService {
@@ -67,7 +71,9 @@ export class SessionService {
   readonly #every: number;
   readonly #leaseMs: number;
   readonly #pollMs: number;
+  readonly #quota: SessionQuota | undefined;
   readonly #runner: GenerationRunner;
+  readonly #closing = new AbortController();
 
   /** A service over a store and the models this instance serves. */
   constructor(options: SessionServiceOptions) {
@@ -77,11 +83,17 @@ export class SessionService {
     this.#every = options.checkpointEvery ?? 16;
     this.#leaseMs = options.leaseMs ?? 10_000;
     this.#pollMs = options.pollMs ?? 100;
+    this.#quota = options.quota;
     this.#runner = new GenerationRunner(this.#store, {
       checkpointEvery: this.#every,
       leaseMs: this.#leaseMs,
       model: (name) => this.model(name),
     });
+  }
+
+  /** Aborted (with a ShuttingDownError) once {@linkcode SessionService.stop} is called. */
+  get closing(): AbortSignal {
+    return this.#closing.signal;
   }
 
   /** The model a session (or a request naming `name`) uses; ModelUnavailableError if not served here. */
@@ -91,18 +103,112 @@ export class SessionService {
     return loaded;
   }
 
-  /** Creates a session, prefilling `prompt` (chunked) before it returns. */
-  async create(modelName: string | undefined, prompt: readonly number[]): Promise<SessionMeta> {
+  /** Creates a session for `who`, prefilling `prompt` (in slices, yielding between them) before it returns. */
+  async create(
+    modelName: string | undefined,
+    prompt: readonly number[],
+    who: Principal,
+  ): Promise<SessionMeta> {
     const loaded = this.model(modelName);
     const session = newSession(loaded, randomSeed());
-    appendTokens(loaded, session, prompt);
-    const now = Date.now();
+    await checkQuota(this.#store, who, loaded.model.info.stateSize * 4, this.#quota);
+    await prefill(loaded, session, prompt, this.#closing.signal);
     const blob = encodeStateBlob(loaded, session);
+    return await this.#publishNew(loaded, session.tokens, blob, who);
+  }
+
+  /** The session's metadata and whether a generation is running on it. */
+  async info(id: string, who: Principal): Promise<{ meta: SessionMeta; generating: boolean }> {
+    const found = await this.#find(id, who);
+    return { meta: found.meta, generating: (await this.#store.lease(id)) !== undefined };
+  }
+
+  /** Deletes a session; SessionNotFoundError if `who` has none by that id. */
+  async delete(id: string, who: Principal): Promise<void> {
+    await this.#find(id, who);
+    if (await this.#store.lease(id)) throw new SessionBusyError(id);
+    if (!await this.#store.delete(id)) throw new SessionNotFoundError(id);
+  }
+
+  /** A new session of `who` at the same point, sharing the stored state (no copy). */
+  async fork(id: string, who: Principal): Promise<SessionMeta> {
+    for (let attempt = 1;; attempt++) {
+      const found = await this.#find(id, who);
+      await checkQuota(this.#store, who, found.meta.stateBytes, this.#quota);
+      const now = Date.now();
+      const { generation: _, ...rest } = found.meta;
+      const meta: SessionMeta = {
+        ...rest,
+        id: newSessionId(),
+        owner: who.id,
+        createdAt: now,
+        updatedAt: now,
+      };
+      try {
+        if (!await this.#store.publish(meta, undefined)) throw new Error("Session id collision");
+        return meta;
+      } catch (err) {
+        // A checkpoint superseded the parent's blob between our read and our publish: read it again.
+        if (!(err instanceof BlobMissingError) || attempt === FORK_ATTEMPTS) throw err;
+      }
+    }
+  }
+
+  /** The session's state blob (to move it to another deployment). */
+  async exportState(id: string, who: Principal): Promise<Uint8Array> {
+    const found = await this.#find(id, who);
+    return await this.#store.readBlob(found.meta.blob);
+  }
+
+  /** A new session of `who` from a blob made by `exportState` (StateFormatError if it is not a state of `modelName`). */
+  async importSession(blob: Uint8Array, who: Principal, modelName?: string): Promise<SessionMeta> {
+    const loaded = this.model(modelName);
+    const session = decodeStateBlob(loaded, blob);
+    await checkQuota(this.#store, who, blob.length, this.#quota);
+    return await this.#publishNew(loaded, session.tokens, blob, who);
+  }
+
+  /** Replaces the state of an existing session of `who` with a blob from `exportState` (validated first). */
+  async importState(id: string, blob: Uint8Array, who: Principal): Promise<SessionMeta> {
+    const found = await this.#find(id, who);
+    const loaded = this.model(found.meta.model);
+    const session = decodeStateBlob(loaded, blob);
+    await checkQuota(this.#store, who, blob.length - found.meta.stateBytes, this.#quota, 0);
+    const owner = crypto.randomUUID();
+    if (!await this.#store.acquireLease(id, owner, this.#leaseMs)) throw new SessionBusyError(id);
+    try {
+      const { generation: _, ...rest } = found.meta;
+      const meta: SessionMeta = {
+        ...rest,
+        tokens: session.tokens,
+        stateBytes: blob.length,
+        updatedAt: Date.now(),
+        blob: await this.#store.putBlob(blob),
+      };
+      if (!await this.#store.publish(meta, found.version)) throw new SessionBusyError(id);
+      return meta;
+    } finally {
+      await this.#store.releaseLease(id, owner);
+    }
+  }
+
+  /** The model a session of `who` uses (to size an upload before reading it). */
+  async modelOf(id: string, who: Principal): Promise<LoadedModel> {
+    return this.model((await this.#find(id, who)).meta.model);
+  }
+
+  #find(id: string, who: Principal): Promise<VersionedMeta> {
+    return findSession(this.#store, id, who);
+  }
+
+  async #publishNew(loaded: LoadedModel, tokens: number, blob: Uint8Array, who: Principal) {
+    const now = Date.now();
     const meta: SessionMeta = {
       id: newSessionId(),
       model: loaded.id,
       fingerprint: loaded.fingerprint,
-      tokens: session.tokens,
+      owner: who.id,
+      tokens,
       stateBytes: blob.length,
       createdAt: now,
       updatedAt: now,
@@ -110,66 +216,6 @@ export class SessionService {
     };
     if (!await this.#store.publish(meta, undefined)) throw new Error("Session id collision");
     return meta;
-  }
-
-  /** The session's metadata and whether a generation is running on it. */
-  async info(id: string): Promise<{ meta: SessionMeta; generating: boolean }> {
-    const found = await this.#store.get(id);
-    if (!found) throw new SessionNotFoundError(id);
-    return { meta: found.meta, generating: (await this.#store.lease(id)) !== undefined };
-  }
-
-  /** Deletes a session; false if there was none. */
-  async delete(id: string): Promise<boolean> {
-    if (await this.#store.lease(id)) throw new SessionBusyError(id);
-    return await this.#store.delete(id);
-  }
-
-  /** A new session at the same point, sharing the stored state (no copy). */
-  async fork(id: string): Promise<SessionMeta> {
-    const found = await this.#store.get(id);
-    if (!found) throw new SessionNotFoundError(id);
-    const now = Date.now();
-    const { generation: _, ...rest } = found.meta;
-    const meta: SessionMeta = { ...rest, id: newSessionId(), createdAt: now, updatedAt: now };
-    if (!await this.#store.publish(meta, undefined)) throw new Error("Session id collision");
-    return meta;
-  }
-
-  /** The session's state blob (to move it to another deployment). */
-  async exportState(id: string): Promise<Uint8Array> {
-    const found = await this.#store.get(id);
-    if (!found) throw new SessionNotFoundError(id);
-    return await this.#store.readBlob(found.meta.blob);
-  }
-
-  /**
-   * Replaces a session's state with a blob from `exportState` (validated against the model first:
-   * StateFormatError if it is not one of its states). Creates the session if `id` is new.
-   */
-  async importState(id: string, blob: Uint8Array, modelName?: string): Promise<SessionMeta> {
-    const found = await this.#store.get(id);
-    const loaded = this.model(found?.meta.model ?? modelName);
-    const session = decodeStateBlob(loaded, blob);
-    const owner = crypto.randomUUID();
-    if (!await this.#store.acquireLease(id, owner, this.#leaseMs)) throw new SessionBusyError(id);
-    try {
-      const now = Date.now();
-      const meta: SessionMeta = {
-        id,
-        model: loaded.id,
-        fingerprint: loaded.fingerprint,
-        tokens: session.tokens,
-        stateBytes: blob.length,
-        createdAt: found?.meta.createdAt ?? now,
-        updatedAt: now,
-        blob: await this.#store.putBlob(blob),
-      };
-      if (!await this.#store.publish(meta, found?.version)) throw new SessionBusyError(id);
-      return meta;
-    } finally {
-      await this.#store.releaseLease(id, owner);
-    }
   }
 
   /**
@@ -180,24 +226,26 @@ export class SessionService {
   async startGeneration(
     id: string,
     req: SessionGenerateRequest,
+    who: Principal,
   ): Promise<{ generationId: string; start: number }> {
+    await this.#find(id, who);
     // Each generation holds the lease under its own token: two requests in one process exclude each other too.
     const owner = crypto.randomUUID();
     if (!await this.#store.acquireLease(id, owner, this.#leaseMs)) throw new SessionBusyError(id);
     try {
-      const found = await this.#store.get(id);
-      if (!found) throw new SessionNotFoundError(id);
+      const found = await this.#find(id, who);
       const loaded = this.model(found.meta.model);
       const session = decodeStateBlob(loaded, await this.#store.readBlob(found.meta.blob));
       if (req.seed !== undefined) {
         session.sampler = { ...session.sampler, rng: newSamplerState(req.seed).rng };
       }
       if (req.prompt.length === 0 && session.logits === undefined) {
-        throw new RangeError(
+        throw new InvalidRequestError(
           "The session is empty and the request has no prompt: send some text to start from",
+          "prompt",
         );
       }
-      appendTokens(loaded, session, req.prompt);
+      await prefill(loaded, session, req.prompt, this.#closing.signal);
       const stored: StoredRequest = {
         promptTokens: req.prompt.length,
         maxTokens: req.maxTokens,
@@ -236,40 +284,18 @@ export class SessionService {
    * when undefined), then the live ones until it ends, on whichever instance runs it. If that
    * generation was cut by a crash (running, lease expired), this instance resumes it.
    */
-  async *follow(id: string, after?: number, generationId?: string): AsyncGenerator<StoredEvent> {
-    let last = after ?? -1;
-    while (true) {
-      const found = await this.#store.get(id);
-      if (!found) throw new SessionNotFoundError(id);
-      const gen = found.meta.generation;
-      if (!gen || (generationId && gen.id !== generationId)) return;
-      const live = this.#runner.live.get(id);
-      if (live?.generationId === gen.id) {
-        if (last < live.from - 1) {
-          for (const e of await this.#store.readEvents(id, gen.id, last)) {
-            if (e.position >= live.from) break;
-            yield e;
-            last = e.position;
-          }
-        }
-        for await (const e of live.follow(last)) {
-          yield e;
-          last = e.position;
-        }
-        return;
-      }
-      for (const e of await this.#store.readEvents(id, gen.id, last)) {
-        yield e;
-        last = e.position;
-        if (e.event !== "token") return;
-      }
-      if (gen.status === "done") return;
-      if (!await this.#store.lease(id)) {
-        await this.#runner.resume(id);
-        continue;
-      }
-      await new Promise((r) => setTimeout(r, this.#pollMs));
-    }
+  follow(
+    id: string,
+    who: Principal,
+    options: { after?: number; generationId?: string } = {},
+  ): AsyncGenerator<StoredEvent> {
+    const context = {
+      store: this.#store,
+      runner: this.#runner,
+      pollMs: this.#pollMs,
+      closing: this.#closing.signal,
+    };
+    return followGeneration(context, id, who, options);
   }
 
   /** Deletes stored state that no session uses any more (expired sessions, crashed writes). */
@@ -280,5 +306,17 @@ export class SessionService {
   /** Waits for the generations this instance runs to finish (tests and graceful shutdown). */
   drain(): Promise<void> {
     return this.#runner.drain();
+  }
+
+  /**
+   * Stops what this instance runs, for a shutdown past its drain deadline: each generation
+   * checkpoints where it is, releases its lease (so another instance resumes it at once) and ends
+   * its streams with an error event naming the reason; followers polling other instances end too.
+   * Resolves once the generations have saved.
+   */
+  async stop(): Promise<void> {
+    this.#closing.abort(new ShuttingDownError());
+    this.#runner.stop(new ShuttingDownError());
+    await this.#runner.drain();
   }
 }
