@@ -35,7 +35,10 @@ Environment: MODEL (comma-separated dirs), PORT (default 8000), HOST (default 0.
   STORE (Deno KV file, default sessions.kv; "memory" keeps sessions in this process only),
   API_KEYS (comma-separated; none: no authentication), SESSION_TTL_HOURS (default 168),
   CHECKPOINT_EVERY (tokens, default 16), LEASE_MS (generation lease, default 10000),
-  MAX_PROMPT_TOKENS (16384), MAX_TOKENS (4096)`);
+  MAX_PROMPT_TOKENS (16384), MAX_TOKENS (4096), DRAIN_MS (shutdown grace, default 30000),
+  Quotas per API key (per client address without keys; 0: unlimited): QUOTA_SESSIONS (live
+  sessions, default 1000), QUOTA_STORED_MB (state bytes stored, default 2048), QUOTA_RPM
+  (requests per minute per instance, default 600)`);
   Deno.exit(0);
 }
 
@@ -76,6 +79,10 @@ const sessions = new SessionService({
   defaultModel,
   checkpointEvery: intFlag("CHECKPOINT_EVERY", env("CHECKPOINT_EVERY"), 16) || 16,
   leaseMs: intFlag("LEASE_MS", env("LEASE_MS"), 10_000) || 10_000,
+  quota: {
+    sessions: intFlag("QUOTA_SESSIONS", env("QUOTA_SESSIONS"), 1000),
+    bytes: intFlag("QUOTA_STORED_MB", env("QUOTA_STORED_MB"), 2048) * 1024 * 1024,
+  },
 });
 const app = createApp({
   models,
@@ -84,6 +91,7 @@ const app = createApp({
   limits: {
     maxPromptTokens: intFlag("MAX_PROMPT_TOKENS", env("MAX_PROMPT_TOKENS"), DEFAULT_LIMITS.maxPromptTokens),
     maxTokens: intFlag("MAX_TOKENS", env("MAX_TOKENS"), DEFAULT_LIMITS.maxTokens),
+    requestsPerMinute: intFlag("QUOTA_RPM", env("QUOTA_RPM"), DEFAULT_LIMITS.requestsPerMinute),
   },
   sessions,
   apiKeys: new Set((env("API_KEYS") ?? "").split(",").map((k) => k.trim()).filter(Boolean)),
@@ -111,15 +119,33 @@ const server = (() => {
   }
 })();
 
-// On SIGINT/SIGTERM: stop taking requests, let running generations reach their final checkpoint
-// (at most 30 s; a generation cut after that resumes elsewhere from its last one), then exit.
+// The last line of defence: a rejected promise nobody awaited is a bug to log, not a reason to
+// drop every other request and stream this process serves.
+globalThis.addEventListener("unhandledrejection", (e) => {
+  e.preventDefault();
+  console.error("unhandled rejection (the server keeps running):", e.reason);
+});
+
+// On SIGINT/SIGTERM: stop taking requests and let running generations finish, for at most DRAIN_MS.
+// Past it, each generation still running checkpoints where it is, releases its lease (another
+// instance resumes it at once) and ends its streams with an error event naming the reason.
+const drainMs = intFlag("DRAIN_MS", env("DRAIN_MS"), 30_000);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 let stopping = false;
 const stop = async (signal: string) => {
   if (stopping) return;
   stopping = true;
-  console.log(`${signal}: finishing running generations`);
-  const deadline = new Promise((resolve) => setTimeout(resolve, 30_000));
-  await Promise.race([Promise.all([server.shutdown(), sessions.drain()]), deadline]);
+  console.log(`${signal}: finishing running generations (at most ${drainMs} ms)`);
+  const closed = server.shutdown();
+  const drained = await Promise.race([
+    Promise.all([closed, sessions.drain()]).then(() => true),
+    sleep(drainMs),
+  ]);
+  if (!drained) {
+    console.log("drain deadline reached: saving and handing over what still runs");
+    await Promise.race([sessions.stop(), sleep(10_000)]);
+    await Promise.race([closed, sleep(2_000)]);
+  }
   store.close();
   for (const loaded of models.values()) loaded.model.backend.close();
   Deno.exit(0);

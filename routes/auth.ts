@@ -1,13 +1,24 @@
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
+import { clientPrincipal, keyPrincipal, type Principal } from "../engine/mod.ts";
 import { errorBody } from "./errors.ts";
+import type { AppEnv } from "./served.ts";
 
-/** Requires `Authorization: Bearer KEY` with one of `keys` on every /v1 route; none: open. */
-export function apiKeyAuth(keys: ReadonlySet<string>): MiddlewareHandler {
+/**
+ * Authenticates every /v1 request and records who it is (`c.get("principal")`). With `keys`, it
+ * requires `Authorization: Bearer KEY` (the scheme in any case, RFC 7235) naming one of them, and
+ * the key is the principal: it sees only its own sessions. With none, the server is open and a
+ * client is known by its address, for quotas only.
+ */
+export function apiKeyAuth(keys: ReadonlySet<string>): MiddlewareHandler<AppEnv> {
+  const principals = new Map<string, Promise<Principal>>([...keys].map((k) => [k, keyPrincipal(k)]));
   return async (c, next) => {
-    if (keys.size === 0) return await next();
-    const header = c.req.header("authorization") ?? "";
-    const key = header.startsWith("Bearer ") ? header.slice(7).trim() : "";
-    if (!keys.has(key)) {
+    if (keys.size === 0) {
+      c.set("principal", clientPrincipal(clientAddress(c)));
+      return await next();
+    }
+    const match = (c.req.header("authorization") ?? "").match(/^bearer[ \t]+(\S+)[ \t]*$/i);
+    const principal = match ? principals.get(match[1]) : undefined;
+    if (!principal) {
       return c.json(
         errorBody(
           "Missing or wrong API key: send Authorization: Bearer KEY",
@@ -18,6 +29,20 @@ export function apiKeyAuth(keys: ReadonlySet<string>): MiddlewareHandler {
         401,
       );
     }
+    c.set("principal", await principal);
     await next();
   };
+}
+
+/** Whether the request carries one of `keys` (always true when there are none). */
+export function hasValidKey(c: Context, keys: ReadonlySet<string>): boolean {
+  if (keys.size === 0) return true;
+  const match = (c.req.header("authorization") ?? "").match(/^bearer[ \t]+(\S+)[ \t]*$/i);
+  return match !== null && keys.has(match[1]);
+}
+
+/** The peer's address as the runtime reports it (Deno.serve passes it as the handler's second argument). */
+function clientAddress(c: Context<AppEnv>): string {
+  const env = c.env as { remoteAddr?: { hostname?: string } } | undefined;
+  return env?.remoteAddr?.hostname ?? "local";
 }

@@ -4,36 +4,82 @@ import { ApiError } from "./errors.ts";
 /** Most bytes a JSON request body may have. */
 export const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
-/** The request body, read up to `limit` bytes: 413 as soon as it is longer (declared or streamed). */
-export async function readBounded(c: Context, limit: number): Promise<Uint8Array> {
+/** Options of {@linkcode readBounded}. */
+export interface ReadBoundedOptions {
+  /** Called once with the body's first `prefixBytes` bytes (or all of a shorter body), before the rest is read. */
+  readonly checkPrefix?: (prefix: Uint8Array) => void;
+  /** How many bytes `checkPrefix` needs. */
+  readonly prefixBytes?: number;
+}
+
+/**
+ * The request body, read up to `limit` bytes: 413 as soon as it is longer (declared or streamed).
+ * A `checkPrefix` that throws stops the read there, so a hostile upload is refused on its header.
+ */
+export async function readBounded(
+  c: Context,
+  limit: number,
+  options: ReadBoundedOptions = {},
+): Promise<Uint8Array> {
   const declared = Number(c.req.header("content-length") ?? "0");
   if (declared > limit) throw new ApiError(413, `Request body is over ${limit} bytes`);
   const body = c.req.raw.body;
-  if (!body) return new Uint8Array(0);
+  const { checkPrefix, prefixBytes = 0 } = options;
+  if (!body) {
+    checkPrefix?.(new Uint8Array(0));
+    return new Uint8Array(0);
+  }
   const parts: Uint8Array[] = [];
   let total = 0;
+  let checked = !checkPrefix;
   const reader = body.getReader();
-  while (true) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    total += value.length;
-    if (total > limit) {
-      await reader.cancel();
-      throw new ApiError(413, `Request body is over ${limit} bytes`);
+  try {
+    while (true) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      total += value.length;
+      if (total > limit) throw new ApiError(413, `Request body is over ${limit} bytes`);
+      parts.push(value);
+      if (!checked && total >= prefixBytes) {
+        checked = true;
+        checkPrefix!(concat(parts, total).subarray(0, prefixBytes));
+      }
     }
-    parts.push(value);
+  } catch (err) {
+    await reader.cancel().catch(() => {});
+    throw err;
   }
+  const out = concat(parts, total);
+  if (!checked) checkPrefix!(out);
+  return out;
+}
+
+function concat(parts: Uint8Array[], total: number): Uint8Array {
+  if (parts.length === 1) return parts[0];
   const out = new Uint8Array(total);
   let at = 0;
   for (const p of parts) {
     out.set(p, at);
     at += p.length;
   }
+  parts.splice(0, parts.length, out);
   return out;
 }
 
-/** The request's JSON body; 413 if it is too large, 400 if it is not JSON. */
+/** Whether the request declares a body of media type `type` (parameters such as charset allowed). */
+export function hasMediaType(c: Context, type: string): boolean {
+  const declared = (c.req.header("content-type") ?? "").split(";")[0].trim().toLowerCase();
+  return declared === type;
+}
+
+/**
+ * The request's JSON body: 415 unless it is declared `application/json` (so a cross-site form or
+ * `text/plain` post cannot drive the server), 413 if it is too large, 400 if it is not JSON.
+ */
 export async function readJsonBody(c: Context): Promise<unknown> {
+  if (!hasMediaType(c, "application/json")) {
+    throw new ApiError(415, "Send the request body as JSON with Content-Type: application/json");
+  }
   const bytes = await readBounded(c, MAX_BODY_BYTES);
   try {
     return JSON.parse(new TextDecoder().decode(bytes));

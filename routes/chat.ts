@@ -5,7 +5,7 @@ import type { GenerationEvent } from "../engine/mod.ts";
 import { readJsonBody } from "./body.ts";
 import { promptTokens } from "./completions.ts";
 import { type ChatBody, chatSchema, samplingOf, stopsOf } from "./schemas.ts";
-import { pickModel, type ServedModels } from "./served.ts";
+import { type AppEnv, pickModel, requestSignal, type ServedModels } from "./served.ts";
 
 interface Delta {
   text: string;
@@ -19,10 +19,11 @@ interface Delta {
  * model family's chat template. With `session_id`, only the new messages are sent: the
  * session's state carries the conversation, and the reply is appended to it.
  */
-export function chatRoutes(app: Hono, served: ServedModels): void {
+export function chatRoutes(app: Hono<AppEnv>, served: ServedModels): void {
   const schema = chatSchema(served.limits);
   app.post("/v1/chat/completions", async (c) => {
     const body = schema.parse(await readJsonBody(c));
+    const who = c.get("principal");
     const id = `chatcmpl-${crypto.randomUUID().replaceAll("-", "")}`;
     const created = Math.floor(Date.now() / 1000);
     const maxTokens = body.max_completion_tokens ?? body.max_tokens;
@@ -30,7 +31,7 @@ export function chatRoutes(app: Hono, served: ServedModels): void {
     let model: string;
     let deltas: AsyncGenerator<Delta | { done: true; finishReason: string; usage: Usage }>;
     if (body.session_id) {
-      const { meta } = await served.sessions.info(body.session_id);
+      const { meta } = await served.sessions.info(body.session_id, who);
       const loaded = served.sessions.model(meta.model);
       model = loaded.id;
       const template = chatTemplate(loaded);
@@ -49,8 +50,8 @@ export function chatRoutes(app: Hono, served: ServedModels): void {
         stopTokenIds: body.stop_token_ids,
         ignoreEos: body.ignore_eos,
         logprobs: topN,
-      });
-      deltas = fromStored(served.sessions.follow(body.session_id, start - 1, generationId));
+      }, who);
+      deltas = fromStored(served.sessions.follow(body.session_id, who, { after: start - 1, generationId }));
     } else {
       const loaded = pickModel(served, body.model);
       model = loaded.id;
@@ -70,6 +71,7 @@ export function chatRoutes(app: Hono, served: ServedModels): void {
         ignoreEos: body.ignore_eos,
         logprobs: topN,
         flushAtEnd: true,
+        signal: requestSignal(c, served),
       }));
     }
     const base = { id, created, model, ...(body.session_id ? { session_id: body.session_id } : {}) };

@@ -13,17 +13,17 @@ import { decodeTokens } from "../tokenizers/mod.ts";
 import { ApiError } from "./errors.ts";
 import { readJsonBody } from "./body.ts";
 import { type CompletionBody, completionSchema, samplingOf, stopsOf } from "./schemas.ts";
-import { pickModel, type ServedModels } from "./served.ts";
+import { type AppEnv, pickModel, requestSignal, type ServedModels } from "./served.ts";
 
 /** POST /v1/completions, OpenAI-compatible (stream and not). Each request is its own session. */
-export function completionRoutes(app: Hono, served: ServedModels): void {
+export function completionRoutes(app: Hono<AppEnv>, served: ServedModels): void {
   const schema = completionSchema(served.limits);
   app.post("/v1/completions", async (c) => {
     const body = schema.parse(await readJsonBody(c));
     const loaded = pickModel(served, body.model);
     const prompt = promptTokens(loaded, body.prompt, served.limits.maxPromptTokens);
     const session = newSession(loaded, body.seed ?? randomSeed());
-    const request = generateRequest(body, prompt);
+    const request = { ...generateRequest(body, prompt), signal: requestSignal(c, served) };
     const id = `cmpl-${crypto.randomUUID().replaceAll("-", "")}`;
     const created = Math.floor(Date.now() / 1000);
     const chunk = (text: string, logprobs: unknown, finish: string | null) => ({
@@ -96,7 +96,7 @@ function streamCompletion(
 
 /** Token ids of a prompt (text or ids), checked against the vocabulary and the size limit. */
 export function promptTokens(loaded: LoadedModel, prompt: string | number[], limit: number): number[] {
-  const ids = typeof prompt === "string" ? loaded.tokenizer.encode(prompt) : prompt;
+  const ids = typeof prompt === "string" ? encode(loaded, prompt) : prompt;
   if (ids.length === 0) {
     throw new ApiError(400, "The prompt is empty: send at least one token of text", "prompt");
   }
@@ -113,6 +113,18 @@ export function promptTokens(loaded: LoadedModel, prompt: string | number[], lim
     throw new ApiError(400, `Token id ${bad} is outside the vocabulary (0..${vocab - 1})`, "prompt");
   }
   return ids;
+}
+
+// A text the vocabulary cannot spell (a byte with no token) is the prompt's problem, not the server's.
+function encode(loaded: LoadedModel, text: string): number[] {
+  try {
+    return loaded.tokenizer.encode(text);
+  } catch (err) {
+    if (err instanceof RangeError) {
+      throw new ApiError(400, `The prompt cannot be tokenized: ${err.message}`, "prompt");
+    }
+    throw err;
+  }
 }
 
 function generateRequest(body: CompletionBody, prompt: number[]): GenerateRequest {

@@ -7,27 +7,43 @@
  */
 
 import { Hono } from "hono";
-import { apiKeyAuth } from "./auth.ts";
+import { apiKeyAuth, hasValidKey } from "./auth.ts";
 import { chatRoutes } from "./chat.ts";
 import { completionRoutes } from "./completions.ts";
 import { errorBody, onError } from "./errors.ts";
 import { modelRoutes } from "./models.ts";
-import type { ServedModels } from "./served.ts";
+import { rateLimit } from "./rate_limit.ts";
+import { type AppEnv, type ServedModels, watchHangup } from "./served.ts";
 import { sessionRoutes } from "./sessions.ts";
 
 export { ApiError, onError } from "./errors.ts";
 export { DEFAULT_LIMITS, type Limits } from "./schemas.ts";
-export type { ServedModels } from "./served.ts";
+export type { AppEnv, ServedModels } from "./served.ts";
 
 /** The whole HTTP app over a set of loaded models. */
-export function createApp(served: ServedModels): Hono {
-  const app = new Hono();
+export function createApp(served: ServedModels): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
   app.onError(onError);
+  app.use("*", async (c, next) => {
+    const id = crypto.randomUUID();
+    c.set("requestId", id);
+    c.set("hangup", watchHangup(c.req.raw));
+    c.header("x-request-id", id);
+    await next();
+  });
   app.notFound((c) =>
     c.json(errorBody(`No route for ${c.req.method} ${c.req.path}`, "invalid_request_error"), 404)
   );
-  app.get("/", (c) => c.json({ status: "ok", models: [...served.models.keys()] }));
+  // Without a key, a server that has keys tells only that it is up.
+  app.get(
+    "/",
+    (c) =>
+      hasValidKey(c, served.apiKeys)
+        ? c.json({ status: "ok", models: [...served.models.keys()] })
+        : c.json({ status: "ok" }),
+  );
   app.use("/v1/*", apiKeyAuth(served.apiKeys));
+  app.use("/v1/*", rateLimit(served.limits.requestsPerMinute));
   modelRoutes(app, served);
   completionRoutes(app, served);
   chatRoutes(app, served);

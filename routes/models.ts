@@ -1,8 +1,8 @@
 import type { Hono } from "hono";
-import type { ServedModels } from "./served.ts";
+import type { AppEnv, ServedModels } from "./served.ts";
 
 /** GET /v1/models: the loaded models in OpenAI's list shape. */
-export function modelRoutes(app: Hono, served: ServedModels): void {
+export function modelRoutes(app: Hono<AppEnv>, served: ServedModels): void {
   app.get("/v1/models", (c) =>
     c.json({
       object: "list",

@@ -6,10 +6,12 @@ export interface Limits {
   readonly maxPromptTokens: number;
   /** Ceiling on max_tokens. */
   readonly maxTokens: number;
+  /** Requests per minute per principal (API key, or client address without keys), per instance; 0: unlimited. */
+  readonly requestsPerMinute: number;
 }
 
 /** The default limits. */
-export const DEFAULT_LIMITS: Limits = { maxPromptTokens: 16384, maxTokens: 4096 };
+export const DEFAULT_LIMITS: Limits = { maxPromptTokens: 16384, maxTokens: 4096, requestsPerMinute: 600 };
 
 /** Sampling and stopping fields shared by every generating endpoint. */
 function samplingFields(limits: Limits, defaultMaxTokens: number) {

@@ -1,4 +1,5 @@
-import type { SessionService } from "../engine/mod.ts";
+import type { Context } from "hono";
+import type { Principal, SessionService } from "../engine/mod.ts";
 import type { LoadedModel } from "../models/mod.ts";
 import { ApiError } from "./errors.ts";
 import type { Limits } from "./schemas.ts";
@@ -19,6 +20,19 @@ export interface ServedModels {
   readonly apiKeys: ReadonlySet<string>;
 }
 
+/** What the app's middleware records on each request. */
+export interface AppEnv {
+  /** Per-request values. */
+  Variables: {
+    /** Who is asking (set by the auth middleware on /v1 routes). */
+    principal: Principal;
+    /** This request's id, sent back as `x-request-id` and logged with internal errors. */
+    requestId: string;
+    /** Aborted when the client hangs up (wired as the request arrives: see {@linkcode watchHangup}). */
+    hangup: AbortSignal;
+  };
+}
+
 /** The model a request asks for (or the default); 404 for an unknown name. */
 export function pickModel(served: ServedModels, name: string | undefined): LoadedModel {
   const loaded = served.models.get(name ?? served.defaultModel);
@@ -26,4 +40,33 @@ export function pickModel(served: ServedModels, name: string | undefined): Loade
     throw new ApiError(404, `Model "${name}" is not served here; GET /v1/models lists the models`, "model");
   }
   return loaded;
+}
+
+/** The request signals hang-up watchers hold on to, by the signal they return. */
+const watched = new WeakMap<AbortSignal, AbortSignal>();
+
+/**
+ * A signal that aborts when the client of `request` hangs up, listened to from the moment the
+ * request arrives and holding the request's own signal for as long as the returned one is held
+ * (AbortSignal.any holds its sources only weakly).
+ */
+export function watchHangup(request: Request): AbortSignal {
+  const controller = new AbortController();
+  const source = request.signal;
+  source.addEventListener("abort", () => controller.abort(source.reason), { once: true });
+  watched.set(controller.signal, source);
+  return controller.signal;
+}
+
+/**
+ * Aborts when the client hangs up or the server shuts down: a generation that is not a session's
+ * (nothing saves it) stops then instead of computing for nobody.
+ */
+export function requestSignal(c: Context<AppEnv>, served: ServedModels): AbortSignal {
+  const controller = new AbortController();
+  for (const source of [c.get("hangup"), served.sessions.closing]) {
+    if (source.aborted) controller.abort(source.reason);
+    else source.addEventListener("abort", () => controller.abort(source.reason), { once: true });
+  }
+  return controller.signal;
 }

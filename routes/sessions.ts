@@ -1,7 +1,15 @@
-import type { Hono } from "hono";
-import { chatTemplate, type SessionMeta, type StoredEvent } from "../engine/mod.ts";
+import type { Context, Hono } from "hono";
+import {
+  chatTemplate,
+  checkStateBlobPrefix,
+  MAX_SESSION_TOKENS,
+  maxStateBlobBytes,
+  type SessionMeta,
+  STATE_BLOB_PREFIX_BYTES,
+  type StoredEvent,
+} from "../engine/mod.ts";
 import type { LoadedModel } from "../models/mod.ts";
-import { readBounded, readJsonBody } from "./body.ts";
+import { hasMediaType, readBounded, readJsonBody } from "./body.ts";
 import { promptTokens } from "./completions.ts";
 import { ApiError } from "./errors.ts";
 import {
@@ -11,11 +19,11 @@ import {
   sessionGenerateSchema,
   stopsOf,
 } from "./schemas.ts";
-import type { ServedModels } from "./served.ts";
+import type { AppEnv, ServedModels } from "./served.ts";
 import { sessionEventStream } from "./sse.ts";
 
-/** Most bytes a PUT .../state body may have. */
-const MAX_STATE_BYTES = 512 * 1024 * 1024;
+/** Largest Last-Event-ID taken: the most tokens a session may hold. */
+const MAX_EVENT_ID = MAX_SESSION_TOKENS;
 
 function describe(meta: SessionMeta, generating = false) {
   return {
@@ -48,65 +56,87 @@ function inputTokens(
   return promptTokens(loaded, body.prompt, served.limits.maxPromptTokens);
 }
 
-/** Last-Event-ID as a position; 400 if it is not one. */
+/** Last-Event-ID as a position (-1 replays everything); 400 unless it is a decimal integer in range. */
 function lastEventId(header: string | undefined): number | undefined {
   if (header === undefined || header === "") return undefined;
-  const n = Number(header);
-  if (!Number.isInteger(n) || n < -1) {
-    throw new ApiError(400, `Last-Event-ID must be a token position, got "${header}"`);
+  const n = /^(-1|0|[1-9][0-9]{0,14})$/.test(header) ? Number(header) : NaN;
+  if (!(n <= MAX_EVENT_ID)) {
+    throw new ApiError(
+      400,
+      `Last-Event-ID must be a token position (a decimal integer from -1 to ${MAX_EVENT_ID}), got "${
+        header.slice(0, 40)
+      }"`,
+    );
   }
   return n;
 }
 
+/** A state blob upload for `loaded`: octet-stream, at most the largest blob it can have, header checked first. */
+async function readStateBlob(c: Context, loaded: LoadedModel): Promise<Uint8Array> {
+  if (!hasMediaType(c, "application/octet-stream")) {
+    throw new ApiError(415, "Send the state blob as application/octet-stream");
+  }
+  return await readBounded(c, maxStateBlobBytes(loaded), {
+    prefixBytes: STATE_BLOB_PREFIX_BYTES,
+    checkPrefix: (prefix) => checkStateBlobPrefix(loaded, prefix),
+  });
+}
+
 /** The session routes (see the README): create, generate, stream, info, delete, fork, state. */
-export function sessionRoutes(app: Hono, served: ServedModels): void {
+export function sessionRoutes(app: Hono<AppEnv>, served: ServedModels): void {
   const generateSchema = sessionGenerateSchema(served.limits);
   const sessions = served.sessions;
 
+  // JSON: a new session (with an optional prompt). A state blob (application/octet-stream): a
+  // session imported from another deployment, for `?model=` or the default model.
   app.post("/v1/sessions", async (c) => {
+    const who = c.get("principal");
+    if (hasMediaType(c, "application/octet-stream")) {
+      const loaded = sessions.model(c.req.query("model"));
+      const meta = await sessions.importSession(await readStateBlob(c, loaded), who, loaded.id);
+      return c.json(describe(meta), 201);
+    }
     const body = createSessionSchema.parse(await readJsonBody(c));
     const loaded = sessions.model(body.model);
-    const meta = await sessions.create(loaded.id, inputTokens(served, loaded, body, false));
+    const meta = await sessions.create(loaded.id, inputTokens(served, loaded, body, false), who);
     return c.json(describe(meta), 201);
   });
 
   app.get("/v1/sessions/:id", async (c) => {
-    const { meta, generating } = await sessions.info(c.req.param("id"));
+    const { meta, generating } = await sessions.info(c.req.param("id"), c.get("principal"));
     return c.json(describe(meta, generating));
   });
 
   app.delete("/v1/sessions/:id", async (c) => {
     const id = c.req.param("id");
-    if (!await sessions.delete(id)) throw new ApiError(404, `Session ${id} does not exist`);
+    await sessions.delete(id, c.get("principal"));
     return c.json({ id, object: "session", deleted: true });
   });
 
   app.post("/v1/sessions/:id/fork", async (c) => {
-    const meta = await sessions.fork(c.req.param("id"));
+    const meta = await sessions.fork(c.req.param("id"), c.get("principal"));
     return c.json(describe(meta), 201);
   });
 
   app.get("/v1/sessions/:id/state", async (c) => {
-    const blob = await sessions.exportState(c.req.param("id"));
+    const blob = await sessions.exportState(c.req.param("id"), c.get("principal"));
     return c.body(blob as Uint8Array<ArrayBuffer>, 200, { "content-type": "application/octet-stream" });
   });
 
+  // Replaces an existing session's state; a new session from a blob is POST /v1/sessions.
   app.put("/v1/sessions/:id/state", async (c) => {
-    const type = c.req.header("content-type") ?? "";
-    if (!type.startsWith("application/octet-stream")) {
-      throw new ApiError(415, "Send the state blob as application/octet-stream");
-    }
-    const blob = await readBounded(c, MAX_STATE_BYTES);
     const id = c.req.param("id");
-    if (!/^[0-9a-f]{32}$/.test(id)) throw new ApiError(400, "Session ids are 32 hex characters", "id");
-    const meta = await sessions.importState(id, blob, c.req.query("model"));
+    const who = c.get("principal");
+    const loaded = await sessions.modelOf(id, who);
+    const meta = await sessions.importState(id, await readStateBlob(c, loaded), who);
     return c.json(describe(meta));
   });
 
   app.post("/v1/sessions/:id/generate", async (c) => {
     const id = c.req.param("id");
+    const who = c.get("principal");
     const body: SessionGenerateBody = generateSchema.parse(await readJsonBody(c));
-    const { meta } = await sessions.info(id);
+    const { meta } = await sessions.info(id, who);
     const loaded = sessions.model(meta.model);
     const separate = meta.tokens > 0 && meta.generation?.finishReason !== "stop";
     const prompt = inputTokens(served, loaded, body, separate);
@@ -120,17 +150,18 @@ export function sessionRoutes(app: Hono, served: ServedModels): void {
       stopTokenIds: body.stop_token_ids,
       ignoreEos: body.ignore_eos,
       logprobs: body.logprobs ?? undefined,
-    });
-    const events = sessions.follow(id, start - 1, generationId);
+    }, who);
+    const events = sessions.follow(id, who, { after: start - 1, generationId });
     if (body.stream) return sessionEventStream(c, events);
     return c.json(await collect(id, events));
   });
 
   app.get("/v1/sessions/:id/stream", async (c) => {
     const id = c.req.param("id");
-    await sessions.info(id); // 404 before the stream starts
+    const who = c.get("principal");
+    await sessions.info(id, who); // 404 before the stream starts
     const after = lastEventId(c.req.header("last-event-id") ?? c.req.query("last_event_id"));
-    return sessionEventStream(c, sessions.follow(id, after));
+    return sessionEventStream(c, sessions.follow(id, who, { after }));
   });
 }
 

@@ -15,7 +15,9 @@ export function sessionEventStream(c: Context, events: AsyncGenerator<StoredEven
     try {
       for await (const e of events) {
         if (aborted) break;
-        await sse.writeSSE({ event: e.event, id: String(e.position), data: e.data });
+        // An error carries no id: a client resuming with Last-Event-ID must not skip the next token.
+        const id = e.event === "error" ? undefined : String(e.position);
+        await sse.writeSSE({ event: e.event, id, data: e.data });
       }
     } catch (err) {
       if (!aborted) {
