@@ -3,42 +3,10 @@
 // before the kill plus the text after equals an uninterrupted run with the same seed.
 import assert from "node:assert/strict";
 import { startServer } from "./helpers/server.ts";
+import { postJson, readEvents, textOf } from "./helpers/sse.ts";
 
-interface TokenEvent {
-  id: number;
-  event: string;
-  data: Record<string, unknown>;
-}
-
-/** Reads SSE events as they arrive; stops after `limit` token events (or at the end). */
-async function readEvents(res: Response, limit = Infinity): Promise<TokenEvent[]> {
-  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-  const out: TokenEvent[] = [];
-  let buf = "";
-  while (out.filter((e) => e.event === "token").length < limit) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buf += value;
-    let at;
-    while ((at = buf.indexOf("\n\n")) >= 0) {
-      const block = buf.slice(0, at);
-      buf = buf.slice(at + 2);
-      const e: TokenEvent = { id: -1, event: "message", data: {} };
-      for (const line of block.split("\n")) {
-        if (line.startsWith("event: ")) e.event = line.slice(7);
-        if (line.startsWith("id: ")) e.id = Number(line.slice(4));
-        if (line.startsWith("data: ")) e.data = JSON.parse(line.slice(6));
-      }
-      out.push(e);
-    }
-  }
-  await reader.cancel().catch(() => {});
-  return out;
-}
-
-const text = (events: TokenEvent[]) => events.map((e) => (e.data.text as string | undefined) ?? "").join("");
-const post = (url: string, body: unknown) =>
-  fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+const text = textOf;
+const post = (url: string, body: unknown) => postJson(url, body);
 
 Deno.test("a stream cut by SIGKILL continues on another process with no token lost or repeated", async () => {
   const dir = await Deno.makeTempDir();

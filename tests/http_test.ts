@@ -132,7 +132,12 @@ Deno.test("bad requests get 4xx answers in OpenAI's error shape, and the server 
   });
   const big = await app.request(
     "/v1/completions",
-    { method: "POST", body: huge, duplex: "half" } as RequestInit,
+    {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: huge,
+      duplex: "half",
+    } as RequestInit,
   );
   assert.equal(big.status, 413);
   await big.body?.cancel();

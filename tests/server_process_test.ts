@@ -20,7 +20,11 @@ Deno.test("the server starts on its default model and streams a completion over 
     assert.equal(data.at(-1), "[DONE]");
     const completion = data.slice(0, -1).map((d) => JSON.parse(d).choices[0].text).join("");
     assert.ok(completion.length > 20, `completion too short: ${JSON.stringify(completion)}`);
-    const bad = await fetch(`${base}/v1/completions`, { method: "POST", body: "{" });
+    const bad = await fetch(`${base}/v1/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{",
+    });
     assert.equal(bad.status, 400);
     await bad.body?.cancel();
   } finally {

@@ -139,15 +139,16 @@ for (const fixture of ["rwkv7/tiny3", "rwkv4/tiny", "mamba/tiny", "mamba2/tiny",
     const id = (await (await one.app.request("/v1/sessions", json({ prompt: [1, 2, 3, 4, 5] }))).json()).id;
     await (await one.app.request(`/v1/sessions/${id}/generate`, json({ ...GEN, stream: false }))).json();
     const blob = new Uint8Array(await (await one.app.request(`/v1/sessions/${id}/state`)).arrayBuffer());
-    const put = await two.app.request(`/v1/sessions/${id}/state`, {
-      method: "PUT",
+    const imported = await two.app.request("/v1/sessions", {
+      method: "POST",
       headers: { "content-type": "application/octet-stream" },
       body: blob,
     });
-    assert.equal(put.status, 200, await put.clone().text());
+    assert.equal(imported.status, 201, await imported.clone().text());
+    const copy = (await imported.json()).id;
     const next = { ...GEN, seed: 9, stream: false };
     const a = await (await one.app.request(`/v1/sessions/${id}/generate`, json(next))).json();
-    const b = await (await two.app.request(`/v1/sessions/${id}/generate`, json(next))).json();
+    const b = await (await two.app.request(`/v1/sessions/${copy}/generate`, json(next))).json();
     assert.deepEqual(b.token_ids, a.token_ids);
     await one.close();
     await two.close();
