@@ -1,7 +1,14 @@
 // The StateStore promises, checked against every implementation with real storage
 // (a real Deno KV file on disk).
 import assert from "node:assert/strict";
-import { MemoryStore, openDenoKvStore, type SessionMeta, type StateStore } from "./mod.ts";
+import {
+  BlobMissingError,
+  DenoKvStore,
+  MemoryStore,
+  openDenoKvStore,
+  type SessionMeta,
+  type StateStore,
+} from "./mod.ts";
 
 const makers: [string, () => Promise<StateStore>][] = [
   ["memory", () => Promise.resolve(new MemoryStore())],
@@ -14,7 +21,17 @@ function meta(id: string, blob: string, tokens = 1): SessionMeta {
 }
 
 function bytes(n: number, seed: number): Uint8Array {
-  return Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = (i * 31 + seed) & 0xff;
+  return out;
+}
+
+/** Chunk keys left in a Deno KV store (memory stores report their blob count instead). */
+async function leftovers(store: StateStore): Promise<number> {
+  if (store instanceof MemoryStore) return store.blobCount;
+  let n = 0;
+  for await (const _ of (store as DenoKvStore).kv.list({ prefix: ["blob"] })) n++;
+  return n;
 }
 
 for (const [name, make] of makers) {
@@ -94,6 +111,78 @@ for (const [name, make] of makers) {
 }
 
 for (const [name, make] of makers) {
+  Deno.test(`${name} store: a 110 MB blob round-trips, is superseded and deleted with nothing left behind`, async () => {
+    const store = await make();
+    const big = bytes(110_000_000, 5);
+    const b1 = await store.putBlob(big);
+    assert.ok((await store.readBlob(b1)).every((v, i) => v === big[i]));
+    const v1 = await store.publish(meta("big", b1), undefined);
+    const b2 = await store.putBlob(bytes(110_000_000, 6));
+    assert.ok(await store.publish(meta("big", b2), v1), "superseding the big blob");
+    await assert.rejects(store.readBlob(b1), BlobMissingError);
+    assert.ok(await store.delete("big"));
+    assert.equal(await leftovers(store), 0, "no chunk of either blob is left");
+    store.close();
+  });
+
+  Deno.test(`${name} store: publishing a blob that is not whole throws BlobMissingError`, async () => {
+    const store = await make();
+    await assert.rejects(store.publish(meta("s", "never-written"), undefined), BlobMissingError);
+    const b1 = await store.putBlob(bytes(10, 1));
+    const v1 = await store.publish(meta("s", b1), undefined);
+    await store.publish(meta("s", await store.putBlob(bytes(10, 2))), v1); // b1 is collected
+    await assert.rejects(store.publish(meta("fork", b1), undefined), BlobMissingError);
+    assert.equal(await store.get("fork"), undefined);
+    store.close();
+  });
+
+  Deno.test(`${name} store: a fork racing the checkpoint that supersedes its parent's blob never points at a missing blob`, async () => {
+    const store = await make();
+    let lost = 0;
+    for (let round = 0; round < 50; round++) {
+      const parent = `p${round}`;
+      const x = await store.putBlob(bytes(100, round));
+      const v = await store.publish(meta(parent, x), undefined);
+      const next = await store.putBlob(bytes(100, round + 1));
+      const checkpoint = () => store.publish(meta(parent, next, 2), v);
+      // Even rounds fork at once, before the checkpoint; odd ones after staggered delays, so some
+      // forks land before the collection of the parent's old blob and some after it.
+      const fork = async () => {
+        if (round % 2) await new Promise((r) => setTimeout(r, round % 7));
+        await store.publish(meta(`f${round}`, x), undefined).catch((err) => {
+          assert.ok(err instanceof BlobMissingError, String(err));
+          lost++;
+        });
+      };
+      await Promise.all(round % 2 ? [checkpoint(), fork()] : [fork(), checkpoint()]);
+      for (const id of [parent, `f${round}`]) {
+        const got = await store.get(id);
+        if (got) assert.equal((await store.readBlob(got.meta.blob)).length, 100, `${id}'s blob is readable`);
+      }
+    }
+    console.log(`${name}: ${lost} of 50 forks lost the race and were refused`);
+    assert.ok(lost > 0 && lost < 50, `both outcomes happen (${lost} of 50 lost)`);
+    store.close();
+  });
+
+  Deno.test(`${name} store: usage counts an owner's live sessions and their bytes`, async () => {
+    const store = await make();
+    const b = await store.putBlob(bytes(10, 1));
+    const owned = (id: string, owner: string, stateBytes: number) => ({ ...meta(id, b), owner, stateBytes });
+    const va = await store.publish(owned("a", "k1", 100), undefined);
+    await store.publish(owned("b", "k1", 50), undefined);
+    await store.publish(owned("c", "k2", 7), undefined);
+    await store.publish(meta("d", b), undefined); // no owner
+    assert.deepEqual(await store.usage("k1"), { sessions: 2, bytes: 150 });
+    assert.deepEqual(await store.usage("k2"), { sessions: 1, bytes: 7 });
+    await store.publish(owned("a", "k1", 120), va);
+    assert.deepEqual(await store.usage("k1"), { sessions: 2, bytes: 170 });
+    await store.delete("b");
+    assert.deepEqual(await store.usage("k1"), { sessions: 1, bytes: 120 });
+    assert.deepEqual(await store.usage("nobody"), { sessions: 0, bytes: 0 });
+    store.close();
+  });
+
   Deno.test(`${name} store: sweep deletes blobs no session uses, and only those`, async () => {
     const store = await make();
     const used = await store.putBlob(bytes(10, 1));
@@ -106,6 +195,15 @@ for (const [name, make] of makers) {
     store.close();
   });
 }
+
+Deno.test("deno kv store: sessions past the TTL do not count in usage", async () => {
+  const store = await openDenoKvStore(`${await Deno.makeTempDir()}/store.kv`, { ttlMs: 1000 });
+  const b = await store.putBlob(bytes(4, 0));
+  await store.publish({ ...meta("old", b), owner: "k", updatedAt: Date.now() - 5000 }, undefined);
+  await store.publish({ ...meta("new", b), owner: "k" }, undefined);
+  assert.deepEqual(await store.usage("k"), { sessions: 1, bytes: 1 });
+  store.close();
+});
 
 Deno.test("memory store: idle sessions expire after the TTL", async () => {
   let now = 1000;
