@@ -68,15 +68,27 @@ Deno.test("a store error releasing the lease after a generation is logged, not a
   store.failing.add("releaseLease");
   const logged = await quietly(async () => {
     const res = await app.request(`/v1/sessions/${id}/generate`, json({ max_tokens: 6, stream: false }));
-    assert.equal(res.status, 200, "the generation itself completed and was saved");
+    assert.equal(
+      res.status,
+      200,
+      `the generation itself completed and was saved: ${await res.clone().text()}`,
+    );
     assert.equal((await res.json()).token_ids.length, 6);
     await sessions.drain(); // an unhandled rejection here would fail this test
   });
   assert.ok(logged.some((args) => /releasing the lease/.test(String(args[0]))), "the failure is logged");
   store.failing.clear();
-  await new Promise((r) => setTimeout(r, 250)); // the unreleased lease expires (leaseMs 200)
+  // The unreleased lease expires (leaseMs 200); then the session takes generations again.
+  const until = Date.now() + 5000;
+  while ((await (await app.request(`/v1/sessions/${id}`)).json()).generating && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
   const next = await app.request(`/v1/sessions/${id}/generate`, json({ max_tokens: 2, stream: false }));
-  assert.equal(next.status, 200, "the session is usable once the lease expires");
+  assert.equal(
+    next.status,
+    200,
+    `the session is usable once the lease expires: ${await next.clone().text()}`,
+  );
   await next.body?.cancel();
   await sessions.drain();
 });
