@@ -9,6 +9,7 @@
 
 import type { LoadedModel } from "../models/mod.ts";
 import type { SamplerState } from "./sampler.ts";
+import { firstInvalidContinuation, sequenceLength } from "../tokenizers/mod.ts";
 
 /** A state blob that is not a valid state for this model; the message says which field and why. */
 export class StateFormatError extends Error {
@@ -202,14 +203,6 @@ function checkSampler(sampler: unknown, vocabSize: number): SamplerState {
   return { rng: (rng as number) >>> 0, counts: map };
 }
 
-/** Bytes of a UTF-8 character whose lead byte is `b`; 0 for a byte that cannot lead a multi-byte one. */
-function sequenceLength(b: number): number {
-  if (b >= 0xc2 && b <= 0xdf) return 2;
-  if (b >= 0xe0 && b <= 0xef) return 3;
-  if (b >= 0xf0 && b <= 0xf4) return 4;
-  return 0;
-}
-
 function hex(b: number): string {
   return `0x${b.toString(16).padStart(2, "0")}`;
 }
@@ -226,22 +219,13 @@ function checkCarry(carry: unknown): Uint8Array {
   if (carry.length === 0) return new Uint8Array(0);
   const lead: number = carry[0];
   const need = sequenceLength(lead);
-  if (need === 0) fail("carry[0]", `is ${hex(lead)}, not the lead byte of a multi-byte UTF-8 character`);
+  if (need < 2) fail("carry[0]", `is ${hex(lead)}, not the lead byte of a multi-byte UTF-8 character`);
   if (carry.length >= need) {
     fail("carry", `holds ${carry.length} bytes, a whole character and not a partial one`);
   }
-  for (let i = 1; i < carry.length; i++) {
-    // The second byte's range depends on the lead byte (no overlong forms, surrogates or code points past U+10FFFF).
-    let lo = 0x80, hi = 0xbf;
-    if (i === 1) {
-      if (lead === 0xe0) lo = 0xa0;
-      else if (lead === 0xed) hi = 0x9f;
-      else if (lead === 0xf0) lo = 0x90;
-      else if (lead === 0xf4) hi = 0x8f;
-    }
-    if (carry[i] < lo || carry[i] > hi) {
-      fail(`carry[${i}]`, `is ${hex(carry[i])}, which cannot follow ${hex(lead)} in a UTF-8 character`);
-    }
+  const bad = firstInvalidContinuation(carry);
+  if (bad >= 0) {
+    fail(`carry[${bad}]`, `is ${hex(carry[bad])}, which cannot follow ${hex(lead)} in a UTF-8 character`);
   }
   return Uint8Array.from(carry);
 }

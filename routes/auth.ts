@@ -16,8 +16,8 @@ export function apiKeyAuth(keys: ReadonlySet<string>): MiddlewareHandler<AppEnv>
       c.set("principal", clientPrincipal(clientAddress(c)));
       return await next();
     }
-    const match = (c.req.header("authorization") ?? "").match(/^bearer[ \t]+(\S+)[ \t]*$/i);
-    const principal = match ? principals.get(match[1]) : undefined;
+    const key = bearerKey(c);
+    const principal = key === undefined ? undefined : principals.get(key);
     if (!principal) {
       return c.json(
         errorBody(
@@ -37,8 +37,13 @@ export function apiKeyAuth(keys: ReadonlySet<string>): MiddlewareHandler<AppEnv>
 /** Whether the request carries one of `keys` (always true when there are none). */
 export function hasValidKey(c: Context, keys: ReadonlySet<string>): boolean {
   if (keys.size === 0) return true;
-  const match = (c.req.header("authorization") ?? "").match(/^bearer[ \t]+(\S+)[ \t]*$/i);
-  return match !== null && keys.has(match[1]);
+  const key = bearerKey(c);
+  return key !== undefined && keys.has(key);
+}
+
+/** The key of an `Authorization: Bearer KEY` header (the scheme in any case, RFC 7235), if there is one. */
+function bearerKey(c: Context): string | undefined {
+  return (c.req.header("authorization") ?? "").match(/^bearer[ \t]+(\S+)[ \t]*$/i)?.[1];
 }
 
 /** The peer's address as the runtime reports it (Deno.serve passes it as the handler's second argument). */

@@ -7,7 +7,7 @@
 
 export { HuggingFaceTokenizer } from "./hf.ts";
 export { type Tokenizer, TokenizerLoadError } from "./types.ts";
-export { decodeStreaming, Utf8Stream } from "./utf8_stream.ts";
+export { decodeStreaming, firstInvalidContinuation, sequenceLength, Utf8Stream } from "./utf8_stream.ts";
 export { WorldTokenizer } from "./world.ts";
 
 /** Decodes whole token sequences to text (invalid UTF-8 becomes U+FFFD). */

@@ -10,7 +10,7 @@
 const decoder = new TextDecoder("utf-8");
 
 /** Bytes of a character whose lead byte is `b`, or 0 for a byte that cannot lead. */
-function sequenceLength(b: number): number {
+export function sequenceLength(b: number): number {
   if (b < 0x80) return 1;
   if (b >= 0xc2 && b <= 0xdf) return 2;
   if (b >= 0xe0 && b <= 0xef) return 3;
@@ -18,8 +18,12 @@ function sequenceLength(b: number): number {
   return 0;
 }
 
-/** Whether `tail` (a lead byte and continuation bytes) can still become a valid character. */
-function isValidPrefix(tail: Uint8Array): boolean {
+/**
+ * The index of the first byte of `tail` (a lead byte and continuation bytes) that cannot continue
+ * its character, or -1 when the tail can still become a valid one (no overlong forms, surrogates
+ * or code points past U+10FFFF).
+ */
+export function firstInvalidContinuation(tail: ArrayLike<number>): number {
   const lead = tail[0];
   for (let i = 1; i < tail.length; i++) {
     const b = tail[i];
@@ -30,9 +34,14 @@ function isValidPrefix(tail: Uint8Array): boolean {
       else if (lead === 0xf0) lo = 0x90;
       else if (lead === 0xf4) hi = 0x8f;
     }
-    if (b < lo || b > hi) return false;
+    if (b < lo || b > hi) return i;
   }
-  return true;
+  return -1;
+}
+
+/** Whether `tail` (a lead byte and continuation bytes) can still become a valid character. */
+function isValidPrefix(tail: Uint8Array): boolean {
+  return firstInvalidContinuation(tail) < 0;
 }
 
 /** Decodes `carry + bytes`: the text of every complete character, and the incomplete tail. */
