@@ -21,6 +21,9 @@ import {
   type WeightDType,
 } from "../kernels/mod.ts";
 import {
+  backendSize,
+  createRecurrentModel,
+  DEFAULT_SLOTS,
   FAMILIES,
   parseSafetensors,
   type RecurrentModel,
@@ -64,8 +67,9 @@ async function buildModel(
   config?: Record<string, unknown>,
 ): Promise<RecurrentModel> {
   const spec = [...FAMILIES.values()].find((f) => f.detect(tensors, config))!;
-  const backend = await createBackend({ ...spec.footprint(tensors, CHUNK, config), threads }, "wasm");
-  return spec.create(tensors, backend, { chunk: CHUNK, config });
+  const size = backendSize(spec, tensors, { chunk: CHUNK, slots: DEFAULT_SLOTS, config });
+  const backend = await createBackend({ ...size, threads }, "wasm");
+  return createRecurrentModel({ ...spec.model(tensors, backend, config), backend, chunk: CHUNK });
 }
 
 const EMBEDDINGS = new Set([

@@ -19,6 +19,7 @@ export type {
   Wkv7Inputs,
   Wkv7Shape,
 } from "./types.ts";
+export type { Op, Rows, StateRef, Tensor, TensorDType, UnaryFn } from "./ops.ts";
 export { bf16ToF32, bytesToF32, dtypeBytes, f16ToF32 } from "./widen.ts";
 export {
   provideKernelModule,

@@ -1,3 +1,5 @@
+import type { Op, Tensor, TensorDType } from "./ops.ts";
+
 /** The element types weights may have on disk and in backend memory. */
 export type WeightDType = "f32" | "f16" | "bf16";
 
@@ -189,6 +191,25 @@ export interface Backend {
   wkv4(state: Wkv4State, io: Wkv4Io, shape: { readonly tokens: number; readonly channels: number }): void;
   /** Stops the backend's worker threads, if any. */
   close(): void;
+
+  /** A zeroed `[rows][cols]` tensor in backend memory. */
+  tensor(rows: number, cols: number, dtype?: TensorDType): Tensor;
+  /** Copies host values into `t`, starting at row `row` (default 0). */
+  write(t: Tensor, data: Float32Array | Int32Array, row?: number): void;
+  /** Runs `ops` in order; resolves once their results can be read. */
+  submit(ops: readonly Op[]): Promise<void>;
+  /** `rows` rows of `t` from row `row` (default: all of it), copied to the host as f32. */
+  read(t: Tensor, row?: number, rows?: number): Promise<Float32Array>;
+  /**
+   * Backends that compute on the host thread also run and read synchronously (what the
+   * synchronous `RecurrentModel.forward` needs); a GPU backend leaves this undefined.
+   */
+  readonly sync?: {
+    /** Runs `ops` in order, returning when they are done. */
+    execute(ops: readonly Op[]): void;
+    /** As {@linkcode Backend.read}, at once. */
+    read(t: Tensor, row?: number, rows?: number): Float32Array;
+  };
 }
 
 /** The backends the registry knows. */

@@ -3,7 +3,8 @@ import { HuggingFaceTokenizer, type Tokenizer, WorldTokenizer } from "../tokeniz
 import { ModelLoadError } from "./errors.ts";
 import { parsePythonJson } from "./formats/python_json.ts";
 import { parseSafetensors } from "./formats/safetensors.ts";
-import { FAMILIES } from "./registry.ts";
+import { backendSize, FAMILIES } from "./registry.ts";
+import { createRecurrentModel, DEFAULT_SLOTS } from "./shared/runner.ts";
 import type { Family, RecurrentModel } from "./types.ts";
 
 /** A model ready to serve: weights on a backend, its tokenizer, and what identifies it. */
@@ -26,8 +27,10 @@ export interface LoadedModel {
 export interface LoadOptions {
   /** Kernel backend (default: the fastest available). */
   backend?: BackendName;
-  /** Tokens per prefill chunk (default 64). */
+  /** Tokens per prefill chunk, and most rows of one step (default 64). */
   chunk?: number;
+  /** State slots in backend memory: sessions that can decode in one step (default 16). */
+  slots?: number;
   /** The model's id (default: the directory name). */
   id?: string;
   /**
@@ -70,7 +73,8 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
   const chunk = options.chunk ?? 64;
   const big = bytes.byteLength >= 64 * 1024 * 1024 && wasmThreadsSupported();
   const threads = options.threads ?? (big ? Math.max(1, navigator.hardwareConcurrency ?? 1) : 1);
-  const size = spec.footprint(tensors, chunk, config);
+  const slots = options.slots ?? DEFAULT_SLOTS;
+  const size = backendSize(spec, tensors, { chunk, slots, config });
   // Runtimes that define Worker but refuse WASM threads (some edge platforms) fall back to one thread.
   const backend = await createBackend({ ...size, threads }, options.backend).catch((err) => {
     if (threads === 1 || options.threads !== undefined) throw err;
@@ -79,7 +83,7 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
   });
   let model: RecurrentModel, tokenizer: Tokenizer;
   try {
-    model = spec.create(tensors, backend, { chunk, config });
+    model = createRecurrentModel({ ...spec.model(tensors, backend, config), backend, chunk, slots });
     const picked = await loadTokenizer(dir, files, spec.defaultVocab);
     tokenizer = picked.tokenizer;
     checkVocab(dir, model.info.vocabSize, tokenizer.vocabSize, picked.source);

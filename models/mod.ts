@@ -9,5 +9,6 @@ export { ModelLoadError } from "./errors.ts";
 export { parseSafetensors, writeSafetensors } from "./formats/safetensors.ts";
 export { numel, type RawTensor, type TensorMap } from "./formats/tensor.ts";
 export { type LoadedModel, loadModel, type LoadOptions } from "./load.ts";
-export { FAMILIES, type FamilySpec } from "./registry.ts";
-export type { Family, ModelInfo, RecurrentModel, RecurrentState, StatePart } from "./types.ts";
+export { backendSize, FAMILIES, type FamilySpec } from "./registry.ts";
+export { createRecurrentModel, DEFAULT_SLOTS } from "./shared/runner.ts";
+export type { Family, ModelInfo, RecurrentModel, RecurrentState, StatePart, StepEntry } from "./types.ts";

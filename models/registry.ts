@@ -1,28 +1,22 @@
 import type { Backend } from "../kernels/mod.ts";
 import type { TensorMap } from "./formats/tensor.ts";
-import { createMamba2Model, isMamba2, loadMamba2Weights, mamba2Footprint } from "./mamba2/mod.ts";
-import { createMambaModel, isMamba, loadMambaWeights, mambaFootprint } from "./mamba/mod.ts";
-import { createRetNetModel, isRetNet, loadRetNetWeights, retnetFootprint } from "./retnet/mod.ts";
-import { createRwkv4Model, isRwkv4, loadRwkv4Weights, rwkv4Footprint } from "./rwkv4/mod.ts";
-import { createRwkv7Model, isRwkv7, loadRwkv7Weights, rwkv7Footprint } from "./rwkv7/mod.ts";
-import type { Family, RecurrentModel } from "./types.ts";
+import { isMamba2, loadMamba2Weights, mamba2Footprint, mamba2Model } from "./mamba2/mod.ts";
+import { isMamba, loadMambaWeights, mambaFootprint, mambaModel } from "./mamba/mod.ts";
+import { isRetNet, loadRetNetWeights, retnetFootprint, retnetModel } from "./retnet/mod.ts";
+import { isRwkv4, loadRwkv4Weights, rwkv4Footprint, rwkv4Model } from "./rwkv4/mod.ts";
+import { isRwkv7, loadRwkv7Weights, rwkv7Footprint, rwkv7Model } from "./rwkv7/mod.ts";
+import type { FamilyModel } from "./shared/runner.ts";
+import { constantBytes, type Footprint } from "./shared/weights.ts";
+import type { Family } from "./types.ts";
 
 /** What the loader needs of a model family. */
 export interface FamilySpec {
   /** Whether a checkpoint (its tensors and config.json, if any) belongs to this family. */
   detect(tensors: TensorMap, config: Record<string, unknown> | undefined): boolean;
-  /** Backend bytes and widest matrix needed for the weights plus buffers of `chunk` tokens. */
-  footprint(
-    tensors: TensorMap,
-    chunk: number,
-    config?: Record<string, unknown>,
-  ): { capacity: number; maxCols: number };
-  /** Validates the tensors, places them in `backend` and returns the model. */
-  create(
-    tensors: TensorMap,
-    backend: Backend,
-    options: { chunk: number; config?: Record<string, unknown> },
-  ): RecurrentModel;
+  /** Backend bytes for the weights plus buffers of `chunk` tokens, the widest matrix, the state's size. */
+  footprint(tensors: TensorMap, chunk: number, config?: Record<string, unknown>): Footprint;
+  /** Validates the tensors, places them in `backend` and returns the family's model (run by the runner). */
+  model(tensors: TensorMap, backend: Backend, config?: Record<string, unknown>): FamilyModel;
   /** The default vocabulary file (in assets/) when a directory brings no tokenizer. */
   defaultVocab?: string;
 }
@@ -32,32 +26,42 @@ export const FAMILIES: ReadonlyMap<Family, FamilySpec> = new Map<Family, FamilyS
   ["rwkv7", {
     detect: (tensors) => isRwkv7(tensors),
     footprint: rwkv7Footprint,
-    create: (tensors, backend, options) =>
-      createRwkv7Model(loadRwkv7Weights(tensors, backend), backend, options),
+    model: (tensors, backend) => rwkv7Model(loadRwkv7Weights(tensors, backend)),
     defaultVocab: "rwkv_vocab_v20230424.txt",
   }],
   ["rwkv4", {
     detect: (tensors, config) => isRwkv4(tensors, config),
     footprint: rwkv4Footprint,
-    create: (tensors, backend, options) =>
-      createRwkv4Model(loadRwkv4Weights(tensors, backend, options.config), backend, options),
+    model: (tensors, backend, config) => rwkv4Model(loadRwkv4Weights(tensors, backend, config)),
   }],
   ["mamba", {
     detect: (tensors, config) => isMamba(tensors, config),
     footprint: mambaFootprint,
-    create: (tensors, backend, options) =>
-      createMambaModel(loadMambaWeights(tensors, backend, options.config), backend, options),
+    model: (tensors, backend, config) => mambaModel(loadMambaWeights(tensors, backend, config)),
   }],
   ["mamba2", {
     detect: (tensors, config) => isMamba2(tensors, config),
     footprint: mamba2Footprint,
-    create: (tensors, backend, options) =>
-      createMamba2Model(loadMamba2Weights(tensors, backend, options.config), backend, options),
+    model: (tensors, backend, config) => mamba2Model(loadMamba2Weights(tensors, backend, config)),
   }],
   ["retnet", {
     detect: (tensors, config) => isRetNet(tensors, config),
     footprint: retnetFootprint,
-    create: (tensors, backend, options) =>
-      createRetNetModel(loadRetNetWeights(tensors, backend, options.config), backend, options),
+    model: (tensors, backend, config) => retnetModel(loadRetNetWeights(tensors, backend, config)),
   }],
 ]);
+
+/**
+ * What a backend must be sized for to run a checkpoint: its weights, working buffers for `chunk`
+ * rows, the constants, and a state arena of `slots` + 1 slots (one spare for `forward`) with a
+ * logits row for each.
+ */
+export function backendSize(
+  spec: FamilySpec,
+  tensors: TensorMap,
+  shape: { chunk: number; slots: number; config?: Record<string, unknown> },
+): { capacity: number; maxCols: number } {
+  const f = spec.footprint(tensors, shape.chunk, shape.config);
+  const arena = (shape.slots + 1) * (f.stateFloats + f.vocab + 4) * 4;
+  return { capacity: f.capacity + arena + constantBytes(tensors) + 4 * shape.chunk * 4, maxCols: f.maxCols };
+}

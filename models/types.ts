@@ -50,4 +50,26 @@ export interface RecurrentModel {
    * are processed in chunks of many tokens per matmul; one token uses the matvec path.
    */
   forward(tokens: ArrayLike<number>, state: RecurrentState): Float32Array;
+  /** State slots in backend memory: sessions that can be resident, and decode in one step, at once. */
+  readonly slots: number;
+  /** Places a state in slot `slot` (0 ≤ slot < slots). */
+  writeSlot(slot: number, state: RecurrentState): void;
+  /** The state in slot `slot`, copied to the host (checkpoints, export, the end of a generation). */
+  readSlot(slot: number): Promise<Float32Array>;
+  /**
+   * One step over resident states: each entry's tokens run in order on its slot; entries run side by
+   * side (a prefill chunk and single decode tokens may share a step, at most `chunk` tokens in all).
+   * Returns, per entry, the logits after its last token (undefined where `logits` is false).
+   */
+  step(entries: readonly StepEntry[]): Promise<(Float32Array | undefined)[]>;
+}
+
+/** One slot's share of a {@linkcode RecurrentModel.step}. */
+export interface StepEntry {
+  /** The state slot the tokens run on. */
+  readonly slot: number;
+  /** Token ids, in order. */
+  readonly tokens: readonly number[];
+  /** Whether to return the logits after the last token (default true). */
+  readonly logits?: boolean;
 }

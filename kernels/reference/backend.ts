@@ -1,5 +1,6 @@
 import type { Backend, Matrix, MatrixSource, Wkv7Inputs, Wkv7Shape } from "../types.ts";
 import { widenTo } from "../widen.ts";
+import { type CpuKernels, cpuOpMethods } from "../cpu/execute.ts";
 import {
   referenceRetention,
   referenceSelectiveScan,
@@ -12,10 +13,7 @@ import {
  * obviously right rather than fast. Every other backend is tested against it.
  */
 export function createReferenceBackend(): Backend {
-  return {
-    name: "reference",
-    threads: 1,
-    close() {},
+  const kernels: CpuKernels & Pick<Backend, "matrix" | "f32"> = {
     matrix(src: MatrixSource): Matrix {
       const copy = src.bytes.slice();
       const data = src.dtype === "f32"
@@ -51,6 +49,7 @@ export function createReferenceBackend(): Backend {
     retention: referenceRetention,
     wkv4: referenceWkv4,
   };
+  return { name: "reference", threads: 1, close() {}, ...kernels, ...cpuOpMethods(kernels, kernels.f32) };
 }
 
 /** The RWKV-7 state update, one token and one head at a time (see {@linkcode Backend.wkv7}). */

@@ -2,6 +2,7 @@ import type { Backend, Matrix, MatrixSource, Wkv7Inputs, Wkv7Shape } from "../ty
 import { dtypeBytes } from "../widen.ts";
 import { kernelModule, wasmRelaxedSimdSupported, wasmSimdSupported, wasmThreadsSupported } from "./loader.ts";
 import { OPS, ThreadPool } from "./pool.ts";
+import { type CpuKernels, cpuOpMethods } from "../cpu/execute.ts";
 
 type Kernel = (...args: number[]) => void;
 
@@ -87,9 +88,7 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
     pool!.run(op(name), args, () => k[name](...part(0, 0, bound(1))));
   }
 
-  return {
-    name: "wasm",
-    threads,
+  const kernels: CpuKernels & Pick<Backend, "matrix" | "f32"> = {
     matrix(src: MatrixSource): Matrix {
       const at = alloc(src.bytes.byteLength);
       new Uint8Array(buffer, at, src.bytes.byteLength).set(src.bytes);
@@ -184,8 +183,12 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
       if (pool && tokens * A * 16 >= minWork / 2) split("wkv4", A, 4, part);
       else k.wkv4(...part(0, 0, A));
     },
-    close() {
-      pool?.close();
-    },
+  };
+  return {
+    name: "wasm",
+    threads,
+    close: () => pool?.close(),
+    ...kernels,
+    ...cpuOpMethods(kernels, kernels.f32),
   };
 }

@@ -6,6 +6,6 @@
  * @module
  */
 
-export { createMambaModel } from "./model.ts";
+export { mambaGraph, mambaModel } from "./graph.ts";
 export { MambaState, mambaStateParts, mambaStateSize } from "./state.ts";
 export { isMamba, loadMambaWeights, mambaDims, mambaFootprint, type MambaWeights } from "./weights.ts";

@@ -1,3 +1,4 @@
+import { mambaStateSize } from "./state.ts";
 import type { Backend, Matrix, WeightDType } from "../../kernels/mod.ts";
 import { bytesToF32 } from "../../kernels/mod.ts";
 import { ModelLoadError } from "../errors.ts";
@@ -97,7 +98,12 @@ export function mambaFootprint(tensors: TensorMap, chunk: number, config?: Recor
   }
   const buffers = chunk * (4 * m.d + 7 * m.inner + m.rank + 4 * m.n) * 4 + m.vocab * 8 +
     (m.nLayer + 1) * (m.inner * m.n + m.inner) * 4;
-  return { capacity: weightBytes + buffers + (1 << 20), maxCols: Math.max(m.d, m.inner, m.rank) };
+  return {
+    capacity: weightBytes + buffers + (1 << 20),
+    maxCols: Math.max(m.d, m.inner, m.rank),
+    stateFloats: mambaStateSize(m),
+    vocab: m.vocab,
+  };
 }
 
 /** Validates an HF Mamba checkpoint and places its matrices in `backend`. */

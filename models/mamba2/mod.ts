@@ -6,6 +6,6 @@
  * @module
  */
 
-export { createMamba2Model } from "./model.ts";
+export { mamba2Graph, mamba2Model } from "./graph.ts";
 export { Mamba2State, mamba2StateParts, mamba2StateSize } from "./state.ts";
 export { isMamba2, loadMamba2Weights, mamba2Dims, mamba2Footprint, type Mamba2Weights } from "./weights.ts";

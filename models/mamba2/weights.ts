@@ -1,3 +1,4 @@
+import { mamba2StateSize } from "./state.ts";
 import type { Backend, Matrix, WeightDType } from "../../kernels/mod.ts";
 import { ModelLoadError } from "../errors.ts";
 import type { TensorMap } from "../formats/tensor.ts";
@@ -118,7 +119,12 @@ export function mamba2Footprint(tensors: TensorMap, chunk: number, config?: Reco
   }
   const buffers = chunk * (4 * m.d + 5 * (m.inner + m.convDim + m.heads)) * 4 + m.vocab * 8 +
     (m.heads * m.headDim * m.n + m.nLayer * m.heads) * 4;
-  return { capacity: weightBytes + buffers + (1 << 20), maxCols: Math.max(m.d, m.inner) };
+  return {
+    capacity: weightBytes + buffers + (1 << 20),
+    maxCols: Math.max(m.d, m.inner),
+    stateFloats: mamba2StateSize(m),
+    vocab: m.vocab,
+  };
 }
 
 /** Validates an HF Mamba-2 checkpoint and places its matrices in `backend`. */

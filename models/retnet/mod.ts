@@ -6,6 +6,6 @@
  * @module
  */
 
-export { createRetNetModel } from "./model.ts";
+export { retnetGraph, retnetModel } from "./graph.ts";
 export { RetNetState, retnetStateParts, retnetStateSize } from "./state.ts";
 export { isRetNet, loadRetNetWeights, retnetDims, retnetFootprint, type RetNetWeights } from "./weights.ts";

@@ -1,3 +1,4 @@
+import { retnetStateSize } from "./state.ts";
 import type { Backend, Matrix, WeightDType } from "../../kernels/mod.ts";
 import { ModelLoadError } from "../errors.ts";
 import type { TensorMap } from "../formats/tensor.ts";
@@ -116,7 +117,12 @@ export function retnetFootprint(tensors: TensorMap, chunk: number, config?: Reco
   const weightBytes = tensorBytes(tensors);
   const buffers = chunk * (6 * m.d + 4 * m.dv + 2 * m.ffn + 2 * m.heads) * 4 + m.vocab * 8 +
     m.heads * m.headDim * m.keyDim * 4;
-  return { capacity: weightBytes + buffers + (1 << 20), maxCols: Math.max(m.d, m.dv, m.ffn) };
+  return {
+    capacity: weightBytes + buffers + (1 << 20),
+    maxCols: Math.max(m.d, m.dv, m.ffn),
+    stateFloats: retnetStateSize(m),
+    vocab: m.vocab,
+  };
 }
 
 /** Validates a torchscale RetNetDecoder state dict and places its matrices in `backend`. */

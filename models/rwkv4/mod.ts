@@ -6,6 +6,6 @@
  * @module
  */
 
-export { createRwkv4Model } from "./model.ts";
+export { rwkv4Graph, rwkv4Model } from "./graph.ts";
 export { Rwkv4State, rwkv4StateParts, rwkv4StateSize } from "./state.ts";
 export { isRwkv4, loadRwkv4Weights, rwkv4Dims, rwkv4Footprint, type Rwkv4Weights } from "./weights.ts";

@@ -1,3 +1,4 @@
+import { rwkv4StateSize } from "./state.ts";
 import type { Backend, Matrix, WeightDType } from "../../kernels/mod.ts";
 import { ModelLoadError } from "../errors.ts";
 import type { TensorMap } from "../formats/tensor.ts";
@@ -94,7 +95,12 @@ export function rwkv4Footprint(tensors: TensorMap, chunk: number, config?: Recor
   const weightBytes = tensorBytes(tensors);
   const buffers = chunk * (13 * Math.max(d.nEmbd, d.att) + d.ffn) * 4 + d.vocab * 8 +
     (3 + 2 * d.nLayer) * d.att * 4;
-  return { capacity: weightBytes + buffers + (1 << 20), maxCols: Math.max(d.nEmbd, d.att, d.ffn) };
+  return {
+    capacity: weightBytes + buffers + (1 << 20),
+    maxCols: Math.max(d.nEmbd, d.att, d.ffn),
+    stateFloats: rwkv4StateSize(d),
+    vocab: d.vocab,
+  };
 }
 
 /** Validates an HF RWKV-4 checkpoint and places its matrices in `backend`. */

@@ -5,6 +5,6 @@
  * @module
  */
 
-export { createRwkv7Model, type Rwkv7Options } from "./model.ts";
+export { rwkv7Graph, rwkv7Model } from "./graph.ts";
 export { Rwkv7State, rwkv7StateParts, rwkv7StateSize } from "./state.ts";
 export { isRwkv7, loadRwkv7Weights, rwkv7Dims, rwkv7Footprint, type Rwkv7Weights } from "./weights.ts";

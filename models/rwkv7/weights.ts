@@ -1,7 +1,8 @@
+import { rwkv7StateSize } from "./state.ts";
 import type { Backend, Matrix, WeightDType } from "../../kernels/mod.ts";
 import { ModelLoadError } from "../errors.ts";
 import type { TensorMap } from "../formats/tensor.ts";
-import { hostMatrix, type NormParams, tensorBytes, TensorReader } from "../shared/weights.ts";
+import { type Footprint, hostMatrix, type NormParams, tensorBytes, TensorReader } from "../shared/weights.ts";
 
 /** RWKV-7 dimensions, all read from tensor shapes. */
 export interface Rwkv7Dims {
@@ -88,11 +89,16 @@ export function rwkv7Dims(tensors: TensorMap): Rwkv7Dims {
 }
 
 /** The sizes a backend needs to hold these weights plus working buffers for `chunk` tokens. */
-export function rwkv7Footprint(tensors: TensorMap, chunk: number): { capacity: number; maxCols: number } {
+export function rwkv7Footprint(tensors: TensorMap, chunk: number): Footprint {
   const d = rwkv7Dims(tensors);
   const weightBytes = tensorBytes(tensors);
   const buffers = chunk * (24 * d.nEmbd + d.ffn + 4 * 256) * 4 + d.vocab * 4 * 2;
-  return { capacity: weightBytes + buffers + (1 << 20), maxCols: Math.max(d.nEmbd, d.ffn, 256) };
+  return {
+    capacity: weightBytes + buffers + (1 << 20),
+    maxCols: Math.max(d.nEmbd, d.ffn, 256),
+    stateFloats: rwkv7StateSize(d),
+    vocab: d.vocab,
+  };
 }
 
 /** Validates a BlinkDL RWKV-7 checkpoint and places its matrices in `backend`. */

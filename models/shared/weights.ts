@@ -81,3 +81,28 @@ export class TensorReader {
     return { rows: cols, cols: rows, dtype: src.dtype, bytes: out };
   }
 }
+
+/** What a backend must hold for a model: weights and working buffers, and what sizes its state arena. */
+export interface Footprint {
+  /** Bytes of weights and working buffers for one chunk. */
+  readonly capacity: number;
+  /** The widest matrix, in columns. */
+  readonly maxCols: number;
+  /** Floats in one session's state. */
+  readonly stateFloats: number;
+  /** Logits per token. */
+  readonly vocab: number;
+}
+
+/**
+ * Bytes the vectors of a checkpoint take as f32 constants in backend memory (norm weights, biases,
+ * mixing coefficients, conv kernels): every tensor that is not a plain 2-D matrix.
+ */
+export function constantBytes(tensors: TensorMap): number {
+  let floats = 0;
+  for (const t of tensors.values()) {
+    const big = t.shape.filter((s) => s > 1).length;
+    if (big <= 1 || t.shape.length !== 2) floats += t.shape.reduce((a, b) => a * b, 1);
+  }
+  return floats * 4;
+}
