@@ -10,7 +10,7 @@ import type { LoadedModel } from "../models/mod.ts";
 import { decodeTokens, Utf8Stream } from "../tokenizers/mod.ts";
 import { logSoftmax, sampleToken, type SamplingParams, topIds } from "./sampler.ts";
 import { InvalidRequestError } from "./errors.ts";
-import { appendTokens, prefill, type Session } from "./session.ts";
+import { appendTokens, prefill, releaseState, type Session } from "./session.ts";
 import { StopMatcher } from "./stop_strings.ts";
 
 /** What to generate. */
@@ -81,13 +81,10 @@ export interface DoneEvent {
 export type GenerationEvent = TokenEvent | DoneEvent;
 
 /**
- * Tokens between yields to the event loop, so streams flush, other requests run and hang-ups
- * arrive. Counted in tokens, not milliseconds: with 20 generations yielding every 25 ms of compute,
- * Deno never noticed their clients leave.
+ * Runs one generation; the session is updated as tokens are produced. Each token is fed through the
+ * model's batching scheduler, so generations running at once share steps; the session's state slot
+ * is released (and `session.state` synced) when the generation ends, however it ends.
  */
-const YIELD_EVERY_TOKENS = 4;
-
-/** Runs one generation; the session is updated as tokens are produced. */
 export async function* generate(
   loaded: LoadedModel,
   session: Session,
@@ -100,6 +97,18 @@ export async function* generate(
     );
   }
   await prefill(loaded, session, req.prompt, req.signal);
+  try {
+    yield* decode(loaded, session, req);
+  } finally {
+    await releaseState(loaded, session);
+  }
+}
+
+async function* decode(
+  loaded: LoadedModel,
+  session: Session,
+  req: GenerateRequest,
+): AsyncGenerator<GenerationEvent> {
   const tokenizer = loaded.tokenizer;
   const utf8 = new Utf8Stream(session.carry);
   const stops = new StopMatcher(req.stop ?? [], req.heldText);
@@ -124,7 +133,7 @@ export async function* generate(
       }));
     }
     generated++;
-    appendTokens(loaded, session, [tokenId]);
+    await appendTokens(loaded, session, [tokenId]);
     if (stopIds.has(tokenId)) {
       finishReason = "stop";
       yield { type: "token", tokenId, position, text: "", logprob, top, heldText: stops.held };
@@ -137,7 +146,6 @@ export async function* generate(
       finishReason = "stop";
       break;
     }
-    if (generated % YIELD_EVERY_TOKENS === 0) await new Promise((resolve) => setTimeout(resolve, 0));
   }
   let text = finishReason === "length" ? stops.flush() : "";
   if (req.flushAtEnd) {

@@ -14,7 +14,7 @@ import { SessionBusyError } from "./errors.ts";
 import { generate, type GenerateRequest, type GenerationEvent } from "./generate.ts";
 import { LiveGeneration } from "./live.ts";
 import type { SamplingParams } from "./sampler.ts";
-import type { Session } from "./session.ts";
+import { type Session, syncState } from "./session.ts";
 import { decodeStateBlob, encodeStateBlob } from "./state_blob.ts";
 
 /** A generation's request as stored with it (JSON), so another instance can resume it. */
@@ -223,6 +223,7 @@ export class GenerationRunner {
     generation: GenerationRecord,
     events: StoredEvent[],
   ): Promise<string> {
+    await syncState(loaded, session);
     const blob = encodeStateBlob(loaded, session);
     const next: SessionMeta = {
       ...meta,

@@ -33,7 +33,16 @@ export {
   type SamplingParams,
   topIds,
 } from "./sampler.ts";
-export { appendTokens, newSession, prefill, randomSeed, type Session } from "./session.ts";
+export {
+  appendTokens,
+  newSession,
+  prefill,
+  randomSeed,
+  releaseState,
+  type Session,
+  syncState,
+} from "./session.ts";
+export { Scheduler, schedulerOf } from "./scheduler.ts";
 export { StopMatcher } from "./stop_strings.ts";
 export { type ChatMessage, type ChatTemplate, chatTemplate, RWKV_CHAT } from "./chat_template.ts";
 export {

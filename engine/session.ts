@@ -1,5 +1,6 @@
 import type { LoadedModel, RecurrentState } from "../models/mod.ts";
 import { newSamplerState, type SamplerState } from "./sampler.ts";
+import { schedulerOf } from "./scheduler.ts";
 
 /**
  * Everything a conversation is: the model's state after all its tokens, the
@@ -37,20 +38,36 @@ export function newSession(loaded: LoadedModel, seed: number): Session {
   };
 }
 
-/** Feeds tokens to the model (chunked prefill) and updates the session. */
-export function appendTokens(loaded: LoadedModel, session: Session, tokens: readonly number[]): void {
+/**
+ * Feeds tokens to the model through its batching scheduler (sharing steps with other sessions)
+ * and updates the session; the session keeps its state slot (see {@linkcode releaseState}).
+ */
+export async function appendTokens(
+  loaded: LoadedModel,
+  session: Session,
+  tokens: readonly number[],
+): Promise<void> {
   if (tokens.length === 0) return;
-  session.logits = loaded.model.forward(tokens, session.state);
-  session.tokens += tokens.length;
+  session.logits = await schedulerOf(loaded.model).feed(session, tokens);
 }
 
-/** Tokens per prefill slice: between slices the event loop runs, so other requests are answered. */
+/** Brings `session.state` up to date with its state slot (before it is saved). */
+export function syncState(loaded: LoadedModel, session: Session): Promise<void> {
+  return schedulerOf(loaded.model).sync(session);
+}
+
+/** Syncs `session.state` and gives the session's state slot back to other sessions. */
+export function releaseState(loaded: LoadedModel, session: Session): Promise<void> {
+  return schedulerOf(loaded.model).release(session);
+}
+
+/** Tokens per prefill slice: between slices the signal is checked (a step holds at most the model's chunk). */
 export const PREFILL_SLICE = 64;
 
 /**
- * Feeds a prompt to the model in slices of {@linkcode PREFILL_SLICE} tokens, yielding to the event
- * loop between slices so a long prefill does not freeze other requests. Stops early (the session
- * then holds the slices fed so far) once `signal` is aborted, throwing its reason.
+ * Feeds a prompt to the model in slices of {@linkcode PREFILL_SLICE} tokens, each batched with
+ * other sessions' steps, then syncs the session's state and releases its slot. Stops early (the
+ * session then holds the slices fed so far) once `signal` is aborted, throwing its reason.
  */
 export async function prefill(
   loaded: LoadedModel,
@@ -58,10 +75,13 @@ export async function prefill(
   tokens: readonly number[],
   signal?: AbortSignal,
 ): Promise<void> {
-  for (let start = 0; start < tokens.length; start += PREFILL_SLICE) {
-    if (start > 0) await new Promise((resolve) => setTimeout(resolve, 0));
-    signal?.throwIfAborted();
-    appendTokens(loaded, session, tokens.slice(start, start + PREFILL_SLICE));
+  try {
+    for (let start = 0; start < tokens.length; start += PREFILL_SLICE) {
+      signal?.throwIfAborted();
+      await appendTokens(loaded, session, tokens.slice(start, start + PREFILL_SLICE));
+    }
+  } finally {
+    await releaseState(loaded, session);
   }
 }
 

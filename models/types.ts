@@ -50,6 +50,8 @@ export interface RecurrentModel {
    * are processed in chunks of many tokens per matmul; one token uses the matvec path.
    */
   forward(tokens: ArrayLike<number>, state: RecurrentState): Float32Array;
+  /** Most tokens one step runs (the prefill chunk). */
+  readonly chunk: number;
   /** State slots in backend memory: sessions that can be resident, and decode in one step, at once. */
   readonly slots: number;
   /** Places a state in slot `slot` (0 ≤ slot < slots). */

@@ -320,10 +320,9 @@ Deno.test("engine-level client mistakes stay 400 and a RangeError from inside is
   // A kernel-level RangeError (the backend out of memory, a bad internal shape) is the server's fault.
   const who: Principal = { id: "test", exclusive: false };
   const model = sessions.model();
-  const forward = model.model.forward;
-  (model.model as { forward: typeof forward }).forward = () => {
-    throw new RangeError("WASM backend memory exhausted: 1024 more bytes needed");
-  };
+  const step = model.model.step;
+  (model.model as { step: typeof step }).step = () =>
+    Promise.reject(new RangeError("WASM backend memory exhausted: 1024 more bytes needed"));
   const original = console.error;
   console.error = () => {};
   try {
@@ -333,7 +332,7 @@ Deno.test("engine-level client mistakes stay 400 and a RangeError from inside is
     await assert.rejects(sessions.create(undefined, [5], who), RangeError);
   } finally {
     console.error = original;
-    (model.model as { forward: typeof forward }).forward = forward;
+    (model.model as { step: typeof step }).step = step;
   }
   await close();
 });

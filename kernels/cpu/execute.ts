@@ -15,7 +15,7 @@ import { gelu, sigmoid, softplus } from "./math.ts";
 /** The kernels of a CPU backend (what the op list is lowered to). */
 export type CpuKernels = Pick<
   Backend,
-  "matvec" | "matmul" | "wkv7" | "wkv4" | "selectiveScan" | "ssdScan" | "retention"
+  "matmul" | "wkv7" | "wkv4" | "selectiveScan" | "ssdScan" | "retention"
 >;
 
 /** Tensor, submit and read for a CPU backend whose memory hands out f32 arrays from `f32`. */
@@ -105,8 +105,9 @@ function run(k: CpuKernels, op: Op): void {
   if (n === 0) return;
   switch (op.op) {
     case "matmul":
-      if (n === 1) k.matvec(op.w, f(op.x), f(op.out));
-      else k.matmul(op.w, f(op.x), f(op.out), n);
+      // Always the matmul kernel, one token or many: its per-token sums do not depend on how
+      // many tokens share the call, so a session's tokens come out the same batched or alone.
+      k.matmul(op.w, f(op.x), f(op.out), n);
       return;
     case "embed": {
       const ids = ints(op.ids), out = f(op.out), C = op.table.cols;

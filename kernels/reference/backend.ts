@@ -13,7 +13,7 @@ import {
  * obviously right rather than fast. Every other backend is tested against it.
  */
 export function createReferenceBackend(): Backend {
-  const kernels: CpuKernels & Pick<Backend, "matrix" | "f32"> = {
+  const kernels: CpuKernels & Pick<Backend, "matrix" | "f32" | "matvec"> = {
     matrix(src: MatrixSource): Matrix {
       const copy = src.bytes.slice();
       const data = src.dtype === "f32"

@@ -88,7 +88,7 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
     pool!.run(op(name), args, () => k[name](...part(0, 0, bound(1))));
   }
 
-  const kernels: CpuKernels & Pick<Backend, "matrix" | "f32"> = {
+  const kernels: CpuKernels & Pick<Backend, "matrix" | "f32" | "matvec"> = {
     matrix(src: MatrixSource): Matrix {
       const at = alloc(src.bytes.byteLength);
       new Uint8Array(buffer, at, src.bytes.byteLength).set(src.bytes);
@@ -122,7 +122,7 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
         r0: number,
         r1: number,
       ) => [w + r0 * m.cols * size, xp, yp + 4 * r0, r1 - r0, m.cols, tokens, scratch[i], m.rows];
-      if (pool && m.rows * m.cols * tokens >= 4 * minWork) split(name, m.rows, 4, part);
+      if (pool && m.rows * m.cols * tokens >= minWork) split(name, m.rows, 4, part);
       else k[name](...part(0, 0, m.rows));
     },
     wkv7(state: Float32Array, io: Wkv7Inputs, shape: Wkv7Shape) {

@@ -135,6 +135,7 @@ export function createRecurrentModel(options: RunnerOptions): RecurrentModel {
   return {
     info,
     backend,
+    chunk,
     slots,
     newState: options.newState,
     forward(tokens: ArrayLike<number>, state: RecurrentState): Float32Array {

@@ -3,8 +3,10 @@
 // ---- matmul: Y[t][rows] = X[t][cols] W[rows][cols]^T ---------------------------------
 // Tiles of 4 weight rows x 2 tokens; the 4 rows (widened to f32 in `wbuf`) stay in cache
 // while every token streams past them, so each weight byte is read from memory once. A last
-// tile with fewer rows runs on zero rows in `wbuf`, a last odd token against itself; the last
+// tile with fewer rows runs on zero rows in `wbuf`, a last odd token in a 4 x 1 tile; the last
 // cols % 4 columns are added afterwards, one at a time, so the tile's loop stays as it is.
+// Every (row, token) sum is one accumulator over the columns in order, whatever the tile: a
+// token's result does not depend on how many tokens share the call (batched = alone, exactly).
 
 // Columns [0, cols & ~3) only (rows are `cols` apart); matmul_rows adds the last cols % 4.
 static void tile_4x2(const float *w, int cols, const float *x0, const float *x1, float *out0, float *out1,
@@ -31,6 +33,21 @@ static void tile_4x2(const float *w, int cols, const float *x0, const float *x1,
   }
 }
 
+// The 4 x 1 tile: the same sums as tile_4x2's for one token.
+static void tile_4x1(const float *w, int cols, const float *x0, float *out0, int rows_here) {
+  v128_t acc[4];
+  for (int i = 0; i < 4; i++) acc[i] = wasm_f32x4_splat(0);
+  int whole = cols & ~3;
+  for (int c = 0; c < whole; c += 4) {
+    v128_t xa = wasm_v128_load(x0 + c);
+    FMA(acc[0], wasm_v128_load(w + c), xa);
+    FMA(acc[1], wasm_v128_load(w + cols + c), xa);
+    FMA(acc[2], wasm_v128_load(w + 2 * cols + c), xa);
+    FMA(acc[3], wasm_v128_load(w + 3 * cols + c), xa);
+  }
+  for (int i = 0; i < rows_here; i++) out0[i] = hsum(acc[i]);
+}
+
 // wbuf: 4 * cols floats of scratch owned by the caller. ystride: floats between tokens' rows of y
 // (rows, unless the caller splits the rows between threads).
 static void matmul_rows(const float *w4, const float *x, float *y, int r, int rows, int cols, int tokens,
@@ -40,10 +57,7 @@ static void matmul_rows(const float *w4, const float *x, float *y, int r, int ro
   for (; t + 2 <= tokens; t += 2)
     tile_4x2(w4, cols, x + (long)t * cols, x + (long)(t + 1) * cols, y + (long)t * ystride + r,
              y + (long)(t + 1) * ystride + r, here);
-  if (t < tokens) {
-    float dummy[4];
-    tile_4x2(w4, cols, x + (long)t * cols, x + (long)t * cols, y + (long)t * ystride + r, dummy, here);
-  }
+  if (t < tokens) tile_4x1(w4, cols, x + (long)t * cols, y + (long)t * ystride + r, here);
   for (int c = cols & ~3; c < cols; c++) {
     for (t = 0; t < tokens; t++) {
       float xc = x[(long)t * cols + c];

@@ -1,0 +1,210 @@
+/**
+ * Continuous batching: every session that wants tokens fed (a prompt being prefilled, or the
+ * token a generation just sampled) queues them here, and one model step runs them together,
+ * each on its own state slot. Generations join and leave at any step; a long prompt is fed in
+ * pieces that share steps with the decode rows, so running streams keep flowing.
+ *
+ * A session's state stays in its slot between steps; the host copy (`session.state`) is brought
+ * up to date only by {@linkcode Scheduler.sync} (checkpoints) and {@linkcode Scheduler.release}
+ * (the end of a prefill or a generation), and when a slot is needed for another session.
+ *
+ * @module
+ */
+
+import type { RecurrentModel } from "../models/mod.ts";
+import type { Session } from "./session.ts";
+
+interface Feed {
+  readonly session: Session;
+  readonly tokens: readonly number[];
+  /** Tokens of `tokens` already run. */
+  done: number;
+  resolve(logits: Float32Array): void;
+  reject(err: unknown): void;
+}
+
+/** The batching scheduler of one model. */
+export class Scheduler {
+  readonly #model: RecurrentModel;
+  readonly #owner: (Session | undefined)[];
+  readonly #slotOf = new Map<Session, number>();
+  /** Sessions whose slot holds newer state than their host copy. */
+  readonly #dirty = new Set<Session>();
+  readonly #lastUse = new Map<Session, number>();
+  #queue: Feed[] = [];
+  #ticking = false;
+  #steps = 0;
+  #polled = 0;
+
+  /** A scheduler over `model`'s state slots. */
+  constructor(model: RecurrentModel) {
+    this.#model = model;
+    this.#owner = new Array(model.slots).fill(undefined);
+  }
+
+  /** Steps run so far (for tests and metrics). */
+  get steps(): number {
+    return this.#steps;
+  }
+
+  /**
+   * Runs `tokens` on the session's state (in order, possibly over several steps shared with
+   * other sessions) and resolves with the logits after the last one.
+   */
+  feed(session: Session, tokens: readonly number[]): Promise<Float32Array> {
+    if (tokens.length === 0) return Promise.reject(new RangeError("feed() needs at least one token"));
+    const vocab = this.#model.info.vocabSize;
+    for (const id of tokens) {
+      if (!Number.isInteger(id) || id < 0 || id >= vocab) {
+        return Promise.reject(new RangeError(`Token id ${id} is outside the vocabulary (0..${vocab - 1})`));
+      }
+    }
+    if (this.#queue.some((f) => f.session === session)) {
+      return Promise.reject(new Error("A session can have one feed in flight at a time"));
+    }
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ session, tokens, done: 0, resolve, reject });
+      this.#schedule();
+    });
+  }
+
+  /** Brings the session's host state up to date with its slot (before a checkpoint). */
+  async sync(session: Session): Promise<void> {
+    const slot = this.#slotOf.get(session);
+    if (slot === undefined || !this.#dirty.has(session)) return;
+    session.state.data.set(await this.#model.readSlot(slot));
+    this.#dirty.delete(session);
+  }
+
+  /** Syncs the session's host state and gives its slot back (at the end of a prefill or generation). */
+  async release(session: Session): Promise<void> {
+    await this.sync(session);
+    const slot = this.#slotOf.get(session);
+    if (slot === undefined) return;
+    this.#slotOf.delete(session);
+    this.#lastUse.delete(session);
+    this.#owner[slot] = undefined;
+  }
+
+  // One step per macrotask, so every generation woken by the last step has queued its next token.
+  // Network I/O is polled only on a timer turn, so at least every POLL_MS the hop is a timer.
+  #schedule(): void {
+    if (this.#ticking) return;
+    this.#ticking = true;
+    const now = performance.now();
+    const poll = now - this.#polled >= POLL_MS;
+    if (poll) this.#polled = now;
+    (poll ? timerTurn() : macrotask()).then(() => this.#tick());
+  }
+
+  async #tick(): Promise<void> {
+    try {
+      await this.#step();
+    } finally {
+      this.#ticking = false;
+      if (this.#queue.length > 0) this.#schedule();
+    }
+  }
+
+  async #step(): Promise<void> {
+    // Decode rows first (one token each), then prompt pieces in arrival order, within the budget.
+    const ordered = [...this.#queue].sort((a, b) => Number(remaining(a) > 1) - Number(remaining(b) > 1));
+    const batch: { feed: Feed; slot: number; take: number }[] = [];
+    let budget = this.#model.chunk;
+    for (const feed of ordered) {
+      if (budget === 0) break;
+      const slot = await this.#slotFor(feed.session, batch.map((b) => b.feed.session));
+      if (slot === undefined) continue;
+      const take = Math.min(remaining(feed), budget);
+      batch.push({ feed, slot, take });
+      budget -= take;
+    }
+    if (batch.length === 0) return;
+    const entries = batch.map(({ feed, slot, take }) => ({
+      slot,
+      tokens: feed.tokens.slice(feed.done, feed.done + take),
+      logits: feed.done + take === feed.tokens.length,
+    }));
+    let logits: (Float32Array | undefined)[];
+    try {
+      logits = await this.#model.step(entries);
+    } catch (err) {
+      for (const { feed } of batch) this.#finish(feed).reject(err);
+      return;
+    } finally {
+      this.#steps++;
+    }
+    batch.forEach(({ feed, take }, i) => {
+      feed.done += take;
+      feed.session.tokens += take;
+      this.#dirty.add(feed.session);
+      this.#lastUse.set(feed.session, this.#steps);
+      if (feed.done === feed.tokens.length) this.#finish(feed).resolve(logits[i]!);
+    });
+  }
+
+  // Removes a feed from the queue and returns it.
+  #finish(feed: Feed): Feed {
+    this.#queue = this.#queue.filter((f) => f !== feed);
+    return feed;
+  }
+
+  // The session's slot, loading its state into a free one or one whose session is idle the longest
+  // (synced first); undefined when every slot is taken by sessions in this step or waiting to run.
+  async #slotFor(session: Session, inStep: Session[]): Promise<number | undefined> {
+    const have = this.#slotOf.get(session);
+    if (have !== undefined) return have;
+    let slot = this.#owner.indexOf(undefined);
+    if (slot < 0) {
+      const waiting = new Set([...inStep, ...this.#queue.map((f) => f.session)]);
+      let oldest: Session | undefined;
+      for (const s of this.#slotOf.keys()) {
+        if (waiting.has(s)) continue;
+        if (!oldest || this.#lastUse.get(s)! < this.#lastUse.get(oldest)!) oldest = s;
+      }
+      if (!oldest) return undefined;
+      slot = this.#slotOf.get(oldest)!;
+      await this.release(oldest);
+    }
+    this.#model.writeSlot(slot, session.state);
+    this.#owner[slot] = session;
+    this.#slotOf.set(session, slot);
+    this.#lastUse.set(session, this.#steps);
+    return slot;
+  }
+}
+
+/**
+ * Most milliseconds between timer turns. A message hop costs ~0.1 ms but lets no network I/O in
+ * (requests, hang-ups, flushed streams wait for a timer turn); a timer turn costs 1–4 ms.
+ */
+const POLL_MS = 8;
+
+function timerTurn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/** Resolves in a later turn of the event loop, at once: a message through a fresh channel. */
+function macrotask(): Promise<void> {
+  const { port1, port2 } = new MessageChannel();
+  return new Promise((resolve) => {
+    port1.onmessage = () => {
+      port1.close();
+      resolve();
+    };
+    port2.postMessage(0);
+  });
+}
+
+function remaining(feed: Feed): number {
+  return feed.tokens.length - feed.done;
+}
+
+const schedulers = new WeakMap<RecurrentModel, Scheduler>();
+
+/** The model's scheduler (one per model, made on first use). */
+export function schedulerOf(model: RecurrentModel): Scheduler {
+  let s = schedulers.get(model);
+  if (!s) schedulers.set(model, s = new Scheduler(model));
+  return s;
+}
