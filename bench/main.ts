@@ -7,7 +7,10 @@
  * tokens/s = bandwidth ÷ weight bytes read per token); our matmul against
  * onnxruntime-web's on the same shapes; then session store and resume timings.
  *
- *   deno task bench [--quick] [--section models,families,peer,sessions] [--json FILE]
+ * Then batched decode: total tokens/s of 4 and 16 sessions against one, and a new request's
+ * time to first token beside 15 decoding sessions.
+ *
+ *   deno task bench [--quick] [--section models,families,batch,peer,sessions] [--json FILE]
  *
  * @module
  */
@@ -33,6 +36,7 @@ import {
 import { loadModel } from "../models/mod.ts";
 import { mamba2_130m, mamba_130m, retnet_100m, rwkv4_169m } from "./random_families.ts";
 import { randomRwkv7, RWKV7_0_1B } from "./random_rwkv7.ts";
+import { benchBatch, firstTokenMs } from "./batch.ts";
 import { benchPeer } from "./peer.ts";
 import { benchResume, benchStore } from "./sessions.ts";
 
@@ -137,7 +141,7 @@ async function row(
   };
 }
 
-const sections = new Set((values.section ?? "models,families,peer,sessions").split(","));
+const sections = new Set((values.section ?? "models,families,batch,peer,sessions").split(","));
 const cores = navigator.hardwareConcurrency ?? 1;
 const bandwidth = await measureWasmBandwidth();
 const bandwidthMt = cores > 1 && wasmThreadsSupported()
@@ -197,6 +201,31 @@ if (rows.length) {
     "\nFor scale (from the design brief, llama.cpp AVX-512 on this machine class, 1 thread): RWKV-7 0.1B decode" +
       " f32 56, f16 141 tok/s; prefill f32 435, f16 802 tok/s.",
   );
+}
+if (sections.has("batch")) {
+  console.log("\nBatched decode (WASM, 1 thread; one step = one token of every session), median step:\n");
+  console.log(
+    "| model | sessions | total tok/s | × one session | new request's first token, 15 busy ÷ idle |",
+  );
+  console.log("| --- | ---: | ---: | ---: | ---: |");
+  const defaultTensors = parseSafetensors(await Deno.readFile(`${DEFAULT_MODEL_DIR}/model.safetensors`));
+  const models: [string, TensorMap][] = [
+    ["default (rwkv7-kjv-4m)", defaultTensors],
+    ["rwkv7 0.1B shape bf16 (random)", randomRwkv7(RWKV7_0_1B, "bf16")],
+  ];
+  for (const [name, tensors] of models) {
+    const model = await buildModel(tensors, 1);
+    const rowsOut = await benchBatch(model, [1, 4, 16], values.quick ? 4 : 16);
+    const idle = await firstTokenMs(model, 32, 0);
+    const busy = await firstTokenMs(model, 32, 15);
+    for (const r of rowsOut) {
+      const ttft = r.sessions === 16
+        ? `${(busy / idle).toFixed(2)} (${busy.toFixed(0)} ÷ ${idle.toFixed(0)} ms)`
+        : "";
+      console.log(`| ${name} | ${r.sessions} | ${r.totalTps.toFixed(1)} | ${r.gain.toFixed(2)} | ${ttft} |`);
+    }
+    model.backend.close();
+  }
 }
 if (sections.has("peer")) {
   console.log("\nMatmul against onnxruntime-web (its WASM backend, 1 thread; ours 1 thread), best of 7:\n");
