@@ -67,7 +67,7 @@ test("two instances on one Redis: one lease holder, one winner of a version race
   const blob = await a.putBlob(new Uint8Array([7]));
   const v = await a.publish(meta("s", blob), undefined);
   const results = await Promise.all(
-    [a, b].map(async (s, i) => s.publish(meta("s", blob, { tokens: i + 2 }), v)),
+    [a, b].map((s, i) => s.publish(meta("s", blob, { tokens: i + 2 }), v)),
   );
   assert.equal(results.filter((r) => r !== undefined).length, 1, "exactly one publish wins");
   a.close();
