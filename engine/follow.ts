@@ -76,7 +76,7 @@ export async function* followGeneration(
         feed = { generationId: gen.id, subscription: liveFeed.subscribe(id, gen.id) };
       }
       try {
-        for await (const e of continuing(feed.subscription, last, gen.start, context.pollMs)) {
+        for await (const e of continuing(feed.subscription, last, gen.start, context)) {
           yield e;
           last = e.position;
           if (e.event !== "token") return;
@@ -96,18 +96,19 @@ export async function* followGeneration(
 
 /**
  * The live feed's events that continue a client's run after position `last` (a generation
- * starting at `start`), each as it comes, until the feed is quiet for `waitMs` or skips a
- * position (the event log fills the gap at the next checkpoint). Events at or before `last` were
+ * starting at `start`), each as it comes, until the feed is quiet for `pollMs`, skips a
+ * position (the event log fills the gap at the next checkpoint) or the server shuts down. Events at or before `last` were
  * sent already, from the log or by a generator that crashed before a resumed one repeated them.
  */
 async function* continuing(
   subscription: LiveSubscription,
   last: number,
   start: number,
-  waitMs: number,
+  context: FollowContext,
 ): AsyncGenerator<StoredEvent> {
   while (true) {
-    const batch = await subscription.next(waitMs);
+    const batch = await subscription.next(context.pollMs);
+    context.closing.throwIfAborted();
     if (batch.length === 0) return;
     for (const e of batch) {
       if (e.position <= last) continue;

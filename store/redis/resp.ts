@@ -23,6 +23,8 @@ export type Arg = string | number | Uint8Array;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const CR = 13;
+/** Most bytes handed to one read: the runtime's read costs grow with the buffer it is given. */
+const READ_MAX = 256 * 1024;
 
 /**
  * The wire form of a command, as parts to write in order. A large byte argument is one part of
@@ -75,7 +77,7 @@ export class ReplyReader {
       this.#start = 0;
       this.#end = used;
     }
-    return this.#buf.subarray(this.#end);
+    return this.#buf.subarray(this.#end, this.#end + READ_MAX);
   }
 
   /** Records that `n` bytes were read into the last `space()`. */
