@@ -55,14 +55,14 @@ export async function openRedisStore(url: string, options: RedisStoreOptions = {
 export class RedisStore implements StateStore {
   readonly ttlMs: number;
   readonly prefix: string;
-  /** Live fan-out over Redis Streams. */
+  /** Live fan-out over Redis Streams (announcing on a connection of its own, never behind a big blob). */
   readonly live: RedisLiveFeed;
 
   /** A store over an open client. */
   constructor(readonly client: RedisClient, address: RedisAddress, options: RedisStoreOptions = {}) {
     this.ttlMs = options.ttlMs ?? 7 * 24 * 3600 * 1000;
     this.prefix = options.prefix ?? "rnn:";
-    this.live = new RedisLiveFeed(client, address, this.prefix);
+    this.live = new RedisLiveFeed(new RedisClient(address), address, this.prefix);
   }
 
   #key(kind: string, ...parts: string[]): string {
@@ -181,5 +181,6 @@ export class RedisStore implements StateStore {
 
   close(): void {
     this.client.close();
+    this.live.client.close();
   }
 }
