@@ -19,7 +19,7 @@ export interface FollowContext {
   readonly store: StateStore;
   /** This process's generations (live events, takeover). */
   readonly runner: GenerationRunner;
-  /** How often to poll the store while another instance generates (or, with a live feed, how long it may be quiet). */
+  /** How often to poll the store while another instance generates (with a live feed: its longest quiet). */
   readonly pollMs: number;
   /** Aborted when the server shuts down: a follower waiting on another instance ends with its reason. */
   readonly closing: AbortSignal;
@@ -96,9 +96,10 @@ export async function* followGeneration(
 
 /**
  * The live feed's events that continue a client's run after position `last` (a generation
- * starting at `start`), each as it comes, until the feed is quiet for `pollMs`, skips a
- * position (the event log fills the gap at the next checkpoint) or the server shuts down. Events at or before `last` were
- * sent already, from the log or by a generator that crashed before a resumed one repeated them.
+ * starting at `start`), each as it comes, until the feed is quiet for `pollMs`, skips a position
+ * (the event log fills the gap at the next checkpoint) or the server shuts down. Events at or
+ * before `last` were sent already, from the log or by a generator that crashed before a resumed
+ * one repeated them.
  */
 async function* continuing(
   subscription: LiveSubscription,

@@ -28,7 +28,10 @@ export class LeaseHeartbeat {
     if (this.#beating) return; // the last renewal is still on its way
     this.#beating = this.store.acquireLease(this.id, this.owner, this.leaseMs)
       .then((held) => {
-        if (!held) console.error(`generation on session ${this.id} lost its lease to another instance`);
+        if (held) return;
+        // Taken over (this process was stalled past the lease): the next checkpoint fails its check.
+        console.error(`generation on session ${this.id} lost its lease to another instance`);
+        clearInterval(this.#timer);
       })
       .catch((err) => console.error(`renewing the lease of session ${this.id} failed:`, err))
       .finally(() => this.#beating = undefined);

@@ -19,7 +19,7 @@ const READ_COUNT = 1000;
 
 /** See the module documentation. */
 export class RedisLiveFeed implements LiveFeed {
-  /** A feed writing through `client` and reading on new connections to `address`; keys start with `prefix`. */
+  /** A feed writing through `client`, reading on new connections to `address`, under keys `prefix`…. */
   constructor(
     readonly client: RedisClient,
     readonly address: RedisAddress,

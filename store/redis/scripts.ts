@@ -66,7 +66,7 @@ return version
 `,
 );
 
-/** Delete: ARGV prefix, id. Drops the session, its events, lease and live streams; returns 1 if it existed. */
+/** Delete: ARGV prefix, id. Drops the session, its events, lease and live streams; 1 if it existed. */
 export const DELETE = await luaScript(
   COLLECT + `
 local p, id = ARGV[1], ARGV[2]
