@@ -19,7 +19,7 @@ const READ_COUNT = 1000;
 
 /** See the module documentation. */
 export class RedisLiveFeed implements LiveFeed {
-  /** A feed writing through `client`, reading on new connections to `address`, under keys `prefix`…. */
+  /** A feed writing through `client`, reading on new connections to `address`, keys under `prefix`. */
   constructor(
     readonly client: RedisClient,
     readonly address: RedisAddress,
