@@ -9,7 +9,7 @@
 import { parseArgs } from "node:util";
 import { DEFAULT_MODEL_DIR, intFlag } from "./cli/defaults.ts";
 import { SessionService } from "./engine/mod.ts";
-import { MemoryStore, openDenoKvStore, type StateStore } from "./store/mod.ts";
+import { MemoryStore, openDenoKvStore, openRedisStore, type StateStore } from "./store/mod.ts";
 import type { BackendName } from "./kernels/mod.ts";
 import { loadModel, ModelLoadError } from "./models/mod.ts";
 import { createApp, DEFAULT_LIMITS } from "./routes/mod.ts";
@@ -29,16 +29,19 @@ const { values } = parseArgs({
 });
 
 if (values.help) {
-  console.log(`Usage: deno task start [--model DIR]... [--port N] [--host H] [--store PATH|memory]
+  console.log(
+    `Usage: deno task start [--model DIR]... [--port N] [--host H] [--store PATH|memory|redis://HOST:PORT/DB]
                        [--backend wasm|reference] [--threads N]
 Environment: MODEL (comma-separated dirs), PORT (default 8000), HOST (default 0.0.0.0),
-  STORE (Deno KV file, default sessions.kv; "memory" keeps sessions in this process only),
+  STORE (Deno KV file, default sessions.kv; "memory" keeps sessions in this process only;
+  redis://[:password@]host:port/db shares sessions between instances, with live streams),
   API_KEYS (comma-separated; none: no authentication), SESSION_TTL_HOURS (default 168),
   CHECKPOINT_EVERY (tokens, default 16), LEASE_MS (generation lease, default 10000),
   MAX_PROMPT_TOKENS (16384), MAX_TOKENS (4096), DRAIN_MS (shutdown grace, default 30000),
   Quotas per API key (per client address without keys; 0: unlimited): QUOTA_SESSIONS (live
   sessions, default 1000), QUOTA_STORED_MB (state bytes stored, default 2048), QUOTA_RPM
-  (requests per minute per instance, default 600)`);
+  (requests per minute per instance, default 600)`,
+  );
   Deno.exit(0);
 }
 
@@ -69,6 +72,8 @@ const storePath = values.store ?? env("STORE") ?? "sessions.kv";
 const ttlMs = intFlag("SESSION_TTL_HOURS", env("SESSION_TTL_HOURS"), 168) * 3600 * 1000;
 const store: StateStore = storePath === "memory"
   ? new MemoryStore({ ttlMs })
+  : storePath.startsWith("redis://")
+  ? await openRedisStore(storePath, { ttlMs }).catch((err) => exitWith(err.message))
   : await openDenoKvStore(Deno.env.get("DENO_DEPLOYMENT_ID") && !values.store ? undefined : storePath, {
     ttlMs,
   });
@@ -96,7 +101,8 @@ const app = createApp({
   sessions,
   apiKeys: new Set((env("API_KEYS") ?? "").split(",").map((k) => k.trim()).filter(Boolean)),
 });
-console.log(`sessions in ${storePath === "memory" ? "memory" : `Deno KV (${storePath})`}`);
+const where = storePath.startsWith("redis://") ? `Redis (${storePath.replace(/\/\/[^@/]*@/, "//")})` : "";
+console.log(`sessions in ${storePath === "memory" ? "memory" : where || `Deno KV (${storePath})`}`);
 // Collect state left by expired sessions or interrupted writes, now and every hour.
 const sweep = () => sessions.sweep().catch((err) => console.error("sweep failed:", err));
 sweep();

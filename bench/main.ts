@@ -38,6 +38,7 @@ import { mamba2_130m, mamba_130m, retnet_100m, rwkv4_169m } from "./random_famil
 import { randomRwkv7, RWKV7_0_1B } from "./random_rwkv7.ts";
 import { benchBatch, firstTokenMs } from "./batch.ts";
 import { benchPeer } from "./peer.ts";
+import { benchCluster } from "./cluster.ts";
 import { benchResume, benchStore } from "./sessions.ts";
 
 const { values } = parseArgs({
@@ -245,6 +246,9 @@ if (sections.has("sessions")) {
   const histories = values.quick ? [10, 1000] : [10, 1000, 10000];
   console.log(`\nTime to first token after resuming a session (${small.id}), median of 5:\n`);
   console.log((await benchResume(small, histories)).join("\n"));
+  const trials = values.quick ? 1 : 3;
+  console.log(`\nAcross instances (two server processes on one store, LEASE_MS 1000, ${trials} kill(s)):\n`);
+  console.log((await benchCluster(trials)).join("\n"));
   big.model.backend.close();
 }
 if (values.json) {

@@ -1,6 +1,6 @@
 /**
- * Session benchmarks: store save/load time against state size (Deno KV file and
- * memory), and time to first token after resuming a session with 10, 1 000 and
+ * Session benchmarks: store save/load time against state size (Deno KV file,
+ * Redis when a redis-server can be reached or started, memory), and time to first token after resuming a session with 10, 1 000 and
  * 10 000 tokens of history, beside the time a stateless server would spend
  * re-reading that history (prefilling it again).
  *
@@ -10,7 +10,18 @@
 import { appendTokens, decodeStateBlob, encodeStateBlob, newSession, sampleToken } from "../engine/mod.ts";
 import { DEFAULT_SAMPLING } from "../engine/mod.ts";
 import type { LoadedModel } from "../models/mod.ts";
-import { MemoryStore, openDenoKvStore, type StateStore } from "../store/mod.ts";
+import { MemoryStore, openDenoKvStore, openRedisStore, type StateStore } from "../store/mod.ts";
+import { redisMissing, startRedis } from "../tests/helpers/redis_server.ts";
+
+/** Size of the raw blob row: a state of a ~1B-parameter model. */
+const RAW_BLOB_BYTES = 20_000_000;
+
+/** Redis for the bench: REDIS_URL if set, else a redis-server started here; a reason when neither. */
+async function benchRedis(): Promise<{ url: string; stop: () => Promise<void> } | string> {
+  const url = Deno.env.get("REDIS_URL");
+  if (url) return { url, stop: () => Promise.resolve() };
+  return redisMissing ?? await startRedis();
+}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -31,10 +42,11 @@ async function time(fn: () => Promise<unknown> | unknown, repeats: number): Prom
 export async function benchStore(models: LoadedModel[]): Promise<string[]> {
   const lines = ["| store | model | state blob | save ms | load ms |", "| --- | --- | ---: | ---: | ---: |"];
   const dir = await Deno.makeTempDir();
-  const stores: [string, StateStore][] = [
-    ["deno kv (file)", await openDenoKvStore(`${dir}/bench.kv`)],
-    ["memory", new MemoryStore()],
-  ];
+  const stores: [string, StateStore][] = [["deno kv (file)", await openDenoKvStore(`${dir}/bench.kv`)]];
+  const redis = await benchRedis();
+  if (typeof redis === "string") lines.unshift(`(no Redis row: ${redis}; REDIS_URL names one)\n`);
+  else stores.push(["redis (local)", await openRedisStore(redis.url, { prefix: `bench${Date.now()}:` })]);
+  stores.push(["memory", new MemoryStore()]);
   for (const [name, store] of stores) {
     for (const loaded of models) {
       const session = newSession(loaded, 1);
@@ -68,8 +80,26 @@ export async function benchStore(models: LoadedModel[]): Promise<string[]> {
         } |`,
       );
     }
+    const raw = new Uint8Array(RAW_BLOB_BYTES).map((_, i) => (i * 2654435761) >>> 24);
+    let rawVersion: string | undefined;
+    const rawId = crypto.randomUUID();
+    const rawSave = await time(async () => {
+      const now = Date.now();
+      const base = { id: rawId, model: "raw", fingerprint: "", tokens: 0, createdAt: now, updatedAt: now };
+      rawVersion = await store.publish(
+        { ...base, stateBytes: raw.length, blob: await store.putBlob(raw) },
+        rawVersion,
+      );
+    }, 7);
+    const rawLoad = await time(async () => await store.readBlob((await store.get(rawId))!.meta.blob), 7);
+    lines.push(
+      `| ${name} | (raw blob) | ${(raw.length / 1e6).toFixed(2)} MB | ${rawSave.toFixed(1)} | ${
+        rawLoad.toFixed(1)
+      } |`,
+    );
     store.close();
   }
+  if (typeof redis !== "string") await redis.stop();
   return lines;
 }
 

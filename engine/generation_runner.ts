@@ -12,7 +12,8 @@ import type { LoadedModel } from "../models/mod.ts";
 import type { GenerationRecord, SessionMeta, StateStore, StoredEvent } from "../store/mod.ts";
 import { SessionBusyError } from "./errors.ts";
 import { generate, type GenerateRequest, type GenerationEvent } from "./generate.ts";
-import { LiveGeneration } from "./live.ts";
+import { LeaseHeartbeat } from "./lease_heartbeat.ts";
+import { announcer, LiveGeneration } from "./live.ts";
 import type { SamplingParams } from "./sampler.ts";
 import { type Session, syncState } from "./session.ts";
 import { decodeStateBlob, encodeStateBlob } from "./state_blob.ts";
@@ -32,7 +33,7 @@ export interface StoredRequest {
 export interface GenerationRunnerOptions {
   /** Checkpoint every this many tokens. */
   readonly checkpointEvery: number;
-  /** Lease time; renewed at every checkpoint. */
+  /** Lease time; renewed by a heartbeat every third of it, and at every checkpoint. */
   readonly leaseMs: number;
   /** The served model a session names. */
   readonly model: (name: string) => LoadedModel;
@@ -48,6 +49,8 @@ export class GenerationRunner {
   readonly #leaseMs: number;
   readonly #model: (name: string) => LoadedModel;
   readonly #stop = new AbortController();
+  /** Lease heartbeats, by lease owner (one per generation). */
+  readonly #heartbeats = new Map<string, LeaseHeartbeat>();
 
   /** A runner over `store`. */
   constructor(store: StateStore, options: GenerationRunnerOptions) {
@@ -72,6 +75,7 @@ export class GenerationRunner {
     if (this.#stop.signal.aborted) return;
     const owner = crypto.randomUUID();
     if (!await this.#store.acquireLease(id, owner, this.#leaseMs)) return;
+    this.holdLease(id, owner);
     try {
       const found = await this.#store.get(id);
       const gen = found?.meta.generation;
@@ -97,7 +101,7 @@ export class GenerationRunner {
     gen: GenerationRecord,
     owner: string,
   ): void {
-    const live = new LiveGeneration(gen.id, gen.checkpoint);
+    const live = new LiveGeneration(gen.id, gen.checkpoint, announcer(this.#store, meta.id, gen.id));
     this.live.set(meta.id, live);
     // Nothing here may reject: a store error at the end of a generation must not end the process.
     const task = this.#generate(loaded, session, meta, version, gen, live, owner)
@@ -205,8 +209,20 @@ export class GenerationRunner {
     }
   }
 
+  /** Keeps the lease `owner` just acquired on session `id` alive until {@linkcode release}. */
+  holdLease(id: string, owner: string): void {
+    this.#heartbeats.set(owner, new LeaseHeartbeat(this.#store, id, owner, this.#leaseMs));
+  }
+
+  /** Stops the lease's heartbeat and gives the lease back (never throws). */
+  release(id: string, owner: string): Promise<void> {
+    return this.#release(id, owner);
+  }
+
   // Gives the lease back; a store error only delays the next generation until the lease expires.
   async #release(id: string, owner: string): Promise<void> {
+    await this.#heartbeats.get(owner)?.stop();
+    this.#heartbeats.delete(owner);
     try {
       await this.#store.releaseLease(id, owner);
     } catch (err) {

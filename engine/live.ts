@@ -1,4 +1,4 @@
-import type { StoredEvent } from "../store/mod.ts";
+import type { StateStore, StoredEvent } from "../store/mod.ts";
 
 /**
  * Events of a generation running in this process, for local followers: each
@@ -10,11 +10,19 @@ export class LiveGeneration {
   #done = false;
   #wake: (() => void)[] = [];
 
-  /** A generation `generationId` this process runs, producing events from position `from` on. */
-  constructor(readonly generationId: string, readonly from: number) {}
+  /**
+   * A generation `generationId` this process runs, producing events from position `from` on;
+   * `announce` passes its token and done events on to followers on other instances.
+   */
+  constructor(
+    readonly generationId: string,
+    readonly from: number,
+    readonly announce?: (event: StoredEvent) => void,
+  ) {}
 
   /** Adds an event and wakes followers. */
   push(event: StoredEvent): void {
+    if (event.event !== "error") this.announce?.(event);
     this.events.push(event);
     if (event.event !== "token") this.#done = true;
     for (const w of this.#wake.splice(0)) w();
@@ -38,4 +46,25 @@ export class LiveGeneration {
       await new Promise<void>((resolve) => this.#wake.push(resolve));
     }
   }
+}
+
+/**
+ * Announces a generation's events on the store's live feed, if it has one, without waiting: a
+ * lost announcement only delays followers elsewhere until the next checkpoint logs the event.
+ */
+export function announcer(store: StateStore, id: string, generationId: string): (event: StoredEvent) => void {
+  const feed = store.live;
+  if (!feed) return () => {};
+  let failed = false;
+  return (event) => {
+    feed.announce(id, generationId, event).catch((err) => {
+      if (!failed) {
+        console.error(
+          `live fan-out of session ${id} failed (followers elsewhere fall back to polling):`,
+          err,
+        );
+      }
+      failed = true;
+    });
+  };
 }

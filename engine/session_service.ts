@@ -52,7 +52,7 @@ export interface SessionServiceOptions {
   readonly defaultModel: string;
   /** Checkpoint (state + events) every this many tokens (default 16). */
   readonly checkpointEvery?: number;
-  /** Lease time; renewed at every checkpoint (default 10 s). */
+  /** Lease time; renewed by a heartbeat every third of it (default 10 s). */
   readonly leaseMs?: number;
   /** How often a follower on another instance polls the store (default 100 ms). */
   readonly pollMs?: number;
@@ -232,6 +232,7 @@ export class SessionService {
     // Each generation holds the lease under its own token: two requests in one process exclude each other too.
     const owner = crypto.randomUUID();
     if (!await this.#store.acquireLease(id, owner, this.#leaseMs)) throw new SessionBusyError(id);
+    this.#runner.holdLease(id, owner);
     try {
       const found = await this.#find(id, who);
       const loaded = this.model(found.meta.model);
@@ -274,7 +275,7 @@ export class SessionService {
       this.#runner.start(loaded, session, found.meta, version, generation, owner);
       return { generationId: generation.id, start: generation.start };
     } catch (err) {
-      await this.#store.releaseLease(id, owner);
+      await this.#runner.release(id, owner);
       throw err;
     }
   }

@@ -1,5 +1,5 @@
 // The StateStore promises, checked against every implementation with real storage
-// (a real Deno KV file on disk).
+// (a real Deno KV file on disk, a real redis-server started for this file).
 import assert from "node:assert/strict";
 import {
   BlobMissingError,
@@ -9,11 +9,20 @@ import {
   type SessionMeta,
   type StateStore,
 } from "./mod.ts";
+import { openRedisStore, RedisStore } from "./redis.ts";
+import { redisMissing, startRedis } from "../tests/helpers/redis_server.ts";
+
+const redis = redisMissing ? undefined : await startRedis();
+globalThis.addEventListener("unload", () => void redis?.stop());
+/** Each Redis store gets keys of its own, so tests never see each other's data. */
+let redisStores = 0;
 
 const makers: [string, () => Promise<StateStore>][] = [
   ["memory", () => Promise.resolve(new MemoryStore())],
   ["deno kv", async () => openDenoKvStore(`${await Deno.makeTempDir()}/store.kv`)],
 ];
+if (redis) makers.push(["redis", () => openRedisStore(redis.url, { prefix: `t${++redisStores}:` })]);
+else Deno.test({ name: `redis store: skipped (${redisMissing})`, ignore: true, fn() {} });
 
 function meta(id: string, blob: string, tokens = 1): SessionMeta {
   const now = Date.now();
@@ -26,9 +35,10 @@ function bytes(n: number, seed: number): Uint8Array {
   return out;
 }
 
-/** Chunk keys left in a Deno KV store (memory stores report their blob count instead). */
+/** Chunk keys left in a Deno KV store (memory and Redis stores report their blob count instead). */
 async function leftovers(store: StateStore): Promise<number> {
   if (store instanceof MemoryStore) return store.blobCount;
+  if (store instanceof RedisStore) return await store.storedBlobs();
   let n = 0;
   for await (const _ of (store as DenoKvStore).kv.list({ prefix: ["blob"] })) n++;
   return n;

@@ -1,17 +1,21 @@
 /**
  * Durable session storage behind one interface (StateStore): Deno KV (a local
- * file, or Deno Deploy's KV) and memory. Stores opaque blobs and metadata; does
- * not know what a model or a token is.
+ * file, or Deno Deploy's KV), Redis (shared by many instances, with live
+ * fan-out) and memory. Stores opaque blobs and metadata; does not know what a
+ * model or a token is.
  *
  * @module
  */
 
 export { DenoKvStore, type DenoKvStoreOptions, openDenoKvStore } from "./deno_kv.ts";
 export { MemoryStore, type MemoryStoreOptions } from "./memory.ts";
+export { openRedisStore, RedisStore, type RedisStoreOptions } from "./redis.ts";
 export {
   BlobMissingError,
   type GenerationRecord,
   type Lease,
+  type LiveFeed,
+  type LiveSubscription,
   type SessionMeta,
   SessionNotFoundError,
   type StateStore,

@@ -70,8 +70,31 @@ export interface Lease {
 }
 
 /**
- * Durable session storage. Every implementation (Deno KV, memory; Redis and
- * Durable Objects later) keeps these promises:
+ * Live fan-out of running generations' events to followers on every instance, as each is
+ * produced. Not durable and best effort: a follower that misses an event falls back to the
+ * event log, which stays the only source of truth for replay.
+ */
+export interface LiveFeed {
+  /** Announces an event of generation `generationId` of session `id` (callers need not wait). */
+  announce(id: string, generationId: string, event: StoredEvent): Promise<void>;
+  /** Follows the events announced for one generation, from its first. */
+  subscribe(id: string, generationId: string): LiveSubscription;
+}
+
+/** One follower's view of a {@linkcode LiveFeed}. */
+export interface LiveSubscription {
+  /**
+   * The events announced since the previous call (since the generation began, on the first),
+   * waiting up to `waitMs` for one; empty if none came.
+   */
+  next(waitMs: number): Promise<StoredEvent[]>;
+  /** Releases what the subscription holds (a connection). */
+  close(): void;
+}
+
+/**
+ * Durable session storage. Every implementation (Deno KV, memory, Redis; Durable
+ * Objects later) keeps these promises:
  * - a state blob is written whole before it is published, and published with
  *   one atomic swap of the session's metadata checked against its version, so
  *   readers see the old state or the new one, never a mix;
@@ -120,6 +143,8 @@ export interface StateStore {
   usage(owner: string): Promise<{ sessions: number; bytes: number }>;
   /** Releases resources (closes files). */
   close(): void;
+  /** Live fan-out across instances, where the store offers one (others poll the event log). */
+  readonly live?: LiveFeed;
 }
 
 /**

@@ -1,10 +1,11 @@
 // Reading SSE streams and posting JSON, for tests against real server processes.
 
-/** One SSE event as a client sees it (`id` is -1 when the event carries none). */
+/** One SSE event as a client sees it (`id` is -1 when the event carries none; `at`: performance.now() on arrival). */
 export interface SseEvent {
   id: number;
   event: string;
   data: Record<string, unknown>;
+  at: number;
 }
 
 /** Reads SSE events as they arrive; stops after `limit` token events (or at the end). */
@@ -20,7 +21,7 @@ export async function readEvents(res: Response, limit = Infinity): Promise<SseEv
     while ((at = buf.indexOf("\n\n")) >= 0) {
       const block = buf.slice(0, at);
       buf = buf.slice(at + 2);
-      const e: SseEvent = { id: -1, event: "message", data: {} };
+      const e: SseEvent = { id: -1, event: "message", data: {}, at: performance.now() };
       for (const line of block.split("\n")) {
         if (line.startsWith("event: ")) e.event = line.slice(7);
         if (line.startsWith("id: ")) e.id = Number(line.slice(4));
