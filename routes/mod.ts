@@ -1,6 +1,6 @@
 /**
  * HTTP routes (Hono): OpenAI-compatible /v1/models, /v1/completions and
- * /v1/chat/completions, and the /v1/sessions API. Adapts
+ * /v1/chat/completions, the /v1/sessions API, /tokenize and /detokenize. Adapts
  * engine event streams to SSE or JSON; computes nothing itself.
  *
  * @module
@@ -15,6 +15,7 @@ import { modelRoutes } from "./models.ts";
 import { rateLimit } from "./rate_limit.ts";
 import { type AppEnv, type ServedModels, watchHangup } from "./served.ts";
 import { sessionRoutes } from "./sessions.ts";
+import { tokenizeRoutes } from "./tokenize.ts";
 
 export { ApiError, onError } from "./errors.ts";
 export { DEFAULT_LIMITS, type Limits } from "./schemas.ts";
@@ -42,11 +43,13 @@ export function createApp(served: ServedModels): Hono<AppEnv> {
         ? c.json({ status: "ok", models: [...served.models.keys()] })
         : c.json({ status: "ok" }),
   );
-  app.use("/v1/*", apiKeyAuth(served.apiKeys));
-  app.use("/v1/*", rateLimit(served.limits.requestsPerMinute));
+  const auth = apiKeyAuth(served.apiKeys);
+  const limit = rateLimit(served.limits.requestsPerMinute);
+  for (const path of ["/v1/*", "/tokenize", "/detokenize"]) app.use(path, auth, limit);
   modelRoutes(app, served);
   completionRoutes(app, served);
   chatRoutes(app, served);
   sessionRoutes(app, served);
+  tokenizeRoutes(app, served);
   return app;
 }
