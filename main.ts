@@ -12,7 +12,7 @@ import { SessionService } from "./engine/mod.ts";
 import { MemoryStore, openDenoKvStore, type StateStore } from "./store/mod.ts";
 import type { BackendName } from "./kernels/mod.ts";
 import { loadModel, ModelLoadError } from "./models/mod.ts";
-import { createApp, DEFAULT_LIMITS } from "./routes/mod.ts";
+import { createApp, DEFAULT_LIMITS, type LogFormat } from "./routes/mod.ts";
 import { TokenizerLoadError } from "./tokenizers/mod.ts";
 
 const { values } = parseArgs({
@@ -34,6 +34,7 @@ if (values.help) {
 Environment: MODEL (comma-separated dirs), PORT (default 8000), HOST (default 0.0.0.0),
   STORE (Deno KV file, default sessions.kv; "memory" keeps sessions in this process only),
   API_KEYS (comma-separated; none: no authentication), SESSION_TTL_HOURS (default 168),
+  LOG_FORMAT (text, json or off: one line per request; default text),
   CHECKPOINT_EVERY (tokens, default 16), LEASE_MS (generation lease, default 10000),
   MAX_PROMPT_TOKENS (16384), MAX_TOKENS (4096), DRAIN_MS (shutdown grace, default 30000),
   Quotas per API key (per client address without keys; 0: unlimited): QUOTA_SESSIONS (live
@@ -95,6 +96,7 @@ const app = createApp({
   },
   sessions,
   apiKeys: new Set((env("API_KEYS") ?? "").split(",").map((k) => k.trim()).filter(Boolean)),
+  log: logFormat(env("LOG_FORMAT")),
 });
 console.log(`sessions in ${storePath === "memory" ? "memory" : `Deno KV (${storePath})`}`);
 // Collect state left by expired sessions or interrupted writes, now and every hour.
@@ -107,7 +109,7 @@ const server = (() => {
     return Deno.serve({
       port,
       hostname,
-      onListen: ({ hostname, port }) => console.log(`listening on http://${hostname}:${port}/v1`),
+      onListen: ({ hostname, port }) => console.log(`listening on ${answeringUrl(hostname, port)}`),
     }, app.fetch);
   } catch (err) {
     if (err instanceof Deno.errors.AddrInUse) {
@@ -151,6 +153,19 @@ const stop = async (signal: string) => {
   Deno.exit(0);
 };
 for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, () => stop(signal));
+
+/** A URL a client on this machine can open: a wildcard address becomes localhost; IPv6 in brackets. */
+function answeringUrl(hostname: string, port: number): string {
+  const host = hostname === "0.0.0.0" || hostname === "::" ? "localhost" : hostname;
+  return `http://${host.includes(":") ? `[${host}]` : host}:${port}/`;
+}
+
+/** LOG_FORMAT: text (default), json or off. */
+function logFormat(value: string | undefined): LogFormat {
+  if (value === undefined || value === "") return "text";
+  if (value === "text" || value === "json" || value === "off") return value;
+  exitWith(`LOG_FORMAT must be text, json or off, got "${value}"`);
+}
 
 /** Ends startup with a message the user can act on (a bad model directory, a busy port), not a stack trace. */
 function exitWith(message: string): never {

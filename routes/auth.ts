@@ -1,6 +1,6 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { clientPrincipal, keyPrincipal, type Principal } from "../engine/mod.ts";
-import { errorBody } from "./errors.ts";
+import { errorJson } from "./errors.ts";
 import type { AppEnv } from "./served.ts";
 
 /**
@@ -19,14 +19,13 @@ export function apiKeyAuth(keys: ReadonlySet<string>): MiddlewareHandler<AppEnv>
     const key = bearerKey(c);
     const principal = key === undefined ? undefined : principals.get(key);
     if (!principal) {
-      return c.json(
-        errorBody(
-          "Missing or wrong API key: send Authorization: Bearer KEY",
-          "invalid_request_error",
-          null,
-          "invalid_api_key",
-        ),
+      return errorJson(
+        c,
         401,
+        "Missing or wrong API key: send Authorization: Bearer KEY",
+        "invalid_request_error",
+        null,
+        "invalid_api_key",
       );
     }
     c.set("principal", await principal);

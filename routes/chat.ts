@@ -1,6 +1,13 @@
 import type { Context, Hono } from "hono";
 import { streamSSE } from "hono/streaming";
-import { chatTemplate, generate, newSession, randomSeed, type StoredEvent } from "../engine/mod.ts";
+import {
+  chatTemplate,
+  generate,
+  newSession,
+  observeGeneration,
+  randomSeed,
+  type StoredEvent,
+} from "../engine/mod.ts";
 import type { GenerationEvent } from "../engine/mod.ts";
 import { readJsonBody } from "./body.ts";
 import { checkLogitBias, choiceSeed, interleave } from "./choices.ts";
@@ -43,6 +50,7 @@ export function chatRoutes(app: Hono<AppEnv>, served: ServedModels): void {
     let choices: AsyncGenerator<Delta | Finish>[];
     let promptLength: number;
     if (body.session_id) {
+      c.set("sessionId", body.session_id);
       if (body.n > 1) {
         throw new ApiError(
           400,
@@ -91,17 +99,20 @@ export function chatRoutes(app: Hono<AppEnv>, served: ServedModels): void {
       choices = Array.from(
         { length: body.n },
         (_, i) =>
-          fromEngine(generate(loaded, newSession(loaded, choiceSeed(seed, i)), {
-            prompt,
-            maxTokens,
-            sampling: samplingOf(body),
-            stop: [...stopsOf(body.stop), ...template.stop],
-            stopTokenIds: body.stop_token_ids,
-            ignoreEos: body.ignore_eos,
-            logprobs: topN,
-            flushAtEnd: true,
-            signal,
-          })),
+          fromEngine(observeGeneration(
+            generate(loaded, newSession(loaded, choiceSeed(seed, i)), {
+              prompt,
+              maxTokens,
+              sampling: samplingOf(body),
+              stop: [...stopsOf(body.stop), ...template.stop],
+              stopTokenIds: body.stop_token_ids,
+              ignoreEos: body.ignore_eos,
+              logprobs: topN,
+              flushAtEnd: true,
+              signal,
+            }),
+            prompt.length,
+          )),
       );
     }
     const base = { id, created, model, ...(body.session_id ? { session_id: body.session_id } : {}) };

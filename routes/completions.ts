@@ -4,6 +4,7 @@ import {
   generate,
   type GenerationEvent,
   newSession,
+  observeGeneration,
   type PromptTokenLogprob,
   randomSeed,
   scorePrompt,
@@ -99,17 +100,20 @@ async function* runChoice(
       yield { type: "echo", text, scored };
     }
   }
-  yield* generate(loaded, session, {
-    prompt: rest,
-    maxTokens: body.max_tokens,
-    sampling: samplingOf(body),
-    stop: stopsOf(body.stop),
-    stopTokenIds: body.stop_token_ids,
-    ignoreEos: body.ignore_eos,
-    logprobs: body.logprobs,
-    flushAtEnd: true,
-    signal,
-  });
+  yield* observeGeneration(
+    generate(loaded, session, {
+      prompt: rest,
+      maxTokens: body.max_tokens,
+      sampling: samplingOf(body),
+      stop: stopsOf(body.stop),
+      stopTokenIds: body.stop_token_ids,
+      ignoreEos: body.ignore_eos,
+      logprobs: body.logprobs,
+      flushAtEnd: true,
+      signal,
+    }),
+    rest.length,
+  );
 }
 
 function streamCompletion(

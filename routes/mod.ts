@@ -10,30 +10,27 @@ import { Hono } from "hono";
 import { apiKeyAuth, hasValidKey } from "./auth.ts";
 import { chatRoutes } from "./chat.ts";
 import { completionRoutes } from "./completions.ts";
-import { errorBody, onError } from "./errors.ts";
+import { errorJson, onError } from "./errors.ts";
 import { modelRoutes } from "./models.ts";
 import { rateLimit } from "./rate_limit.ts";
-import { type AppEnv, type ServedModels, watchHangup } from "./served.ts";
+import { operationRoutes } from "./operations.ts";
+import { requestLog } from "./request_log.ts";
+import { type AppEnv, type ServedModels } from "./served.ts";
 import { sessionRoutes } from "./sessions.ts";
 import { tokenizeRoutes } from "./tokenize.ts";
 
 export { ApiError, onError } from "./errors.ts";
 export { DEFAULT_LIMITS, type Limits } from "./schemas.ts";
 export type { AppEnv, ServedModels } from "./served.ts";
+export type { LogFormat } from "./request_log.ts";
 
 /** The whole HTTP app over a set of loaded models. */
 export function createApp(served: ServedModels): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.onError(onError);
-  app.use("*", async (c, next) => {
-    const id = crypto.randomUUID();
-    c.set("requestId", id);
-    c.set("hangup", watchHangup(c.req.raw));
-    c.header("x-request-id", id);
-    await next();
-  });
+  app.use("*", requestLog(served.log ?? "off"));
   app.notFound((c) =>
-    c.json(errorBody(`No route for ${c.req.method} ${c.req.path}`, "invalid_request_error"), 404)
+    errorJson(c, 404, `No route for ${c.req.method} ${c.req.path}`, "invalid_request_error")
   );
   // Without a key, a server that has keys tells only that it is up.
   app.get(
@@ -46,6 +43,7 @@ export function createApp(served: ServedModels): Hono<AppEnv> {
   const auth = apiKeyAuth(served.apiKeys);
   const limit = rateLimit(served.limits.requestsPerMinute);
   for (const path of ["/v1/*", "/tokenize", "/detokenize"]) app.use(path, auth, limit);
+  operationRoutes(app, served);
   modelRoutes(app, served);
   completionRoutes(app, served);
   chatRoutes(app, served);
