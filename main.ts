@@ -35,6 +35,7 @@ Environment: MODEL (comma-separated dirs), PORT (default 8000), HOST (default 0.
   STORE (Deno KV file, default sessions.kv; "memory" keeps sessions in this process only),
   API_KEYS (comma-separated; none: no authentication), SESSION_TTL_HOURS (default 168),
   LOG_FORMAT (text, json or off: one line per request; default text),
+  CORS_ORIGINS (comma-separated origins browsers may call from, "*" for any; default none),
   CHECKPOINT_EVERY (tokens, default 16), LEASE_MS (generation lease, default 10000),
   MAX_PROMPT_TOKENS (16384), MAX_TOKENS (4096), DRAIN_MS (shutdown grace, default 30000),
   Quotas per API key (per client address without keys; 0: unlimited): QUOTA_SESSIONS (live
@@ -97,6 +98,7 @@ const app = createApp({
   sessions,
   apiKeys: new Set((env("API_KEYS") ?? "").split(",").map((k) => k.trim()).filter(Boolean)),
   log: logFormat(env("LOG_FORMAT")),
+  corsOrigins: new Set((env("CORS_ORIGINS") ?? "").split(",").map((o) => o.trim()).filter(Boolean)),
 });
 console.log(`sessions in ${storePath === "memory" ? "memory" : `Deno KV (${storePath})`}`);
 // Collect state left by expired sessions or interrupted writes, now and every hour.

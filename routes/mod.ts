@@ -13,7 +13,9 @@ import { completionRoutes } from "./completions.ts";
 import { errorJson, onError } from "./errors.ts";
 import { modelRoutes } from "./models.ts";
 import { rateLimit } from "./rate_limit.ts";
+import { corsFor } from "./cors.ts";
 import { operationRoutes } from "./operations.ts";
+import { streamTokenRoutes } from "./stream_token.ts";
 import { requestLog } from "./request_log.ts";
 import { type AppEnv, type ServedModels } from "./served.ts";
 import { sessionRoutes } from "./sessions.ts";
@@ -29,6 +31,7 @@ export function createApp(served: ServedModels): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.onError(onError);
   app.use("*", requestLog(served.log ?? "off"));
+  app.use("*", corsFor(served.corsOrigins ?? new Set()));
   app.notFound((c) =>
     errorJson(c, 404, `No route for ${c.req.method} ${c.req.path}`, "invalid_request_error")
   );
@@ -48,6 +51,7 @@ export function createApp(served: ServedModels): Hono<AppEnv> {
   completionRoutes(app, served);
   chatRoutes(app, served);
   sessionRoutes(app, served);
+  streamTokenRoutes(app, served);
   tokenizeRoutes(app, served);
   return app;
 }

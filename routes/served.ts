@@ -19,6 +19,8 @@ export interface ServedModels {
   readonly sessions: SessionService;
   /** Accepted API keys (`Authorization: Bearer KEY`); empty: no authentication. */
   readonly apiKeys: ReadonlySet<string>;
+  /** Origins browsers may call from (CORS; "*": any); none by default. */
+  readonly corsOrigins?: ReadonlySet<string>;
   /** One log line per request, as text or JSON (default "off"). */
   readonly log?: LogFormat;
 }
