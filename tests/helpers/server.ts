@@ -2,6 +2,18 @@
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
+/**
+ * The arguments `deno task start` passes to deno (read from deno.json), so tests run the server
+ * exactly as users do.
+ */
+export function startArgs(): string[] {
+  const task = JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`)).tasks.start;
+  const command: string = typeof task === "string" ? task : task.command;
+  const [deno, ...args] = command.split(/\s+/);
+  if (deno !== "deno") throw new Error(`the start task does not run deno: ${command}`);
+  return args;
+}
+
 /** A running server: the process, its base URL, what it printed before listening and the URL it printed. */
 export interface ServerProcess {
   child: Deno.ChildProcess;
@@ -16,7 +28,7 @@ export interface ServerProcess {
 /** Spawns the server with `env` (PORT=0 picks a free port) and resolves once it listens. */
 export async function startServer(env: Record<string, string>): Promise<ServerProcess> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-env", "--allow-net", "--allow-write", "--unstable-kv", "main.ts"],
+    args: startArgs(),
     cwd: ROOT,
     env: { PORT: "0", HOST: "127.0.0.1", ...env },
     stdout: "piped",
