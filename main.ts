@@ -6,8 +6,9 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { exitOnUserMistakes, parseCommand } from "./cli/command.ts";
 import { DEFAULT_MODEL_DIR, intFlag } from "./cli/defaults.ts";
+import { withProgress } from "./cli/progress.ts";
 import { SessionService } from "./engine/mod.ts";
 import { MemoryStore, openDenoKvStore, type StateStore } from "./store/mod.ts";
 import type { BackendName } from "./kernels/mod.ts";
@@ -15,21 +16,7 @@ import { loadModel, ModelLoadError } from "./models/mod.ts";
 import { createApp, DEFAULT_LIMITS, type LogFormat } from "./routes/mod.ts";
 import { TokenizerLoadError } from "./tokenizers/mod.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    model: { type: "string", multiple: true },
-    port: { type: "string" },
-    host: { type: "string" },
-    backend: { type: "string" },
-    store: { type: "string" },
-    threads: { type: "string" },
-    help: { type: "boolean" },
-  },
-});
-
-if (values.help) {
-  console.log(`Usage: deno task start [--model DIR]... [--port N] [--host H] [--store PATH|memory]
+const USAGE = `Usage: deno task start [--model DIR]... [--port N] [--host H] [--store PATH|memory]
                        [--backend wasm|reference] [--threads N]
 Environment: MODEL (comma-separated dirs), PORT (default 8000), HOST (default 0.0.0.0),
   STORE (Deno KV file, default sessions.kv; "memory" keeps sessions in this process only),
@@ -40,9 +27,18 @@ Environment: MODEL (comma-separated dirs), PORT (default 8000), HOST (default 0.
   MAX_PROMPT_TOKENS (16384), MAX_TOKENS (4096), DRAIN_MS (shutdown grace, default 30000),
   Quotas per API key (per client address without keys; 0: unlimited): QUOTA_SESSIONS (live
   sessions, default 1000), QUOTA_STORED_MB (state bytes stored, default 2048), QUOTA_RPM
-  (requests per minute per instance, default 600)`);
-  Deno.exit(0);
-}
+  (requests per minute per instance, default 600)`;
+
+// Until the server listens, a bad flag or model directory ends startup with one line, not a stack trace.
+const stopExitingOnMistakes = exitOnUserMistakes();
+const { values } = parseCommand(USAGE, {
+  model: { type: "string", multiple: true },
+  port: { type: "string" },
+  host: { type: "string" },
+  backend: { type: "string" },
+  store: { type: "string" },
+  threads: { type: "string" },
+});
 
 const dirs = values.model ?? Deno.env.get("MODEL")?.split(",").filter(Boolean) ?? [DEFAULT_MODEL_DIR];
 const port = intFlag("port", values.port ?? Deno.env.get("PORT"), 8000);
@@ -54,10 +50,16 @@ const threads = threadsFlag ? intFlag("threads", threadsFlag, 1) || 1 : undefine
 const models = new Map();
 for (const dir of dirs) {
   const started = performance.now();
-  const loaded = await loadModel(dir, { backend, threads }).catch((err) => {
-    if (err instanceof ModelLoadError || err instanceof TokenizerLoadError) exitWith(err.message);
-    throw err;
-  });
+  // Elapsed time on a terminal while a model loads (seconds for a large one); cleared when done.
+  const loaded = await withProgress(
+    `loading ${dir}`,
+    () => loadModel(dir, { backend, threads }),
+    () => undefined,
+  )
+    .catch((err) => {
+      if (err instanceof ModelLoadError || err instanceof TokenizerLoadError) exitWith(err.message);
+      throw err;
+    });
   models.set(loaded.id, loaded);
   const ms = Math.round(performance.now() - started);
   const b = loaded.model.backend;
@@ -111,7 +113,10 @@ const server = (() => {
     return Deno.serve({
       port,
       hostname,
-      onListen: ({ hostname, port }) => console.log(`listening on ${answeringUrl(hostname, port)}`),
+      onListen: ({ hostname, port }) => {
+        stopExitingOnMistakes();
+        console.log(`listening on ${answeringUrl(hostname, port)}`);
+      },
     }, app.fetch);
   } catch (err) {
     if (err instanceof Deno.errors.AddrInUse) {
