@@ -55,7 +55,7 @@ function assertPlainMessage(stderr: string, message: RegExp) {
 Deno.test("a model directory that does not exist ends startup with the loader's message, no stack trace", async () => {
   const { code, stderr } = await startFailure({}, ["--model", "/nonexistent/model"]);
   assert.equal(code, 1);
-  assertPlainMessage(stderr, /^Cannot read model directory \/nonexistent\/model: No such file or directory/);
+  assertPlainMessage(stderr, /^Cannot read model directory \/nonexistent\/model: No such file or directory/m);
 });
 
 Deno.test("a directory that is not a model (MODEL=dir) ends startup with what was found", async () => {
@@ -73,7 +73,7 @@ Deno.test("a port already in use ends startup saying so and what to pass instead
   assert.equal(code, 1);
   assertPlainMessage(
     stderr,
-    new RegExp(`^Port ${port} is in use on 127\\.0\\.0\\.1: pass another with --port or PORT`),
+    new RegExp(`^Port ${port} is in use on 127\\.0\\.0\\.1: pass another with --port or PORT`, "m"),
   );
 });
 
