@@ -1,35 +1,14 @@
 import type { Context, Hono } from "hono";
 import { streamSSE } from "hono/streaming";
-import {
-  chatTemplate,
-  generate,
-  newSession,
-  observeGeneration,
-  randomSeed,
-  type StoredEvent,
-} from "../engine/mod.ts";
-import type { GenerationEvent } from "../engine/mod.ts";
+import { chatTemplate, generate, newSession, observeGeneration, randomSeed } from "../engine/mod.ts";
 import { readJsonBody } from "./body.ts";
+import { type Delta, type Finish, fromEngine } from "./chat_deltas.ts";
+import { sessionChoices } from "./chat_session.ts";
 import { checkLogitBias, choiceSeed, interleave } from "./choices.ts";
 import { promptTokens } from "./completions.ts";
-import { ApiError } from "./errors.ts";
 import { type ChatBody, chatSchema, samplingOf, stopsOf } from "./schemas.ts";
 import { type AppEnv, pickModel, requestSignal, type ServedModels } from "./served.ts";
 import { type OpenAiUsage, UsageTally } from "./usage.ts";
-
-interface Delta {
-  text: string;
-  tokenId?: number;
-  logprob?: number;
-  top?: { token: string; logprob: number }[];
-}
-
-/** The end of one choice. */
-interface Finish {
-  done: true;
-  finishReason: string;
-  usage: OpenAiUsage;
-}
 
 /**
  * POST /v1/chat/completions, OpenAI's shape (stream and not). Messages go through the
@@ -49,40 +28,14 @@ export function chatRoutes(app: Hono<AppEnv>, served: ServedModels): void {
     let model: string;
     let choices: AsyncGenerator<Delta | Finish>[];
     let promptLength: number;
+    let sessionIds: string[] = [];
     if (body.session_id) {
       c.set("sessionId", body.session_id);
-      if (body.n > 1) {
-        throw new ApiError(
-          400,
-          "n > 1 is not supported with session_id: fork the session (POST /v1/sessions/{id}/fork) once per choice",
-          "n",
-        );
-      }
-      const { meta } = await served.sessions.info(body.session_id, who);
-      const loaded = served.sessions.model(meta.model);
-      checkLogitBias(loaded, body.logit_bias);
-      model = loaded.id;
-      const template = chatTemplate(loaded);
-      const separate = meta.tokens > 0 && meta.generation?.finishReason !== "stop";
-      const prompt = promptTokens(
-        loaded,
-        template.render(body.messages, { separate }),
-        served.limits.maxPromptTokens,
-      );
-      promptLength = prompt.length;
-      const { generationId, start } = await served.sessions.startGeneration(body.session_id, {
-        prompt,
+      const run = await sessionChoices(served, { ...body, session_id: body.session_id }, who, {
         maxTokens,
-        sampling: samplingOf(body),
-        seed: body.seed,
-        stop: [...stopsOf(body.stop), ...template.stop],
-        stopTokenIds: body.stop_token_ids,
-        ignoreEos: body.ignore_eos,
         logprobs: topN,
-      }, who);
-      choices = [
-        fromStored(served.sessions.follow(body.session_id, who, { after: start - 1, generationId })),
-      ];
+      });
+      ({ model, promptLength, choices, sessionIds } = run);
     } else {
       const loaded = pickModel(served, body.model);
       checkLogitBias(loaded, body.logit_bias);
@@ -117,7 +70,7 @@ export function chatRoutes(app: Hono<AppEnv>, served: ServedModels): void {
     }
     const base = { id, created, model, ...(body.session_id ? { session_id: body.session_id } : {}) };
     const events = interleave(choices);
-    if (body.stream) return streamChat(c, base, events, body, promptLength);
+    if (body.stream) return streamChat(c, base, events, body, promptLength, sessionIds);
     const text: string[] = Array(choices.length).fill("");
     const logprobs: Delta[][] = choices.map(() => []);
     const finish: string[] = [];
@@ -139,6 +92,7 @@ export function chatRoutes(app: Hono<AppEnv>, served: ServedModels): void {
       object: "chat.completion",
       choices: text.map((content, index) => ({
         index,
+        ...(index > 0 && sessionIds[index] ? { session_id: sessionIds[index] } : {}),
         message: { role: "assistant", content },
         logprobs: body.logprobs ? { content: logprobs[index].map(chatLogprob) } : null,
         finish_reason: finish[index],
@@ -158,6 +112,7 @@ function streamChat(
   events: AsyncGenerator<{ index: number; value: Delta | Finish }>,
   body: ChatBody,
   promptLength: number,
+  sessionIds: string[],
 ): Response {
   const includeUsage = body.stream_options?.include_usage ?? false;
   return streamSSE(c, async (sse) => {
@@ -185,7 +140,10 @@ function streamChat(
         if (aborted) break;
         if (!started.has(index)) {
           started.add(index);
-          await sse.writeSSE({ data: chunk([choice(index, { role: "assistant", content: "" }, null)]) });
+          const forked = index > 0 && sessionIds[index] ? { session_id: sessionIds[index] } : {};
+          await sse.writeSSE({
+            data: chunk([choice(index, { role: "assistant", content: "" }, null, forked)]),
+          });
         }
         if ("done" in d) {
           usage.add(d.usage.completion_tokens);
@@ -207,53 +165,4 @@ function streamChat(
       await events.return(undefined);
     }
   });
-}
-
-async function* fromEngine(events: AsyncGenerator<GenerationEvent>): AsyncGenerator<Delta | Finish> {
-  for await (const ev of events) {
-    if (ev.type === "token") {
-      yield {
-        text: ev.text,
-        tokenId: ev.tokenId,
-        logprob: ev.logprob,
-        top: ev.top?.map((t) => ({ token: t.text, logprob: t.logprob })),
-      };
-    } else {
-      if (ev.text) yield { text: ev.text };
-      const u = ev.usage;
-      yield {
-        done: true as const,
-        finishReason: ev.finishReason,
-        usage: {
-          prompt_tokens: u.promptTokens,
-          completion_tokens: u.completionTokens,
-          total_tokens: u.totalTokens,
-        },
-      };
-    }
-  }
-}
-
-async function* fromStored(events: AsyncGenerator<StoredEvent>): AsyncGenerator<Delta | Finish> {
-  for await (const e of events) {
-    const data = JSON.parse(e.data);
-    if (e.event === "token") {
-      yield {
-        text: data.text as string,
-        tokenId: data.token_id as number,
-        logprob: data.logprob as number | undefined,
-        top: data.top_logprobs,
-      };
-    } else if (e.event === "done") {
-      if (data.text) yield { text: data.text as string };
-      yield {
-        done: true as const,
-        finishReason: data.finish_reason as string,
-        usage: data.usage as OpenAiUsage,
-      };
-      return;
-    } else {
-      throw new Error(data.message);
-    }
-  }
 }

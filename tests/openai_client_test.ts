@@ -223,6 +223,46 @@ Deno.test("the official openai client works against a real server", async (t) =>
       assert.deepEqual(streamed, plain.choices.map((c) => c.message.content));
     });
 
+    await t.step(
+      "n > 1 on a session: choice 0 continues it, each other choice a fork named in its choice",
+      async () => {
+        const session = await (await postJson(`${base}/v1/sessions`, { prompt: "In the beginning" })).json();
+        const params = {
+          model: "rwkv7-kjv-4m",
+          messages: [{ role: "user" as const, content: "What was made?" }],
+          max_tokens: 8,
+          seed: 11,
+          n: 3,
+          ignore_eos: true,
+          session_id: session.id,
+        };
+        const res = await client.chat.completions.create(
+          params as OpenAI.ChatCompletionCreateParamsNonStreaming,
+        );
+        const choices = res.choices as (OpenAI.ChatCompletion.Choice & { session_id?: string })[];
+        assert.equal(choices.length, 3);
+        assert.equal(choices[0].session_id, undefined);
+        const forks = [choices[1].session_id!, choices[2].session_id!];
+        assert.ok(
+          forks.every((id) => /^[0-9a-f]{32}$/.test(id)) && forks[0] !== forks[1],
+          JSON.stringify(forks),
+        );
+        assert.equal(
+          new Set(choices.map((c) => c.message.content)).size,
+          3,
+          "the choices are not independent",
+        );
+        // Each session holds the conversation plus its own reply: the same token count, its own text.
+        const tokens = await Promise.all([session.id, ...forks].map(async (id) => {
+          let info = await (await fetch(`${base}/v1/sessions/${id}`)).json();
+          while (info.generating) info = await (await fetch(`${base}/v1/sessions/${id}`)).json();
+          return info.tokens;
+        }));
+        assert.equal(new Set(tokens).size, 1, `tokens: ${tokens}`);
+        assert.equal(tokens[0], session.tokens + res.usage!.prompt_tokens + 8);
+      },
+    );
+
     await t.step("echo with logprobs scores the prompt tokens (null for the first)", async () => {
       const scored = await client.completions.create({
         model: "rwkv7-kjv-4m",
