@@ -76,13 +76,3 @@ Deno.test("a port already in use ends startup saying so and what to pass instead
     new RegExp(`^Port ${port} is in use on 127\\.0\\.0\\.1: pass another with --port or PORT`, "m"),
   );
 });
-
-Deno.test("deno task start resolves only the server's packages (main.lock): not the benchmark's or the tests'", async () => {
-  const lock = JSON.parse(await Deno.readTextFile(new URL("../main.lock", import.meta.url)));
-  const packages = Object.keys(lock.npm ?? {}).map((p) => p.replace(/@[^@]+$/, ""));
-  assert.ok(packages.includes("hono"), `main.lock lists ${packages}`);
-  for (const foreign of ["onnxruntime-web", "openai", "playwright-core", "parse-prometheus-text-format"]) {
-    assert.ok(!packages.includes(foreign), `main.lock lists ${foreign}`);
-  }
-  assert.ok(startArgs().includes("--lock=main.lock"));
-});
