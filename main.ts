@@ -6,44 +6,41 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { exitOnUserMistakes, parseCommand } from "./cli/command.ts";
 import { DEFAULT_MODEL_DIR, intFlag } from "./cli/defaults.ts";
+import { withProgress } from "./cli/progress.ts";
 import { SessionService } from "./engine/mod.ts";
 import { MemoryStore, openDenoKvStore, openRedisStore, type StateStore } from "./store/mod.ts";
 import type { BackendName } from "./kernels/mod.ts";
 import { loadModel, ModelLoadError } from "./models/mod.ts";
-import { createApp, DEFAULT_LIMITS } from "./routes/mod.ts";
+import { createApp, DEFAULT_LIMITS, type LogFormat } from "./routes/mod.ts";
 import { TokenizerLoadError } from "./tokenizers/mod.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    model: { type: "string", multiple: true },
-    port: { type: "string" },
-    host: { type: "string" },
-    backend: { type: "string" },
-    store: { type: "string" },
-    threads: { type: "string" },
-    help: { type: "boolean" },
-  },
-});
-
-if (values.help) {
-  console.log(
-    `Usage: deno task start [--model DIR]... [--port N] [--host H] [--store PATH|memory|redis://HOST:PORT/DB]
+const USAGE =
+  `Usage: deno task start [--model DIR]... [--port N] [--host H] [--store PATH|memory|redis://HOST:PORT/DB]
                        [--backend wasm|reference] [--threads N]
 Environment: MODEL (comma-separated dirs), PORT (default 8000), HOST (default 0.0.0.0),
   STORE (Deno KV file, default sessions.kv; "memory" keeps sessions in this process only;
   redis://[:password@]host:port/db shares sessions between instances, with live streams),
   API_KEYS (comma-separated; none: no authentication), SESSION_TTL_HOURS (default 168),
+  LOG_FORMAT (text, json or off: one line per request; default text),
+  CORS_ORIGINS (comma-separated origins browsers may call from, "*" for any; default none),
   CHECKPOINT_EVERY (tokens, default 16), LEASE_MS (generation lease, default 10000),
   MAX_PROMPT_TOKENS (16384), MAX_TOKENS (4096), DRAIN_MS (shutdown grace, default 30000),
   Quotas per API key (per client address without keys; 0: unlimited): QUOTA_SESSIONS (live
   sessions, default 1000), QUOTA_STORED_MB (state bytes stored, default 2048), QUOTA_RPM
-  (requests per minute per instance, default 600)`,
-  );
-  Deno.exit(0);
-}
+  (requests per minute per instance, default 600)`;
+
+// Until the server listens, a bad flag or model directory ends startup with one line, not a stack trace.
+const stopExitingOnMistakes = exitOnUserMistakes();
+const { values } = parseCommand(USAGE, {
+  model: { type: "string", multiple: true },
+  port: { type: "string" },
+  host: { type: "string" },
+  backend: { type: "string" },
+  store: { type: "string" },
+  threads: { type: "string" },
+});
 
 const dirs = values.model ?? Deno.env.get("MODEL")?.split(",").filter(Boolean) ?? [DEFAULT_MODEL_DIR];
 const port = intFlag("port", values.port ?? Deno.env.get("PORT"), 8000);
@@ -55,10 +52,16 @@ const threads = threadsFlag ? intFlag("threads", threadsFlag, 1) || 1 : undefine
 const models = new Map();
 for (const dir of dirs) {
   const started = performance.now();
-  const loaded = await loadModel(dir, { backend, threads }).catch((err) => {
-    if (err instanceof ModelLoadError || err instanceof TokenizerLoadError) exitWith(err.message);
-    throw err;
-  });
+  // Elapsed time on a terminal while a model loads (seconds for a large one); cleared when done.
+  const loaded = await withProgress(
+    `loading ${dir}`,
+    () => loadModel(dir, { backend, threads }),
+    () => undefined,
+  )
+    .catch((err) => {
+      if (err instanceof ModelLoadError || err instanceof TokenizerLoadError) exitWith(err.message);
+      throw err;
+    });
   models.set(loaded.id, loaded);
   const ms = Math.round(performance.now() - started);
   const b = loaded.model.backend;
@@ -100,6 +103,8 @@ const app = createApp({
   },
   sessions,
   apiKeys: new Set((env("API_KEYS") ?? "").split(",").map((k) => k.trim()).filter(Boolean)),
+  log: logFormat(env("LOG_FORMAT")),
+  corsOrigins: new Set((env("CORS_ORIGINS") ?? "").split(",").map((o) => o.trim()).filter(Boolean)),
 });
 const where = storePath.startsWith("redis://") ? `Redis (${storePath.replace(/\/\/[^@/]*@/, "//")})` : "";
 console.log(`sessions in ${storePath === "memory" ? "memory" : where || `Deno KV (${storePath})`}`);
@@ -113,7 +118,10 @@ const server = (() => {
     return Deno.serve({
       port,
       hostname,
-      onListen: ({ hostname, port }) => console.log(`listening on http://${hostname}:${port}/v1`),
+      onListen: ({ hostname, port }) => {
+        stopExitingOnMistakes();
+        console.log(`listening on ${answeringUrl(hostname, port)}`);
+      },
     }, app.fetch);
   } catch (err) {
     if (err instanceof Deno.errors.AddrInUse) {
@@ -157,6 +165,19 @@ const stop = async (signal: string) => {
   Deno.exit(0);
 };
 for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, () => stop(signal));
+
+/** A URL a client on this machine can open: a wildcard address becomes localhost; IPv6 in brackets. */
+function answeringUrl(hostname: string, port: number): string {
+  const host = hostname === "0.0.0.0" || hostname === "::" ? "localhost" : hostname;
+  return `http://${host.includes(":") ? `[${host}]` : host}:${port}/`;
+}
+
+/** LOG_FORMAT: text (default), json or off. */
+function logFormat(value: string | undefined): LogFormat {
+  if (value === undefined || value === "") return "text";
+  if (value === "text" || value === "json" || value === "off") return value;
+  exitWith(`LOG_FORMAT must be text, json or off, got "${value}"`);
+}
 
 /** Ends startup with a message the user can act on (a bad model directory, a busy port), not a stack trace. */
 function exitWith(message: string): never {

@@ -15,7 +15,7 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { exitOnUserMistakes, parseCommand } from "../cli/command.ts";
 import { DEFAULT_MODEL_DIR } from "../cli/defaults.ts";
 import {
   createBackend,
@@ -41,14 +41,21 @@ import { benchPeer } from "./peer.ts";
 import { benchCluster } from "./cluster.ts";
 import { benchResume, benchStore } from "./sessions.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    quick: { type: "boolean" },
-    json: { type: "string" },
-    only: { type: "string" },
-    section: { type: "string" },
-  },
+const USAGE = `Usage: deno task bench [--quick] [--section LIST] [--only DTYPE] [--json FILE]
+Decode/prefill tokens/s beside the measured memory bandwidth, our matmul against onnxruntime-web,
+and session store and resume timings. Prints Markdown tables.
+  --quick          fewer tokens per measurement (a smoke run)
+  --section LIST   comma-separated: models,families,peer,sessions (default: all)
+  --only DTYPE     in "models", only f32, f16 or bf16
+  --json FILE      also write the rows as JSON
+  -h, --help       this text`;
+
+exitOnUserMistakes();
+const { values } = parseCommand(USAGE, {
+  quick: { type: "boolean" },
+  json: { type: "string" },
+  only: { type: "string" },
+  section: { type: "string" },
 });
 const DECODE_TOKENS = values.quick ? 8 : 32;
 const PREFILL_TOKENS = values.quick ? 128 : 512;

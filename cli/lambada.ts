@@ -6,29 +6,46 @@
  *   deno task lambada --model DIR [--data lambada_test.jsonl] [--limit N]
  *
  * World-vocabulary models get token 0 (end-of-text) before each passage, as
- * BlinkDL's evaluation does. Prints progress every 100 passages.
+ * BlinkDL's evaluation does. Prints the running figures every 100 passages, and
+ * progress (rate, ETA) on a terminal.
  *
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { argmax, logSoftmax } from "../engine/mod.ts";
-import { loadModel } from "../models/mod.ts";
 import { WorldTokenizer } from "../tokenizers/mod.ts";
+import { exitOnUserMistakes, fail, parseCommand } from "./command.ts";
 import { DEFAULT_MODEL_DIR, intFlag } from "./defaults.ts";
+import { loadWithProgress } from "./load.ts";
+import { Progress } from "./progress.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: { model: { type: "string" }, data: { type: "string" }, limit: { type: "string" } },
+const DEFAULT_DATA = new URL("../../shared/data/lambada_test.jsonl", import.meta.url).pathname;
+const USAGE = `Usage: deno task lambada [--model DIR] [--data FILE] [--limit N]
+LAMBADA perplexity and last-word accuracy, teacher forced.
+  --model DIR    model directory (default: the embedded model)
+  --data FILE    LAMBADA test set as JSON lines {"text": ...} (default ${DEFAULT_DATA})
+  --limit N      score only the first N passages
+  -h, --help     this text`;
+
+exitOnUserMistakes();
+const { values } = parseCommand(USAGE, {
+  model: { type: "string" },
+  data: { type: "string" },
+  limit: { type: "string" },
 });
-const data = values.data ?? new URL("../../shared/data/lambada_test.jsonl", import.meta.url).pathname;
-const loaded = await loadModel(values.model ?? DEFAULT_MODEL_DIR);
-const lines = (await Deno.readTextFile(data)).split("\n").filter((l) => l.trim());
-const limit = intFlag("limit", values.limit, lines.length);
+const data = values.data ?? DEFAULT_DATA;
+const raw = await Deno.readTextFile(data).catch((err) => {
+  if (err instanceof Deno.errors.NotFound) fail(`No LAMBADA data at ${data}: pass --data FILE`);
+  throw err;
+});
+const lines = raw.split("\n").filter((l) => l.trim());
+const limit = Math.min(intFlag("limit", values.limit, lines.length), lines.length);
+const loaded = await loadWithProgress(values.model ?? DEFAULT_MODEL_DIR);
+const progress = new Progress("scoring", { total: limit, unit: "passages", every: 1 });
 const prefix = loaded.tokenizer instanceof WorldTokenizer ? [0] : [];
 let nll = 0, correct = 0, count = 0;
 for (const line of lines.slice(0, limit)) {
-  const text: string = JSON.parse(line).text;
+  const text: string = passageText(line, count + 1);
   const cut = text.lastIndexOf(" ");
   const context = [...prefix, ...loaded.tokenizer.encode(text.slice(0, cut))];
   const target = loaded.tokenizer.encode(text.slice(cut));
@@ -43,7 +60,9 @@ for (const line of lines.slice(0, limit)) {
   }
   count++;
   if (allBest) correct++;
+  progress.tick();
   if (count % 100 === 0 || count === limit) {
+    progress.clear();
     console.log(
       `${count} passages: ppl ${Math.exp(nll / count).toFixed(2)}, acc ${
         (100 * correct / count).toFixed(2)
@@ -51,4 +70,14 @@ for (const line of lines.slice(0, limit)) {
     );
   }
 }
+progress.done();
 loaded.model.backend.close();
+
+/** The passage of one JSON line; a line that is not `{"text": "..."}` is the data's mistake, named. */
+function passageText(line: string, n: number): string {
+  try {
+    const text = JSON.parse(line).text;
+    if (typeof text === "string" && text.includes(" ")) return text;
+  } catch { /* reported below */ }
+  return fail(`${data}: line ${n} is not {"text": "..."} with at least two words`);
+}

@@ -11,6 +11,7 @@
 import type { LoadedModel } from "../models/mod.ts";
 import type { GenerationRecord, SessionMeta, StateStore, StoredEvent } from "../store/mod.ts";
 import { SessionBusyError } from "./errors.ts";
+import { observeGeneration } from "./generation_metrics.ts";
 import { generate, type GenerateRequest, type GenerationEvent } from "./generate.ts";
 import { LeaseHeartbeat } from "./lease_heartbeat.ts";
 import { announcer, LiveGeneration } from "./live.ts";
@@ -144,7 +145,7 @@ export class GenerationRunner {
     let heldText = gen.heldText;
     let lastCheckpoint = performance.now();
     const signal = this.#stop.signal;
-    const events = generate(loaded, session, { ...request, signal });
+    const events = observeGeneration(generate(loaded, session, { ...request, signal }), 0);
     while (true) {
       let next: IteratorResult<GenerationEvent>;
       try {

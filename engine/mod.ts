@@ -23,6 +23,10 @@ export {
   type TopLogprob,
 } from "./generate.ts";
 export { mulberry32, mulberry32Step } from "./prng.ts";
+export { metrics, registry } from "./metrics.ts";
+export { observeGeneration } from "./generation_metrics.ts";
+export { type LogitBias, logitBiasOutside } from "./logit_bias.ts";
+export { type PromptTokenLogprob, scorePrompt } from "./prompt_logprobs.ts";
 export {
   argmax,
   DEFAULT_SAMPLING,

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { type LogitBias, withLogitBias } from "./logit_bias.ts";
 import { mulberry32Step } from "./prng.ts";
 
 /** How to pick tokens. Temperature 0 means greedy. */
@@ -25,6 +26,8 @@ export interface SamplingParams {
   readonly frequencyPenalty: number;
   /** 1 disables; >1 discourages tokens already generated (HF/CTRL style). */
   readonly repetitionPenalty: number;
+  /** Added to the named tokens' logits before anything else (OpenAI's `logit_bias`). */
+  readonly logitBias?: LogitBias;
 }
 
 /** Sampling defaults (OpenAI's: temperature 1, top_p 1, no penalties). */
@@ -53,7 +56,7 @@ export function newSamplerState(seed: number): SamplerState {
 
 /** Picks the next token from `logits` (not modified) and advances `state`. */
 export function sampleToken(logits: Float32Array, params: SamplingParams, state: SamplerState): number {
-  const adjusted = applyPenalties(logits, params, state.counts);
+  const adjusted = applyPenalties(withLogitBias(logits, params.logitBias), params, state.counts);
   let token: number;
   if (params.temperature <= 0) {
     token = argmax(adjusted);

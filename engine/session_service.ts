@@ -21,6 +21,7 @@ import { findSession, newSessionId } from "./session_access.ts";
 import { newSamplerState, type SamplingParams } from "./sampler.ts";
 import { newSession, prefill, randomSeed } from "./session.ts";
 import { decodeStateBlob, encodeStateBlob } from "./state_blob.ts";
+import { timedStore } from "./timed_store.ts";
 
 /** What a generation was asked to do; stored with it so another instance can resume it. */
 export interface SessionGenerateRequest {
@@ -77,7 +78,7 @@ export class SessionService {
 
   /** A service over a store and the models this instance serves. */
   constructor(options: SessionServiceOptions) {
-    this.#store = options.store;
+    this.#store = timedStore(options.store);
     this.#models = options.models;
     this.#defaultModel = options.defaultModel;
     this.#every = options.checkpointEvery ?? 16;
@@ -89,6 +90,11 @@ export class SessionService {
       leaseMs: this.#leaseMs,
       model: (name) => this.model(name),
     });
+  }
+
+  /** Resolves when the store answers a read; rejects with the store's error otherwise. */
+  async ping(): Promise<void> {
+    await this.#store.get("ready-probe");
   }
 
   /** Aborted (with a ShuttingDownError) once {@linkcode SessionService.stop} is called. */

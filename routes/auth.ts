@@ -1,6 +1,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { clientPrincipal, keyPrincipal, type Principal } from "../engine/mod.ts";
-import { errorBody } from "./errors.ts";
+import { errorJson } from "./errors.ts";
+import { verifyStreamToken } from "./stream_token.ts";
 import type { AppEnv } from "./served.ts";
 
 /**
@@ -11,27 +12,41 @@ import type { AppEnv } from "./served.ts";
  */
 export function apiKeyAuth(keys: ReadonlySet<string>): MiddlewareHandler<AppEnv> {
   const principals = new Map<string, Promise<Principal>>([...keys].map((k) => [k, keyPrincipal(k)]));
+  const keysByPrincipal = Promise.all([...principals].map(async ([k, p]) => [(await p).id, k] as const))
+    .then((pairs) => new Map(pairs));
   return async (c, next) => {
     if (keys.size === 0) {
       c.set("principal", clientPrincipal(clientAddress(c)));
       return await next();
     }
     const key = bearerKey(c);
-    const principal = key === undefined ? undefined : principals.get(key);
+    const principal = key === undefined
+      ? await tokenPrincipal(c, await keysByPrincipal)
+      : await principals.get(key);
     if (!principal) {
-      return c.json(
-        errorBody(
-          "Missing or wrong API key: send Authorization: Bearer KEY",
-          "invalid_request_error",
-          null,
-          "invalid_api_key",
-        ),
+      return errorJson(
+        c,
         401,
+        "Missing or wrong API key: send Authorization: Bearer KEY (or, on a session stream, a current ?token= from POST /v1/sessions/{id}/stream_token)",
+        "invalid_request_error",
+        null,
+        "invalid_api_key",
       );
     }
-    c.set("principal", await principal);
+    c.set("principal", principal);
     await next();
   };
+}
+
+/**
+ * The principal of a signed stream token (`?token=`), accepted only on the session stream it
+ * was issued for: a browser's EventSource cannot send an Authorization header.
+ */
+async function tokenPrincipal(c: Context, keysByPrincipal: ReadonlyMap<string, string>) {
+  const token = c.req.query("token");
+  const session = c.req.path.match(/^\/v1\/sessions\/([^/]+)\/stream$/)?.[1];
+  if (c.req.method !== "GET" || token === undefined || session === undefined) return undefined;
+  return await verifyStreamToken(token, decodeURIComponent(session), keysByPrincipal, Date.now() / 1000);
 }
 
 /** Whether the request carries one of `keys` (always true when there are none). */
@@ -42,7 +57,7 @@ export function hasValidKey(c: Context, keys: ReadonlySet<string>): boolean {
 }
 
 /** The key of an `Authorization: Bearer KEY` header (the scheme in any case, RFC 7235), if there is one. */
-function bearerKey(c: Context): string | undefined {
+export function bearerKey(c: Context): string | undefined {
   return (c.req.header("authorization") ?? "").match(/^bearer[ \t]+(\S+)[ \t]*$/i)?.[1];
 }
 

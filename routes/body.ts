@@ -75,6 +75,7 @@ export function hasMediaType(c: Context, type: string): boolean {
 /**
  * The request's JSON body: 415 unless it is declared `application/json` (so a cross-site form or
  * `text/plain` post cannot drive the server), 413 if it is too large, 400 if it is not JSON.
+ * Object fields set to `null` are dropped (see {@linkcode withoutNulls}).
  */
 export async function readJsonBody(c: Context): Promise<unknown> {
   if (!hasMediaType(c, "application/json")) {
@@ -82,8 +83,20 @@ export async function readJsonBody(c: Context): Promise<unknown> {
   }
   const bytes = await readBounded(c, MAX_BODY_BYTES);
   try {
-    return JSON.parse(new TextDecoder().decode(bytes));
+    return withoutNulls(JSON.parse(new TextDecoder().decode(bytes)));
   } catch {
     throw new ApiError(400, "Request body is not valid JSON");
   }
+}
+
+/**
+ * A JSON body with every `null` object field removed (recursively, arrays left as they are):
+ * OpenAI clients send `"n": null` or `"logprobs": null` to mean "not set". Null array items stay.
+ */
+export function withoutNulls(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutNulls);
+  if (value === null || typeof value !== "object") return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) if (v !== null) out[k] = withoutNulls(v);
+  return out;
 }

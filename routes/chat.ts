@@ -1,23 +1,20 @@
 import type { Context, Hono } from "hono";
 import { streamSSE } from "hono/streaming";
-import { chatTemplate, generate, newSession, randomSeed, type StoredEvent } from "../engine/mod.ts";
-import type { GenerationEvent } from "../engine/mod.ts";
+import { chatTemplate, generate, newSession, observeGeneration, randomSeed } from "../engine/mod.ts";
 import { readJsonBody } from "./body.ts";
+import { type Delta, type Finish, fromEngine } from "./chat_deltas.ts";
+import { sessionChoices } from "./chat_session.ts";
+import { checkLogitBias, choiceSeed, interleave } from "./choices.ts";
 import { promptTokens } from "./completions.ts";
 import { type ChatBody, chatSchema, samplingOf, stopsOf } from "./schemas.ts";
 import { type AppEnv, pickModel, requestSignal, type ServedModels } from "./served.ts";
-
-interface Delta {
-  text: string;
-  tokenId?: number;
-  logprob?: number;
-  top?: { token: string; logprob: number }[];
-}
+import { type OpenAiUsage, UsageTally } from "./usage.ts";
 
 /**
  * POST /v1/chat/completions, OpenAI's shape (stream and not). Messages go through the
  * model family's chat template. With `session_id`, only the new messages are sent: the
- * session's state carries the conversation, and the reply is appended to it.
+ * session's state carries the conversation, and the reply is appended to it. Without one,
+ * each of the `n` choices is its own generation.
  */
 export function chatRoutes(app: Hono<AppEnv>, served: ServedModels): void {
   const schema = chatSchema(served.limits);
@@ -29,31 +26,19 @@ export function chatRoutes(app: Hono<AppEnv>, served: ServedModels): void {
     const maxTokens = body.max_completion_tokens ?? body.max_tokens;
     const topN = body.logprobs ? body.top_logprobs ?? 0 : undefined;
     let model: string;
-    let deltas: AsyncGenerator<Delta | { done: true; finishReason: string; usage: Usage }>;
+    let choices: AsyncGenerator<Delta | Finish>[];
+    let promptLength: number;
+    let sessionIds: string[] = [];
     if (body.session_id) {
-      const { meta } = await served.sessions.info(body.session_id, who);
-      const loaded = served.sessions.model(meta.model);
-      model = loaded.id;
-      const template = chatTemplate(loaded);
-      const separate = meta.tokens > 0 && meta.generation?.finishReason !== "stop";
-      const prompt = promptTokens(
-        loaded,
-        template.render(body.messages, { separate }),
-        served.limits.maxPromptTokens,
-      );
-      const { generationId, start } = await served.sessions.startGeneration(body.session_id, {
-        prompt,
+      c.set("sessionId", body.session_id);
+      const run = await sessionChoices(served, { ...body, session_id: body.session_id }, who, {
         maxTokens,
-        sampling: samplingOf(body),
-        seed: body.seed,
-        stop: [...stopsOf(body.stop), ...template.stop],
-        stopTokenIds: body.stop_token_ids,
-        ignoreEos: body.ignore_eos,
         logprobs: topN,
-      }, who);
-      deltas = fromStored(served.sessions.follow(body.session_id, who, { after: start - 1, generationId }));
+      });
+      ({ model, promptLength, choices, sessionIds } = run);
     } else {
       const loaded = pickModel(served, body.model);
+      checkLogitBias(loaded, body.logit_bias);
       model = loaded.id;
       const template = chatTemplate(loaded);
       const prompt = promptTokens(
@@ -61,48 +46,60 @@ export function chatRoutes(app: Hono<AppEnv>, served: ServedModels): void {
         template.render(body.messages, { separate: false }),
         served.limits.maxPromptTokens,
       );
-      const session = newSession(loaded, body.seed ?? randomSeed());
-      deltas = fromEngine(generate(loaded, session, {
-        prompt,
-        maxTokens,
-        sampling: samplingOf(body),
-        stop: [...stopsOf(body.stop), ...template.stop],
-        stopTokenIds: body.stop_token_ids,
-        ignoreEos: body.ignore_eos,
-        logprobs: topN,
-        flushAtEnd: true,
-        signal: requestSignal(c, served),
-      }));
+      promptLength = prompt.length;
+      const seed = body.seed ?? randomSeed();
+      const signal = requestSignal(c, served);
+      choices = Array.from(
+        { length: body.n },
+        (_, i) =>
+          fromEngine(observeGeneration(
+            generate(loaded, newSession(loaded, choiceSeed(seed, i)), {
+              prompt,
+              maxTokens,
+              sampling: samplingOf(body),
+              stop: [...stopsOf(body.stop), ...template.stop],
+              stopTokenIds: body.stop_token_ids,
+              ignoreEos: body.ignore_eos,
+              logprobs: topN,
+              flushAtEnd: true,
+              signal,
+            }),
+            prompt.length,
+          )),
+      );
     }
     const base = { id, created, model, ...(body.session_id ? { session_id: body.session_id } : {}) };
-    if (body.stream) return streamChat(c, base, deltas, body);
-    let text = "";
-    const logprobs: Delta[] = [];
-    for await (const d of deltas) {
+    const events = interleave(choices);
+    if (body.stream) return streamChat(c, base, events, body, promptLength, sessionIds);
+    const text: string[] = Array(choices.length).fill("");
+    const logprobs: Delta[][] = choices.map(() => []);
+    const finish: string[] = [];
+    const usage = new UsageTally(promptLength);
+    for await (const { index, value: d } of events) {
       if ("done" in d) {
-        return c.json({
-          ...base,
-          object: "chat.completion",
-          choices: [{
-            index: 0,
-            message: { role: "assistant", content: text },
-            logprobs: body.logprobs ? { content: logprobs.map(chatLogprob) } : null,
-            finish_reason: d.finishReason,
-          }],
-          usage: d.usage,
-        });
+        finish[index] = d.finishReason;
+        usage.add(d.usage.completion_tokens);
+        continue;
       }
-      text += d.text;
-      if (d.tokenId !== undefined) logprobs.push(d);
+      text[index] += d.text;
+      if (d.tokenId !== undefined) logprobs[index].push(d);
     }
-    throw new Error("The generation ended without a final event");
+    if (finish.filter(Boolean).length !== choices.length) {
+      throw new Error("A generation ended without a final event");
+    }
+    return c.json({
+      ...base,
+      object: "chat.completion",
+      choices: text.map((content, index) => ({
+        index,
+        ...(index > 0 && sessionIds[index] ? { session_id: sessionIds[index] } : {}),
+        message: { role: "assistant", content },
+        logprobs: body.logprobs ? { content: logprobs[index].map(chatLogprob) } : null,
+        finish_reason: finish[index],
+      })),
+      usage: usage.openAi(),
+    });
   });
-}
-
-interface Usage {
-  prompt_tokens: number;
-  completion_tokens: number;
-  total_tokens: number;
 }
 
 function chatLogprob(d: Delta) {
@@ -112,36 +109,52 @@ function chatLogprob(d: Delta) {
 function streamChat(
   c: Context,
   base: Record<string, unknown>,
-  deltas: AsyncGenerator<Delta | { done: true; finishReason: string; usage: Usage }>,
+  events: AsyncGenerator<{ index: number; value: Delta | Finish }>,
   body: ChatBody,
+  promptLength: number,
+  sessionIds: string[],
 ): Response {
+  const includeUsage = body.stream_options?.include_usage ?? false;
   return streamSSE(c, async (sse) => {
-    const chunk = (
-      delta: Record<string, unknown>,
-      finish: string | null,
-      extra: Record<string, unknown> = {},
-    ) =>
+    const chunk = (choices: unknown[], usage?: OpenAiUsage) =>
       JSON.stringify({
         ...base,
         object: "chat.completion.chunk",
-        choices: [{ index: 0, delta, logprobs: null, finish_reason: finish, ...extra }],
+        choices,
+        ...(includeUsage ? { usage: usage ?? null } : {}),
       });
+    const choice = (
+      index: number,
+      delta: Record<string, unknown>,
+      finish: string | null,
+      extra: Record<string, unknown> = {},
+    ) => ({ index, delta, logprobs: null, finish_reason: finish, ...extra });
     let aborted = false;
     sse.onAbort(() => {
       aborted = true;
     });
+    const usage = new UsageTally(promptLength);
+    const started = new Set<number>();
     try {
-      await sse.writeSSE({ data: chunk({ role: "assistant", content: "" }, null) });
-      for await (const d of deltas) {
+      for await (const { index, value: d } of events) {
         if (aborted) break;
+        if (!started.has(index)) {
+          started.add(index);
+          const forked = index > 0 && sessionIds[index] ? { session_id: sessionIds[index] } : {};
+          await sse.writeSSE({
+            data: chunk([choice(index, { role: "assistant", content: "" }, null, forked)]),
+          });
+        }
         if ("done" in d) {
-          await sse.writeSSE({ data: chunk({}, d.finishReason) });
-          break;
+          usage.add(d.usage.completion_tokens);
+          await sse.writeSSE({ data: chunk([choice(index, {}, d.finishReason)]) });
+          continue;
         }
         if (d.text === "" && !body.logprobs) continue;
         const extra = body.logprobs ? { logprobs: { content: [chatLogprob(d)] } } : {};
-        await sse.writeSSE({ data: chunk({ content: d.text }, null, extra) });
+        await sse.writeSSE({ data: chunk([choice(index, { content: d.text }, null, extra)]) });
       }
+      if (!aborted && includeUsage) await sse.writeSSE({ data: chunk([], usage.openAi()) });
       if (!aborted) await sse.writeSSE({ data: "[DONE]" });
     } catch (err) {
       await sse.writeSSE({
@@ -149,51 +162,7 @@ function streamChat(
         data: JSON.stringify({ error: { message: (err as Error).message } }),
       });
     } finally {
-      await deltas.return(undefined);
+      await events.return(undefined);
     }
   });
-}
-
-async function* fromEngine(events: AsyncGenerator<GenerationEvent>) {
-  for await (const ev of events) {
-    if (ev.type === "token") {
-      yield {
-        text: ev.text,
-        tokenId: ev.tokenId,
-        logprob: ev.logprob,
-        top: ev.top?.map((t) => ({ token: t.text, logprob: t.logprob })),
-      };
-    } else {
-      if (ev.text) yield { text: ev.text };
-      const u = ev.usage;
-      yield {
-        done: true as const,
-        finishReason: ev.finishReason,
-        usage: {
-          prompt_tokens: u.promptTokens,
-          completion_tokens: u.completionTokens,
-          total_tokens: u.totalTokens,
-        },
-      };
-    }
-  }
-}
-
-async function* fromStored(events: AsyncGenerator<StoredEvent>) {
-  for await (const e of events) {
-    const data = JSON.parse(e.data);
-    if (e.event === "token") {
-      yield {
-        text: data.text as string,
-        tokenId: data.token_id as number,
-        logprob: data.logprob as number | undefined,
-        top: data.top_logprobs,
-      };
-    } else if (e.event === "done") {
-      if (data.text) yield { text: data.text as string };
-      yield { done: true as const, finishReason: data.finish_reason as string, usage: data.usage as Usage };
-    } else {
-      throw new Error(data.message);
-    }
-  }
 }

@@ -1,4 +1,5 @@
 import type { Context } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { HTTPException } from "hono/http-exception";
 import { ZodError } from "zod";
 import {
@@ -11,9 +12,9 @@ import {
   StateFormatError,
 } from "../engine/mod.ts";
 
-/** An OpenAI-style error body. */
+/** An OpenAI-style error body, with the request id the answer's `x-request-id` also carries. */
 export interface ErrorBody {
-  error: { message: string; type: string; param: string | null; code: string | null };
+  error: { message: string; type: string; param: string | null; code: string | null; request_id?: string };
 }
 
 /** Builds an OpenAI-style error body. */
@@ -24,6 +25,21 @@ export function errorBody(
   code: string | null = null,
 ) {
   return { error: { message, type, param, code } } satisfies ErrorBody;
+}
+
+/** An OpenAI-style error answer for `c`'s request, its request id in the body. */
+export function errorJson(
+  c: Context,
+  status: ContentfulStatusCode,
+  message: string,
+  type: string,
+  param: string | null = null,
+  code: string | null = null,
+): Response {
+  const body: ErrorBody = errorBody(message, type, param, code);
+  const requestId = c.get("requestId") as string | undefined;
+  if (requestId) body.error.request_id = requestId;
+  return c.json(body, status);
 }
 
 /** A client error with an HTTP status (4xx) and an OpenAI error type. */
@@ -49,47 +65,46 @@ export function onError(err: Error, c: Context): Response {
     const issue = err.issues[0];
     const param = issue?.path.join(".") || null;
     const message = issue ? `Invalid ${param ?? "body"}: ${issue.message}` : "Invalid request body";
-    return c.json(errorBody(message, "invalid_request_error", param), 400);
+    return errorJson(c, 400, message, "invalid_request_error", param);
   }
   if (err instanceof ApiError) {
-    return c.json(errorBody(err.message, "invalid_request_error", err.param), err.status);
+    return errorJson(c, err.status, err.message, "invalid_request_error", err.param);
   }
   if (err instanceof InvalidRequestError) {
-    return c.json(errorBody(err.message, "invalid_request_error", err.param), 400);
+    return errorJson(c, 400, err.message, "invalid_request_error", err.param);
   }
   if (err instanceof StateFormatError) {
-    return c.json(errorBody(err.message, "invalid_request_error", "state"), 400);
+    return errorJson(c, 400, err.message, "invalid_request_error", "state");
   }
   if (err instanceof SessionNotFoundError) {
-    return c.json(errorBody(err.message, "invalid_request_error", "id", "session_not_found"), 404);
+    return errorJson(c, 404, err.message, "invalid_request_error", "id", "session_not_found");
   }
   if (err instanceof SessionBusyError) {
-    return c.json(errorBody(err.message, "invalid_request_error", "id", "session_busy"), 409);
+    return errorJson(c, 409, err.message, "invalid_request_error", "id", "session_busy");
   }
   if (err instanceof ModelUnavailableError) {
-    return c.json(errorBody(err.message, "invalid_request_error", "model", "model_not_found"), 404);
+    return errorJson(c, 404, err.message, "invalid_request_error", "model", "model_not_found");
   }
   if (err instanceof QuotaExceededError) {
     c.header("Retry-After", String(err.retryAfter));
-    return c.json(errorBody(err.message, "rate_limit_error", null, "quota_exceeded"), 429);
+    return errorJson(c, 429, err.message, "rate_limit_error", null, "quota_exceeded");
   }
   if (err instanceof HTTPException && err.status < 500) {
-    return c.json(errorBody(err.message, "invalid_request_error"), err.status);
+    return errorJson(c, err.status, err.message, "invalid_request_error");
   }
   const requestId = c.get("requestId") as string | undefined;
   if (err instanceof ShuttingDownError) {
     c.header("Retry-After", "1");
-    return c.json(errorBody(err.message, "server_error", null, "shutting_down"), 503);
+    return errorJson(c, 503, err.message, "server_error", null, "shutting_down");
   }
   // A client that hung up cannot read an answer; its request was cancelled, not failed.
   if ((c.get("hangup") as AbortSignal | undefined)?.aborted) return new Response(null, { status: 499 });
   console.error(`request ${requestId} failed:`, err);
-  return c.json(
-    errorBody(
-      `Internal server error (request id ${requestId}): the server failed, not your request; ` +
-        "retry, and report the request id if it persists",
-      "server_error",
-    ),
+  return errorJson(
+    c,
     500,
+    `Internal server error (request id ${requestId}): the server failed, not your request; ` +
+      "retry, and report the request id if it persists",
+    "server_error",
   );
 }

@@ -1,6 +1,6 @@
 /**
  * HTTP routes (Hono): OpenAI-compatible /v1/models, /v1/completions and
- * /v1/chat/completions, and the /v1/sessions API. Adapts
+ * /v1/chat/completions, the /v1/sessions API, /tokenize and /detokenize. Adapts
  * engine event streams to SSE or JSON; computes nothing itself.
  *
  * @module
@@ -10,29 +10,30 @@ import { Hono } from "hono";
 import { apiKeyAuth, hasValidKey } from "./auth.ts";
 import { chatRoutes } from "./chat.ts";
 import { completionRoutes } from "./completions.ts";
-import { errorBody, onError } from "./errors.ts";
+import { errorJson, onError } from "./errors.ts";
 import { modelRoutes } from "./models.ts";
 import { rateLimit } from "./rate_limit.ts";
-import { type AppEnv, type ServedModels, watchHangup } from "./served.ts";
+import { corsFor } from "./cors.ts";
+import { operationRoutes } from "./operations.ts";
+import { streamTokenRoutes } from "./stream_token.ts";
+import { requestLog } from "./request_log.ts";
+import { type AppEnv, type ServedModels } from "./served.ts";
 import { sessionRoutes } from "./sessions.ts";
+import { tokenizeRoutes } from "./tokenize.ts";
 
 export { ApiError, onError } from "./errors.ts";
 export { DEFAULT_LIMITS, type Limits } from "./schemas.ts";
 export type { AppEnv, ServedModels } from "./served.ts";
+export type { LogFormat } from "./request_log.ts";
 
 /** The whole HTTP app over a set of loaded models. */
 export function createApp(served: ServedModels): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.onError(onError);
-  app.use("*", async (c, next) => {
-    const id = crypto.randomUUID();
-    c.set("requestId", id);
-    c.set("hangup", watchHangup(c.req.raw));
-    c.header("x-request-id", id);
-    await next();
-  });
+  app.use("*", requestLog(served.log ?? "off"));
+  app.use("*", corsFor(served.corsOrigins ?? new Set()));
   app.notFound((c) =>
-    c.json(errorBody(`No route for ${c.req.method} ${c.req.path}`, "invalid_request_error"), 404)
+    errorJson(c, 404, `No route for ${c.req.method} ${c.req.path}`, "invalid_request_error")
   );
   // Without a key, a server that has keys tells only that it is up.
   app.get(
@@ -42,11 +43,15 @@ export function createApp(served: ServedModels): Hono<AppEnv> {
         ? c.json({ status: "ok", models: [...served.models.keys()] })
         : c.json({ status: "ok" }),
   );
-  app.use("/v1/*", apiKeyAuth(served.apiKeys));
-  app.use("/v1/*", rateLimit(served.limits.requestsPerMinute));
+  const auth = apiKeyAuth(served.apiKeys);
+  const limit = rateLimit(served.limits.requestsPerMinute);
+  for (const path of ["/v1/*", "/tokenize", "/detokenize"]) app.use(path, auth, limit);
+  operationRoutes(app, served);
   modelRoutes(app, served);
   completionRoutes(app, served);
   chatRoutes(app, served);
   sessionRoutes(app, served);
+  streamTokenRoutes(app, served);
+  tokenizeRoutes(app, served);
   return app;
 }

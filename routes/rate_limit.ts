@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from "hono";
-import { errorBody } from "./errors.ts";
+import { errorJson } from "./errors.ts";
 import type { AppEnv } from "./served.ts";
 
 /** Principals whose buckets are kept at once; past this, full buckets are forgotten. */
@@ -34,14 +34,13 @@ export function rateLimit(perMinute: number, now: () => number = Date.now): Midd
     if (bucket.tokens < 1) {
       const wait = Math.max(1, Math.ceil((1 - bucket.tokens) * 60 / perMinute));
       c.header("Retry-After", String(wait));
-      return c.json(
-        errorBody(
-          `Rate limit reached: at most ${perMinute} requests per minute; retry in ${wait} s`,
-          "rate_limit_error",
-          null,
-          "rate_limit_exceeded",
-        ),
+      return errorJson(
+        c,
         429,
+        `Rate limit reached: at most ${perMinute} requests per minute; retry in ${wait} s`,
+        "rate_limit_error",
+        null,
+        "rate_limit_exceeded",
       );
     }
     bucket.tokens -= 1;

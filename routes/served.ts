@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import type { Principal, SessionService } from "../engine/mod.ts";
 import type { LoadedModel } from "../models/mod.ts";
 import { ApiError } from "./errors.ts";
+import type { LogFormat } from "./request_log.ts";
 import type { Limits } from "./schemas.ts";
 
 /** The models a server answers for, and its limits. */
@@ -18,6 +19,10 @@ export interface ServedModels {
   readonly sessions: SessionService;
   /** Accepted API keys (`Authorization: Bearer KEY`); empty: no authentication. */
   readonly apiKeys: ReadonlySet<string>;
+  /** Origins browsers may call from (CORS; "*": any); none by default. */
+  readonly corsOrigins?: ReadonlySet<string>;
+  /** One log line per request, as text or JSON (default "off"). */
+  readonly log?: LogFormat;
 }
 
 /** What the app's middleware records on each request. */
@@ -28,6 +33,8 @@ export interface AppEnv {
     principal: Principal;
     /** This request's id, sent back as `x-request-id` and logged with internal errors. */
     requestId: string;
+    /** The session the request is about, when there is one (for the request log). */
+    sessionId?: string;
     /** Aborted when the client hangs up (wired as the request arrives: see {@linkcode watchHangup}). */
     hangup: AbortSignal;
   };

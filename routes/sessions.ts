@@ -4,6 +4,7 @@ import {
   checkStateBlobPrefix,
   MAX_SESSION_TOKENS,
   maxStateBlobBytes,
+  metrics,
   type SessionMeta,
   STATE_BLOB_PREFIX_BYTES,
   type StoredEvent,
@@ -82,6 +83,12 @@ async function readStateBlob(c: Context, loaded: LoadedModel): Promise<Uint8Arra
   });
 }
 
+/** Counts a new session and names it in the request log. */
+function created(c: Context<AppEnv>, meta: SessionMeta, operation: string): void {
+  metrics.sessions.inc({ operation });
+  c.set("sessionId", meta.id);
+}
+
 /** The session routes (see the README): create, generate, stream, info, delete, fork, state. */
 export function sessionRoutes(app: Hono<AppEnv>, served: ServedModels): void {
   const generateSchema = sessionGenerateSchema(served.limits);
@@ -94,11 +101,13 @@ export function sessionRoutes(app: Hono<AppEnv>, served: ServedModels): void {
     if (hasMediaType(c, "application/octet-stream")) {
       const loaded = sessions.model(c.req.query("model"));
       const meta = await sessions.importSession(await readStateBlob(c, loaded), who, loaded.id);
+      created(c, meta, "import");
       return c.json(describe(meta), 201);
     }
     const body = createSessionSchema.parse(await readJsonBody(c));
     const loaded = sessions.model(body.model);
     const meta = await sessions.create(loaded.id, inputTokens(served, loaded, body, false), who);
+    created(c, meta, "create");
     return c.json(describe(meta), 201);
   });
 
@@ -110,11 +119,13 @@ export function sessionRoutes(app: Hono<AppEnv>, served: ServedModels): void {
   app.delete("/v1/sessions/:id", async (c) => {
     const id = c.req.param("id");
     await sessions.delete(id, c.get("principal"));
+    metrics.sessions.inc({ operation: "delete" });
     return c.json({ id, object: "session", deleted: true });
   });
 
   app.post("/v1/sessions/:id/fork", async (c) => {
     const meta = await sessions.fork(c.req.param("id"), c.get("principal"));
+    created(c, meta, "fork");
     return c.json(describe(meta), 201);
   });
 

@@ -113,7 +113,8 @@ Deno.test("bad requests get 4xx answers in OpenAI's error shape, and the server 
     [{ prompt: [] }, 400, /prompt/],
     [{ prompt: "" }, 400, /empty/],
     [{ prompt: "x".repeat(500) }, 413, /at most 100/],
-    [{ prompt: "hi", n: 2 }, 400, /n/],
+    [{ prompt: "hi", n: 17 }, 400, /n/],
+    [{ prompt: "hi", suffix: "end" }, 400, /suffix is not supported/],
     [{ prompt: "hi", surprise: true }, 400, /surprise|Unrecognized/i],
   ];
   for (const [body, status, pattern] of cases) {

@@ -1,12 +1,13 @@
 // `deno task start` as a user runs it: a real server process on the embedded default model,
 // answered over a real socket.
 import assert from "node:assert/strict";
-import { startServer } from "./helpers/server.ts";
+import { startArgs, startServer } from "./helpers/server.ts";
 
 Deno.test("the server starts on its default model and streams a completion over SSE", async () => {
   const { child, base, log } = await startServer({ STORE: "memory" });
   try {
     assert.match(log, /loaded rwkv7-kjv-4m \(rwkv7, wasm backend, 1 thread\(s\)\)/);
+    assert.doesNotMatch(log, /warning/i);
     const models = await (await fetch(`${base}/v1/models`)).json();
     assert.equal(models.data[0].id, "rwkv7-kjv-4m");
     const res = await fetch(`${base}/v1/completions`, {
@@ -36,16 +37,7 @@ Deno.test("the server starts on its default model and streams a completion over 
 /** Runs `deno task start` to its end (it should fail to start) and returns its exit code and stderr. */
 async function startFailure(env: Record<string, string>, args: string[] = []) {
   const { code, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--allow-env",
-      "--allow-net",
-      "--allow-write",
-      "--unstable-kv",
-      "main.ts",
-      ...args,
-    ],
+    args: [...startArgs(), ...args],
     cwd: new URL("../", import.meta.url).pathname,
     env: { HOST: "127.0.0.1", STORE: "memory", ...env },
     stdout: "null",
@@ -63,7 +55,7 @@ function assertPlainMessage(stderr: string, message: RegExp) {
 Deno.test("a model directory that does not exist ends startup with the loader's message, no stack trace", async () => {
   const { code, stderr } = await startFailure({}, ["--model", "/nonexistent/model"]);
   assert.equal(code, 1);
-  assertPlainMessage(stderr, /^Cannot read model directory \/nonexistent\/model: No such file or directory/);
+  assertPlainMessage(stderr, /^Cannot read model directory \/nonexistent\/model: No such file or directory/m);
 });
 
 Deno.test("a directory that is not a model (MODEL=dir) ends startup with what was found", async () => {
@@ -81,6 +73,6 @@ Deno.test("a port already in use ends startup saying so and what to pass instead
   assert.equal(code, 1);
   assertPlainMessage(
     stderr,
-    new RegExp(`^Port ${port} is in use on 127\\.0\\.0\\.1: pass another with --port or PORT`),
+    new RegExp(`^Port ${port} is in use on 127\\.0\\.0\\.1: pass another with --port or PORT`, "m"),
   );
 });

@@ -2,17 +2,33 @@
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
-/** A running server: the process, its base URL and what it printed before listening. */
+/**
+ * The arguments `deno task start` passes to deno (read from deno.json), so tests run the server
+ * exactly as users do.
+ */
+export function startArgs(): string[] {
+  const task = JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`)).tasks.start;
+  const command: string = typeof task === "string" ? task : task.command;
+  const [deno, ...args] = command.split(/\s+/);
+  if (deno !== "deno") throw new Error(`the start task does not run deno: ${command}`);
+  return args;
+}
+
+/** A running server: the process, its base URL, what it printed before listening and the URL it printed. */
 export interface ServerProcess {
   child: Deno.ChildProcess;
   base: string;
   log: string;
+  /** The URL of the "listening on" line. */
+  printedUrl: string;
+  /** Everything it has printed to stdout so far (request log lines included). */
+  stdout: () => string;
 }
 
 /** Spawns the server with `env` (PORT=0 picks a free port) and resolves once it listens. */
 export async function startServer(env: Record<string, string>): Promise<ServerProcess> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-env", "--allow-net", "--allow-write", "--unstable-kv", "main.ts"],
+    args: startArgs(),
     cwd: ROOT,
     env: { PORT: "0", HOST: "127.0.0.1", ...env },
     stdout: "piped",
@@ -24,13 +40,18 @@ export async function startServer(env: Record<string, string>): Promise<ServerPr
     const { value, done } = await reader.read();
     if (done) throw new Error(`server exited before listening: ${seen}`);
     seen += value;
-    const m = seen.match(/listening on http:\/\/[^:]+:(\d+)/);
+    const m = seen.match(/listening on (http:\/\/[^:]+:(\d+)\S*)/);
     if (m) {
+      const log = seen;
       // Keep draining stdout so the child never blocks on a full pipe.
       (async () => {
-        while (!(await reader.read()).done) { /* drain */ }
+        while (true) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          seen += value;
+        }
       })();
-      return { child, base: `http://127.0.0.1:${m[1]}`, log: seen };
+      return { child, base: `http://127.0.0.1:${m[2]}`, log, printedUrl: m[1], stdout: () => seen };
     }
   }
 }

@@ -1,0 +1,32 @@
+// Runs functions in a page of real Chromium (Debian's `chromium`, driven by playwright-core) and
+// prints their results as JSON lines. Its own process: playwright-core probes /proc at import,
+// which Deno allows only with --allow-all, more than the test runner has.
+//
+//   deno run -A tests/helpers/chromium.ts CHROMIUM_PATH  < steps (JSON lines: {url, fn, arg})
+
+import { chromium } from "playwright-core";
+
+const [executablePath] = Deno.args;
+const browser = await chromium.launch({ executablePath, args: ["--no-sandbox"] });
+try {
+  const page = await browser.newPage();
+  const lines = Deno.stdin.readable.pipeThrough(new TextDecoderStream());
+  let buffered = "";
+  for await (const chunk of lines) {
+    buffered += chunk;
+    let at;
+    while ((at = buffered.indexOf("\n")) >= 0) {
+      const step = JSON.parse(buffered.slice(0, at));
+      buffered = buffered.slice(at + 1);
+      if (page.url() !== step.url) await page.goto(step.url);
+      try {
+        const value = await page.evaluate(`(${step.fn})(${JSON.stringify(step.arg)})`);
+        console.log(JSON.stringify({ value }));
+      } catch (err) {
+        console.log(JSON.stringify({ error: String(err) }));
+      }
+    }
+  }
+} finally {
+  await browser.close();
+}
