@@ -118,6 +118,21 @@ for (const [name, make] of makers) {
     assert.equal((await store.lease("s"))?.owner, "three");
     store.close();
   });
+
+  Deno.test(`${name} store: racing renewals by the holder all succeed; racing takers, exactly one`, async () => {
+    const store = await make();
+    assert.ok(await store.acquireLease("s", "holder", 10_000));
+    const renewals = await Promise.all(
+      Array.from({ length: 10 }, () => store.acquireLease("s", "holder", 10_000)),
+    );
+    assert.deepEqual(renewals, Array(10).fill(true), "a heartbeat and a checkpoint renewing at once");
+    const takers = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => store.acquireLease("t", `g${i}`, 10_000)),
+    );
+    assert.equal(takers.filter(Boolean).length, 1);
+    assert.equal((await store.lease("t"))?.owner, `g${takers.indexOf(true)}`);
+    store.close();
+  });
 }
 
 for (const [name, make] of makers) {

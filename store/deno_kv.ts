@@ -244,13 +244,18 @@ export class DenoKvStore implements StateStore {
 
   async acquireLease(id: string, owner: string, ttlMs: number): Promise<boolean> {
     const key = ["lease", id];
-    const held = await retryBusy(() => this.kv.get<Lease>(key));
-    if (held.value && held.value.owner !== owner && held.value.expiresAt > Date.now()) return false;
-    const lease: Lease = { owner, expiresAt: Date.now() + ttlMs };
-    const res = await retryBusy(() =>
-      this.kv.atomic().check(held).set(key, lease, { expireIn: ttlMs + 60_000 }).commit()
-    );
-    return res.ok;
+    // A failed check means the lease changed under us: read it again (the holder may be `owner`
+    // itself, renewing from a heartbeat and a checkpoint at once).
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      const held = await retryBusy(() => this.kv.get<Lease>(key));
+      if (held.value && held.value.owner !== owner && held.value.expiresAt > Date.now()) return false;
+      const lease: Lease = { owner, expiresAt: Date.now() + ttlMs };
+      const res = await retryBusy(() =>
+        this.kv.atomic().check(held).set(key, lease, { expireIn: ttlMs + 60_000 }).commit()
+      );
+      if (res.ok) return true;
+    }
+    return false;
   }
 
   async releaseLease(id: string, owner: string): Promise<void> {
