@@ -16,6 +16,7 @@ import { LiveGeneration } from "./live.ts";
 import type { SamplingParams } from "./sampler.ts";
 import type { Session } from "./session.ts";
 import { decodeStateBlob, encodeStateBlob } from "./state_blob.ts";
+import { compileResponseFormat, type ResponseFormat } from "./constraint/mod.ts";
 
 /** A generation's request as stored with it (JSON), so another instance can resume it. */
 export interface StoredRequest {
@@ -26,6 +27,8 @@ export interface StoredRequest {
   stopTokenIds: number[];
   ignoreEos: boolean;
   logprobs?: number;
+  /** Structured output; the automaton's position is in the session's state blob. */
+  responseFormat?: ResponseFormat;
 }
 
 /** Options of {@linkcode GenerationRunner}. */
@@ -135,6 +138,7 @@ export class GenerationRunner {
       ignoreEos: req.ignoreEos,
       logprobs: req.logprobs,
       heldText: gen.heldText,
+      grammar: compileResponseFormat(req.responseFormat),
     };
     let pending: StoredEvent[] = [];
     let heldText = gen.heldText;

@@ -24,6 +24,13 @@ export {
 } from "./generate.ts";
 export { mulberry32, mulberry32Step } from "./prng.ts";
 export {
+  compileResponseFormat,
+  type ConstraintSnapshot,
+  type Grammar,
+  JsonConstraint,
+  type ResponseFormat,
+} from "./constraint/mod.ts";
+export {
   argmax,
   DEFAULT_SAMPLING,
   logSoftmax,

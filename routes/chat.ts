@@ -1,6 +1,13 @@
 import type { Context, Hono } from "hono";
 import { streamSSE } from "hono/streaming";
-import { chatTemplate, generate, newSession, randomSeed, type StoredEvent } from "../engine/mod.ts";
+import {
+  chatTemplate,
+  compileResponseFormat,
+  generate,
+  newSession,
+  randomSeed,
+  type StoredEvent,
+} from "../engine/mod.ts";
 import type { GenerationEvent } from "../engine/mod.ts";
 import { readJsonBody } from "./body.ts";
 import { promptTokens } from "./completions.ts";
@@ -50,6 +57,7 @@ export function chatRoutes(app: Hono<AppEnv>, served: ServedModels): void {
         stopTokenIds: body.stop_token_ids,
         ignoreEos: body.ignore_eos,
         logprobs: topN,
+        responseFormat: body.response_format,
       }, who);
       deltas = fromStored(served.sessions.follow(body.session_id, who, { after: start - 1, generationId }));
     } else {
@@ -72,6 +80,7 @@ export function chatRoutes(app: Hono<AppEnv>, served: ServedModels): void {
         logprobs: topN,
         flushAtEnd: true,
         signal: requestSignal(c, served),
+        grammar: compileResponseFormat(body.response_format),
       }));
     }
     const base = { id, created, model, ...(body.session_id ? { session_id: body.session_id } : {}) };

@@ -1,6 +1,7 @@
 import type { Context, Hono } from "hono";
 import { streamSSE } from "hono/streaming";
 import {
+  compileResponseFormat,
   type DoneEvent,
   generate,
   type GenerateRequest,
@@ -137,6 +138,7 @@ function generateRequest(body: CompletionBody, prompt: number[]): GenerateReques
     ignoreEos: body.ignore_eos,
     logprobs: body.logprobs ?? undefined,
     flushAtEnd: true,
+    grammar: compileResponseFormat(body.response_format),
   };
 }
 

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { responseFormatSchema } from "./response_format.ts";
 
 /** Limits a server applies to every request. */
 export interface Limits {
@@ -49,6 +50,7 @@ export function completionSchema(limits: Limits) {
     n: z.literal(1).optional(),
     echo: z.literal(false).optional(),
     user: z.string().optional(),
+    response_format: responseFormatSchema.optional(),
   }).strict();
 }
 
@@ -67,6 +69,7 @@ export function sessionGenerateSchema(limits: Limits) {
     ...samplingFields(limits, 256),
     logprobs: z.number().int().min(0).max(20).nullish(),
     stream: z.boolean().default(true),
+    response_format: responseFormatSchema.optional(),
   }).strict().refine((b) => !(b.prompt && b.messages), { message: "Send prompt or messages, not both" });
 }
 
@@ -83,6 +86,7 @@ export function chatSchema(limits: Limits) {
     stream: z.boolean().default(false),
     n: z.literal(1).optional(),
     user: z.string().optional(),
+    response_format: responseFormatSchema.optional(),
   }).strict();
 }
 

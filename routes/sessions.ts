@@ -150,6 +150,7 @@ export function sessionRoutes(app: Hono<AppEnv>, served: ServedModels): void {
       stopTokenIds: body.stop_token_ids,
       ignoreEos: body.ignore_eos,
       logprobs: body.logprobs ?? undefined,
+      responseFormat: body.response_format,
     }, who);
     const events = sessions.follow(id, who, { after: start - 1, generationId });
     if (body.stream) return sessionEventStream(c, events);
