@@ -9,7 +9,8 @@
  */
 
 import type { Grammar } from "./grammar.ts";
-import { canEnd, type Frame, initialFrames, MAX_ALTERNATIVES, step } from "./json_grammar.ts";
+import { canEnd, type Frame, initialFrames, MAX_ALTERNATIVES, Phase, step } from "./json_grammar.ts";
+import { stringMask } from "./string_tokens.ts";
 import { type TokenSource, type TokenTrie, tokenTrie } from "./token_trie.ts";
 import { type ConstraintSnapshot, restoreFrames, snapshotFrames } from "./snapshot.ts";
 
@@ -45,8 +46,10 @@ export class JsonConstraint {
   readonly #eos: number | undefined;
   readonly #masks: Map<string, Uint32Array>;
   #alts: Frame[];
-  /** Walk scratch: the alternatives after each depth's byte. */
-  readonly #levels: Frame[][];
+  /** Walk scratch: the alternatives after each depth's byte (made on the first walk). */
+  #levels: Frame[][] = [];
+  /** What {@linkcode JsonConstraint.mask} returns, reused from step to step. */
+  #masked = new Float32Array(0);
 
   /**
    * A constraint at the start of the output, or at `snapshot` (a resumed generation; StateFormatError
@@ -64,7 +67,6 @@ export class JsonConstraint {
     this.#eos = options.eos;
     this.#masks = masksFor(grammar, tokenizer);
     this.#alts = options.snapshot ? restoreFrames(grammar, options.snapshot) : initialFrames(grammar);
-    this.#levels = Array.from({ length: this.#trie.maxDepth + 1 }, () => []);
   }
 
   /** The automaton state, to save with the session. */
@@ -94,7 +96,10 @@ export class JsonConstraint {
     if (mask) {
       this.#masks.delete(key); // move to the most recent end
     } else {
-      mask = this.#walk();
+      const top = this.#alts[0];
+      const inString = this.#alts.length === 1 && top.phase === Phase.STR &&
+        this.#grammar.nodes[top.node]?.kind === "string";
+      mask = inString ? stringMask(this.#grammar, top, this.#tokenizer) : this.#walk();
       if (this.#masks.size >= MASKS_PER_GRAMMAR) this.#masks.delete(this.#masks.keys().next().value!);
     }
     this.#masks.set(key, mask);
@@ -102,12 +107,14 @@ export class JsonConstraint {
   }
 
   /**
-   * `logits` with every disallowed token set to -Infinity (a new array; `logits` is not changed),
-   * or undefined when no token is allowed (the value is complete and end-of-text is not allowed).
+   * `logits` with every disallowed token set to -Infinity, or undefined when no token is allowed
+   * (the value is complete and end-of-text is not allowed). `logits` is not changed; the array
+   * returned is reused by the next call.
    */
   mask(logits: Float32Array): Float32Array | undefined {
     const bits = this.allowed();
-    const out = new Float32Array(logits.length).fill(-Infinity);
+    if (this.#masked.length !== logits.length) this.#masked = new Float32Array(logits.length);
+    const out = this.#masked.fill(-Infinity);
     let any = false;
     for (let w = 0; w < bits.length; w++) {
       let word = bits[w];
@@ -143,7 +150,9 @@ export class JsonConstraint {
 
   // Preorder walk of the token trie; the alternatives after node i's byte are kept per depth.
   #walk(): Uint32Array {
-    const t = this.#trie, g = this.#grammar, levels = this.#levels;
+    const t = this.#trie, g = this.#grammar;
+    if (this.#levels.length === 0) this.#levels = Array.from({ length: t.maxDepth + 1 }, () => []);
+    const levels = this.#levels;
     const bits = new Uint32Array((this.#tokenizer.vocabSize + 31) >>> 5);
     levels[0] = this.#alts;
     for (let i = 1; i < t.size;) {

@@ -29,6 +29,8 @@ export type ResponseFormat =
 
 /** Keywords that only describe a schema and do not constrain values. */
 const ANNOTATIONS = new Set(["title", "description", "default", "examples", "$schema", "$id", "$comment"]);
+/** Keywords that hold definitions for `$ref`. */
+const DEFINITIONS = new Set(["$defs", "definitions"]);
 /** Keywords the compiler understands. */
 const SUPPORTED = new Set([
   "type",
@@ -173,7 +175,9 @@ class Compiler {
 
   #ref(schema: Record<string, unknown>, path: string): number {
     const ref = schema.$ref;
-    const others = Object.keys(schema).filter((k) => k !== "$ref" && !ANNOTATIONS.has(k));
+    const others = Object.keys(schema).filter((k) =>
+      k !== "$ref" && !DEFINITIONS.has(k) && !ANNOTATIONS.has(k)
+    );
     if (others.length) fail(`The JSON schema at ${path} combines "$ref" with "${others[0]}"; use one`);
     if (typeof ref !== "string") fail(`The JSON schema "$ref" at ${path} must be a string`);
     const known = this.#refs.get(ref);
@@ -195,7 +199,9 @@ class Compiler {
   }
 
   #anyOf(schema: Record<string, unknown>, path: string): number {
-    const others = Object.keys(schema).filter((k) => k !== "anyOf" && k !== "$defs" && !ANNOTATIONS.has(k));
+    const others = Object.keys(schema).filter((k) =>
+      k !== "anyOf" && !DEFINITIONS.has(k) && !ANNOTATIONS.has(k)
+    );
     if (others.length) fail(`The JSON schema at ${path} combines "anyOf" with "${others[0]}"; use one`);
     const list = schema.anyOf;
     if (!Array.isArray(list) || list.length === 0) {
