@@ -109,7 +109,8 @@ export class JsonConstraint {
   /**
    * `logits` with every disallowed token set to -Infinity, or undefined when no token is allowed
    * (the value is complete and end-of-text is not allowed). `logits` is not changed; the array
-   * returned is reused by the next call.
+   * returned is reused by the next call. Throws a ConstraintDeadEndError if the value is not
+   * complete and no token of the vocabulary continues it.
    */
   mask(logits: Float32Array): Float32Array | undefined {
     const bits = this.allowed();
@@ -132,6 +133,7 @@ export class JsonConstraint {
       out[this.#eos] = logits[this.#eos];
       any = true;
     }
+    if (!any && !this.canEnd) throw new ConstraintDeadEndError();
     return any ? out : undefined;
   }
 
@@ -169,6 +171,15 @@ export class JsonConstraint {
     }
     levels[0] = [];
     return bits;
+  }
+}
+
+/** No token of the vocabulary continues the output (a vocabulary without some byte the grammar needs). */
+export class ConstraintDeadEndError extends Error {
+  /** Builds the error. */
+  constructor() {
+    super("No token of this model's vocabulary can continue the structured output: simplify the schema");
+    this.name = "ConstraintDeadEndError";
   }
 }
 

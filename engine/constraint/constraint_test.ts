@@ -125,6 +125,10 @@ Deno.test("schemas outside the subset are refused with the keyword named", () =>
       $ref: "#/$defs/a",
     }, /no finite instance/],
     [{ type: "date" }, /not a JSON type/],
+    [
+      { $defs: { a: { anyOf: [{ $ref: "#/$defs/a" }, { type: "null" }] } }, $ref: "#/$defs/a" },
+      /anyOf or \$ref alone/,
+    ],
   ];
   for (const [schema, message] of refused) {
     assert.throws(() => compileResponseFormat(format(schema)), (err: unknown) => {

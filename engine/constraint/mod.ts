@@ -6,7 +6,7 @@
  * @module
  */
 
-export { JsonConstraint, openConstraint } from "./constraint.ts";
+export { ConstraintDeadEndError, JsonConstraint, openConstraint } from "./constraint.ts";
 export { type Grammar } from "./grammar.ts";
 export { compileResponseFormat, type ResponseFormat } from "./schema.ts";
 export { checkSnapshotShape, type ConstraintSnapshot, MAX_SNAPSHOT_FRAMES } from "./snapshot.ts";

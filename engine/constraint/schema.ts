@@ -100,6 +100,7 @@ class Compiler {
   compileRoot(schema: unknown): Grammar {
     const root = this.compile(schema, "#");
     const nodes = this.nodes as GrammarNode[];
+    refuseChoiceCycles(nodes);
     pruneUnproductive(nodes, root);
     return { nodes, root, stringNode: this.stringNode(), source: this.#source };
   }
@@ -332,6 +333,22 @@ function hasType(v: unknown, t: unknown): boolean {
 function show(v: unknown): string {
   const text = JSON.stringify(v) ?? String(v);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+/** Refuses an anyOf/$ref that reaches itself before any byte is written (`{"$ref": "#"}` at `#`). */
+function refuseChoiceCycles(nodes: GrammarNode[]): void {
+  const state = new Uint8Array(nodes.length); // 0 unseen, 1 on the path, 2 done
+  const visit = (i: number): void => {
+    if (state[i] === 2) return;
+    if (state[i] === 1) {
+      fail("The JSON schema refers to itself through anyOf or $ref alone: it never starts a value");
+    }
+    state[i] = 1;
+    const n = nodes[i];
+    if (n.kind === "anyOf") n.options.forEach(visit);
+    state[i] = 2;
+  };
+  nodes.forEach((_, i) => visit(i));
 }
 
 /**
