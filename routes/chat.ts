@@ -12,6 +12,7 @@ import type { GenerationEvent } from "../engine/mod.ts";
 import { readJsonBody } from "./body.ts";
 import { promptTokens } from "./completions.ts";
 import { type ChatBody, chatSchema, samplingOf, stopsOf } from "./schemas.ts";
+import { templateStops } from "./response_format.ts";
 import { type AppEnv, pickModel, requestSignal, type ServedModels } from "./served.ts";
 
 interface Delta {
@@ -53,7 +54,7 @@ export function chatRoutes(app: Hono<AppEnv>, served: ServedModels): void {
         maxTokens,
         sampling: samplingOf(body),
         seed: body.seed,
-        stop: [...stopsOf(body.stop), ...template.stop],
+        stop: [...stopsOf(body.stop), ...templateStops(template, body.response_format)],
         stopTokenIds: body.stop_token_ids,
         ignoreEos: body.ignore_eos,
         logprobs: topN,
@@ -74,7 +75,7 @@ export function chatRoutes(app: Hono<AppEnv>, served: ServedModels): void {
         prompt,
         maxTokens,
         sampling: samplingOf(body),
-        stop: [...stopsOf(body.stop), ...template.stop],
+        stop: [...stopsOf(body.stop), ...templateStops(template, body.response_format)],
         stopTokenIds: body.stop_token_ids,
         ignoreEos: body.ignore_eos,
         logprobs: topN,

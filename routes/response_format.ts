@@ -17,3 +17,14 @@ export const responseFormatSchema = z.discriminatedUnion("type", [
     }).strict(),
   }).strict(),
 ]);
+
+/**
+ * The chat template's stop strings unless the output is structured: a JSON value ends the
+ * generation itself, and whitespace such as "\n\n" between its tokens must not cut it.
+ */
+export function templateStops(
+  template: { readonly stop: readonly string[] },
+  format: { readonly type: string } | undefined,
+): readonly string[] {
+  return format && format.type !== "text" ? [] : template.stop;
+}

@@ -21,6 +21,7 @@ import {
 } from "./schemas.ts";
 import type { AppEnv, ServedModels } from "./served.ts";
 import { sessionEventStream } from "./sse.ts";
+import { templateStops } from "./response_format.ts";
 
 /** Largest Last-Event-ID taken: the most tokens a session may hold. */
 const MAX_EVENT_ID = MAX_SESSION_TOKENS;
@@ -140,7 +141,9 @@ export function sessionRoutes(app: Hono<AppEnv>, served: ServedModels): void {
     const loaded = sessions.model(meta.model);
     const separate = meta.tokens > 0 && meta.generation?.finishReason !== "stop";
     const prompt = inputTokens(served, loaded, body, separate);
-    const stop = body.messages ? [...stopsOf(body.stop), ...chatTemplate(loaded).stop] : stopsOf(body.stop);
+    const stop = body.messages
+      ? [...stopsOf(body.stop), ...templateStops(chatTemplate(loaded), body.response_format)]
+      : stopsOf(body.stop);
     const { generationId, start } = await sessions.startGeneration(id, {
       prompt,
       maxTokens: body.max_tokens,
