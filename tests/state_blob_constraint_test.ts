@@ -64,7 +64,7 @@ Deno.test("a blob written mid-generation carries the constraint, and it round-tr
   assert.equal(back.tokens, session.tokens);
 });
 
-Deno.test("a version-1 blob (no constraint) still loads", async () => {
+Deno.test("a version-1 blob (no constraint) still loads", () => {
   const session = newSession(loaded, 5);
   const blob = encodeStateBlob(loaded, session);
   assert.equal(new DataView(blob.buffer).getUint32(8, true), 2);

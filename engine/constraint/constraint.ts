@@ -117,16 +117,14 @@ export class JsonConstraint {
     if (this.#masked.length !== logits.length) this.#masked = new Float32Array(logits.length);
     const out = this.#masked.fill(-Infinity);
     let any = false;
-    for (let w = 0; w < bits.length; w++) {
-      let word = bits[w];
+    const words = Math.min(bits.length, (logits.length + 31) >>> 5);
+    for (let w = 0; w < words; w++) {
+      const word = bits[w];
       if (word === 0) continue;
       any = true;
-      const base = w << 5;
-      while (word !== 0) {
-        const bit = 31 - Math.clz32(word);
-        const id = base + bit;
-        if (id < logits.length) out[id] = logits[id];
-        word ^= 1 << bit;
+      const base = w << 5, end = Math.min(32, logits.length - base);
+      for (let bit = 0; bit < end; bit++) {
+        if (word === 0xffffffff || (word >>> bit) & 1) out[base + bit] = logits[base + bit];
       }
     }
     if (this.#eos !== undefined && this.#eos < logits.length && this.canEnd) {
