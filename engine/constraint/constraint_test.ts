@@ -3,7 +3,7 @@ import { HuggingFaceTokenizer, type Tokenizer, WorldTokenizer } from "../../toke
 import { mulberry32 } from "../prng.ts";
 import { InvalidRequestError, StateFormatError } from "../errors.ts";
 import { JsonConstraint } from "./constraint.ts";
-import { compileResponseFormat, type ResponseFormat } from "./schema.ts";
+import { compileResponseFormat, type ResponseFormat } from "./response_format.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 const world = new WorldTokenizer(await Deno.readTextFile(new URL("assets/rwkv_vocab_v20230424.txt", ROOT)));

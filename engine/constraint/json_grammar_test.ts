@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { compileResponseFormat, type ResponseFormat } from "./schema.ts";
+import { compileResponseFormat, type ResponseFormat } from "./response_format.ts";
 import type { Grammar } from "./grammar.ts";
 import { canEnd, type Frame, initialFrames, MAX_WHITESPACE, step } from "./json_grammar.ts";
 

@@ -8,6 +8,6 @@
 
 export { ConstraintDeadEndError, JsonConstraint, openConstraint } from "./constraint.ts";
 export { type Grammar } from "./grammar.ts";
-export { compileResponseFormat, type ResponseFormat } from "./schema.ts";
+export { compileResponseFormat, type ResponseFormat } from "./response_format.ts";
 export { checkSnapshotShape, type ConstraintSnapshot, MAX_SNAPSHOT_FRAMES } from "./snapshot.ts";
 export { buildTokenTrie, type TokenTrie, tokenTrie } from "./token_trie.ts";

@@ -1,7 +1,6 @@
 /**
- * Compiles a response format (`json_object`, or `json_schema` with the subset of
- * JSON Schema that mainstream constrained decoders support) into a
- * {@linkcode Grammar}. A keyword outside the subset is refused with an
+ * Compiles a JSON Schema, in the subset that mainstream constrained decoders
+ * support, into a {@linkcode Grammar}. A keyword outside the subset is refused with an
  * InvalidRequestError naming it, never ignored.
  *
  * @module
@@ -12,20 +11,7 @@ import type { Grammar, GrammarNode, NumberNode } from "./grammar.ts";
 import { MAX_FRAC_DIGITS } from "./grammar.ts";
 import { LiteralTrie } from "./literal_trie.ts";
 import { boundsOf } from "./number_range.ts";
-
-/** What a request asks the output to be (OpenAI's `response_format`). */
-export type ResponseFormat =
-  | { readonly type: "text" }
-  | { readonly type: "json_object" }
-  | {
-    readonly type: "json_schema";
-    readonly json_schema: {
-      readonly name: string;
-      readonly description?: string;
-      readonly schema?: Record<string, unknown>;
-      readonly strict?: boolean | null;
-    };
-  };
+import { pruneUnproductive, refuseChoiceCycles } from "./grammar_checks.ts";
 
 /** Keywords that only describe a schema and do not constrain values. */
 const ANNOTATIONS = new Set(["title", "description", "default", "examples", "$schema", "$id", "$comment"]);
@@ -61,27 +47,9 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-/** Compiled grammars kept, by their format's text (repeated schemas share their memoized masks). */
-const GRAMMARS_KEPT = 16;
-const compiled = new Map<string, Grammar>();
-
-/**
- * The grammar a response format asks for, or undefined for plain text; InvalidRequestError if
- * it is not supported. Recently compiled formats are reused.
- */
-export function compileResponseFormat(format: ResponseFormat | undefined): Grammar | undefined {
-  if (format === undefined || format.type === "text") return undefined;
-  const source = JSON.stringify(format.type === "json_object" ? format : format.json_schema.schema ?? {});
-  let grammar = compiled.get(source);
-  if (grammar) {
-    compiled.delete(source);
-  } else {
-    const schema = format.type === "json_object" ? { type: "object" } : format.json_schema.schema ?? {};
-    grammar = new Compiler(schema, source).compileRoot(schema);
-    if (compiled.size >= GRAMMARS_KEPT) compiled.delete(compiled.keys().next().value!);
-  }
-  compiled.set(source, grammar);
-  return grammar;
+/** Compiles a JSON schema; `source` is a stable text of the format (the grammar's cache key). */
+export function compileSchema(schema: unknown, source: string): Grammar {
+  return new Compiler(schema, source).compileRoot(schema);
 }
 
 class Compiler {
@@ -333,51 +301,4 @@ function hasType(v: unknown, t: unknown): boolean {
 function show(v: unknown): string {
   const text = JSON.stringify(v) ?? String(v);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
-}
-
-/** Refuses an anyOf/$ref that reaches itself before any byte is written (`{"$ref": "#"}` at `#`). */
-function refuseChoiceCycles(nodes: GrammarNode[]): void {
-  const state = new Uint8Array(nodes.length); // 0 unseen, 1 on the path, 2 done
-  const visit = (i: number): void => {
-    if (state[i] === 2) return;
-    if (state[i] === 1) {
-      fail("The JSON schema refers to itself through anyOf or $ref alone: it never starts a value");
-    }
-    state[i] = 1;
-    const n = nodes[i];
-    if (n.kind === "anyOf") n.options.forEach(visit);
-    state[i] = 2;
-  };
-  nodes.forEach((_, i) => visit(i));
-}
-
-/**
- * Drops what can never finish (a required property or item that refers back to itself with no
- * way out): anyOf options and array items without a finite instance. Refuses a root without one.
- */
-function pruneUnproductive(nodes: GrammarNode[], root: number): void {
-  const ok = new Array<boolean>(nodes.length).fill(false);
-  for (let changed = true; changed;) {
-    changed = false;
-    nodes.forEach((n, i) => {
-      if (ok[i]) return;
-      let now: boolean;
-      if (n.kind === "anyOf") now = n.options.some((o) => ok[o]);
-      else if (n.kind === "array") now = n.min === 0 || ok[n.items];
-      else if (n.kind === "object") now = n.values.every((v, k) => ok[v] || !isRequiredAt(n, k));
-      else now = true;
-      if (now) ok[i] = changed = true;
-    });
-  }
-  if (!ok[root]) {
-    fail("The JSON schema has no finite instance: a required property or item refers back to itself");
-  }
-  nodes.forEach((n, i) => {
-    if (n.kind === "anyOf") nodes[i] = { ...n, options: n.options.filter((o) => ok[o]) };
-    if (n.kind === "array" && !ok[n.items]) nodes[i] = { ...n, max: 0 };
-  });
-}
-
-function isRequiredAt(n: { lastKey: readonly number[]; canClose: readonly boolean[] }, k: number): boolean {
-  return n.lastKey[k] === k && !n.canClose[k];
 }
