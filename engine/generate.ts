@@ -112,8 +112,10 @@ export async function* generate(
   let finishReason: "stop" | "length" = "length";
   // Structured output (engine/constraint): disallowed logits masked before sampling, advanced after.
   const constraint = req.grammar && openConstraint(req.grammar, tokenizer, session, req.ignoreEos);
-  let valueComplete = false;
-  while (generated < req.maxTokens) {
+  // Complete already: resumed from a checkpoint taken as the value ended, so end as that run did.
+  let valueComplete = constraint?.complete ?? false;
+  if (valueComplete) finishReason = "stop";
+  while (!valueComplete && generated < req.maxTokens) {
     req.signal?.throwIfAborted();
     const logits = session.logits!;
     const choices = constraint ? constraint.mask(logits) : logits;

@@ -92,3 +92,33 @@ Deno.test("a malformed constraint is refused, naming the field", async () => {
     });
   }
 });
+
+Deno.test("a generation resumed from a checkpoint taken as the value completed ends there, as the whole run did", async () => {
+  const grammar = compileResponseFormat({ type: "json_object" });
+  const whole = newSession(loaded, 8);
+  const positions: number[] = [];
+  let blob: Uint8Array | undefined;
+  for await (
+    const ev of generate(loaded, whole, {
+      prompt: [1, 2, 3],
+      maxTokens: 200,
+      sampling: DEFAULT_SAMPLING,
+      grammar,
+    })
+  ) {
+    if (ev.type === "token") {
+      positions.push(ev.position);
+      blob = encodeStateBlob(loaded, whole); // what a checkpoint after this token would hold
+    } else assert.equal(ev.finishReason, "stop");
+  }
+  const resumed = decodeStateBlob(loaded, blob!);
+  assert.ok(resumed.constraint, "the last token's checkpoint holds the complete value's state");
+  const events = [];
+  for await (
+    const ev of generate(loaded, resumed, { prompt: [], maxTokens: 5, sampling: DEFAULT_SAMPLING, grammar })
+  ) {
+    events.push(ev);
+  }
+  assert.deepEqual(events.map((e) => e.type), ["done"]);
+  assert.equal(events[0].type === "done" && events[0].finishReason, "stop");
+});
