@@ -44,3 +44,12 @@ export class ShuttingDownError extends Error {
     this.name = "ShuttingDownError";
   }
 }
+
+/** A state blob that is not a valid state for this model; the message says which field and why. */
+export class StateFormatError extends Error {
+  /** Builds the error. */
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "StateFormatError";
+  }
+}

@@ -12,6 +12,7 @@ import { logSoftmax, sampleToken, type SamplingParams, topIds } from "./sampler.
 import { InvalidRequestError } from "./errors.ts";
 import { appendTokens, prefill, releaseState, type Session } from "./session.ts";
 import { StopMatcher } from "./stop_strings.ts";
+import { type Grammar, openConstraint } from "./constraint/mod.ts";
 
 /** What to generate. */
 export interface GenerateRequest {
@@ -35,6 +36,8 @@ export interface GenerateRequest {
   readonly heldText?: string;
   /** Stops the generation (prefill included) at the next token or slice, throwing the signal's reason. */
   readonly signal?: AbortSignal;
+  /** Structured output: only tokens that keep the text a valid prefix of this grammar are sampled. */
+  readonly grammar?: Grammar;
 }
 
 /** One alternative and its log-probability. */
@@ -69,7 +72,7 @@ export interface TokenEvent {
 export interface DoneEvent {
   /** Event kind. */
   readonly type: "done";
-  /** "stop": a stop string or token; "length": max_tokens reached. */
+  /** "stop": a stop string or token, or a structured output's value is complete; "length": max_tokens reached. */
   readonly finishReason: "stop" | "length";
   /** Text released at the end (held for a stop-string check or flushed); usually empty. */
   readonly text: string;
@@ -116,10 +119,21 @@ async function* decode(
   if (!req.ignoreEos && tokenizer.endOfText !== undefined) stopIds.add(tokenizer.endOfText);
   let generated = 0;
   let finishReason: "stop" | "length" = "length";
-  while (generated < req.maxTokens) {
+  // Structured output (engine/constraint): disallowed logits masked before sampling, advanced after.
+  const constraint = req.grammar && openConstraint(req.grammar, tokenizer, session, req.ignoreEos);
+  // Complete already: resumed from a checkpoint taken as the value ended, so end as that run did.
+  let valueComplete = constraint?.complete ?? false;
+  if (valueComplete) finishReason = "stop";
+  while (!valueComplete && generated < req.maxTokens) {
     req.signal?.throwIfAborted();
     const logits = session.logits!;
-    const tokenId = sampleToken(logits, req.sampling, session.sampler);
+    const choices = constraint ? constraint.mask(logits) : logits;
+    if (!choices) {
+      finishReason = "stop";
+      valueComplete = true;
+      break;
+    }
+    const tokenId = sampleToken(choices, req.sampling, session.sampler);
     const position = session.tokens;
     let logprob: number | undefined;
     let top: TopLogprob[] | undefined;
@@ -139,6 +153,10 @@ async function* decode(
       yield { type: "token", tokenId, position, text: "", logprob, top, heldText: stops.held };
       break;
     }
+    if (constraint) {
+      constraint.advance(tokenId);
+      session.constraint = constraint.snapshot();
+    }
     const released = stops.push(utf8.push(tokenizer.tokenBytes(tokenId)));
     session.carry = utf8.carry;
     yield { type: "token", tokenId, position, text: released.text, logprob, top, heldText: stops.held };
@@ -146,8 +164,14 @@ async function* decode(
       finishReason = "stop";
       break;
     }
+    if (constraint?.complete) {
+      finishReason = "stop";
+      valueComplete = true;
+      break;
+    }
   }
-  let text = finishReason === "length" ? stops.flush() : "";
+  let text = finishReason === "length" || valueComplete ? stops.flush() : "";
+  session.constraint = undefined;
   if (req.flushAtEnd) {
     text += utf8.flush();
     session.carry = utf8.carry;

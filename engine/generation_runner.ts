@@ -18,6 +18,7 @@ import { announcer, LiveGeneration } from "./live.ts";
 import type { SamplingParams } from "./sampler.ts";
 import { type Session, syncState } from "./session.ts";
 import { decodeStateBlob, encodeStateBlob } from "./state_blob.ts";
+import { compileResponseFormat, type ResponseFormat } from "./constraint/mod.ts";
 
 /** A generation's request as stored with it (JSON), so another instance can resume it. */
 export interface StoredRequest {
@@ -28,6 +29,8 @@ export interface StoredRequest {
   stopTokenIds: number[];
   ignoreEos: boolean;
   logprobs?: number;
+  /** Structured output; the automaton's position is in the session's state blob. */
+  responseFormat?: ResponseFormat;
 }
 
 /** Options of {@linkcode GenerationRunner}. */
@@ -140,6 +143,7 @@ export class GenerationRunner {
       ignoreEos: req.ignoreEos,
       logprobs: req.logprobs,
       heldText: gen.heldText,
+      grammar: compileResponseFormat(req.responseFormat),
     };
     let pending: StoredEvent[] = [];
     let heldText = gen.heldText;

@@ -28,6 +28,13 @@ export { observeGeneration } from "./generation_metrics.ts";
 export { type LogitBias, logitBiasOutside } from "./logit_bias.ts";
 export { type PromptTokenLogprob, scorePrompt } from "./prompt_logprobs.ts";
 export {
+  compileResponseFormat,
+  type ConstraintSnapshot,
+  type Grammar,
+  JsonConstraint,
+  type ResponseFormat,
+} from "./constraint/mod.ts";
+export {
   argmax,
   DEFAULT_SAMPLING,
   logSoftmax,

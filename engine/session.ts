@@ -1,4 +1,5 @@
 import type { LoadedModel, RecurrentState } from "../models/mod.ts";
+import type { ConstraintSnapshot } from "./constraint/mod.ts";
 import { newSamplerState, type SamplerState } from "./sampler.ts";
 import { schedulerOf } from "./scheduler.ts";
 
@@ -23,6 +24,8 @@ export interface Session {
   sampler: SamplerState;
   /** Bytes of an incomplete UTF-8 character at the end of the generated text. */
   carry: Uint8Array;
+  /** Where a constrained (structured-output) generation is in its grammar, while one runs. */
+  constraint?: ConstraintSnapshot;
 }
 
 /** A session at the start of a conversation. */

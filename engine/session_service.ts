@@ -22,6 +22,7 @@ import { newSamplerState, type SamplingParams } from "./sampler.ts";
 import { newSession, prefill, randomSeed } from "./session.ts";
 import { decodeStateBlob, encodeStateBlob } from "./state_blob.ts";
 import { timedStore } from "./timed_store.ts";
+import { compileResponseFormat, type ResponseFormat } from "./constraint/mod.ts";
 
 /** What a generation was asked to do; stored with it so another instance can resume it. */
 export interface SessionGenerateRequest {
@@ -41,6 +42,8 @@ export interface SessionGenerateRequest {
   readonly ignoreEos?: boolean;
   /** Report logprobs with this many alternatives. */
   readonly logprobs?: number;
+  /** Structured output: JSON, or JSON that follows a schema (InvalidRequestError if unsupported). */
+  readonly responseFormat?: ResponseFormat;
 }
 
 /** Options of {@linkcode SessionService}. */
@@ -235,6 +238,7 @@ export class SessionService {
     who: Principal,
   ): Promise<{ generationId: string; start: number }> {
     await this.#find(id, who);
+    compileResponseFormat(req.responseFormat); // refuse an unsupported schema before taking the lease
     // Each generation holds the lease under its own token: two requests in one process exclude each other too.
     const owner = crypto.randomUUID();
     if (!await this.#store.acquireLease(id, owner, this.#leaseMs)) throw new SessionBusyError(id);
@@ -246,6 +250,7 @@ export class SessionService {
       if (req.seed !== undefined) {
         session.sampler = { ...session.sampler, rng: newSamplerState(req.seed).rng };
       }
+      session.constraint = undefined; // left by a generation that never finished: this one starts afresh
       if (req.prompt.length === 0 && session.logits === undefined) {
         throw new InvalidRequestError(
           "The session is empty and the request has no prompt: send some text to start from",
@@ -261,6 +266,7 @@ export class SessionService {
         stopTokenIds: [...req.stopTokenIds ?? []],
         ignoreEos: req.ignoreEos ?? false,
         logprobs: req.logprobs,
+        ...(req.responseFormat ? { responseFormat: req.responseFormat } : {}),
       };
       const generation: GenerationRecord = {
         id: crypto.randomUUID(),

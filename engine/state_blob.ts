@@ -2,11 +2,12 @@
  * The session blob: our own versioned binary format for a session's state.
  *
  *   offset 0   8 bytes  magic "RECSTATE"
- *          8   u32 LE   format version (1)
+ *          8   u32 LE   format version (2; version 1 blobs, which have no constraint, still load)
  *         12   u32 LE   header length H
  *         16   H bytes  header, UTF-8 JSON: family, model id and fingerprint, state parts
  *                       and their shapes, dtype "f32", token count, sampler state,
- *                       detokenizer carry, payload lengths
+ *                       detokenizer carry, payload lengths, and (version 2, while a
+ *                       constrained generation runs) the constraint's automaton state
  *     16 + H   payload  state (f32 LE), then logits (f32 LE, may be empty)
  *        end   u32 LE   CRC-32 of everything before it
  *
@@ -33,7 +34,9 @@ import {
 export { MAX_SESSION_TOKENS, StateFormatError } from "./state_header.ts";
 
 const MAGIC = "RECSTATE";
-const VERSION = 1;
+const VERSION = 2;
+/** Versions this server reads. */
+const READABLE_VERSIONS = [1, 2];
 /** Bytes before the header: magic, version and header length. */
 export const STATE_BLOB_PREFIX_BYTES = 16;
 /** What to do about a blob that was edited or made elsewhere. */
@@ -79,6 +82,7 @@ export function encodeStateBlob(loaded: LoadedModel, session: Session): Uint8Arr
     carry: [...session.carry],
     stateFloats: session.state.data.length,
     logitFloats: logits.length,
+    ...(session.constraint ? { constraint: session.constraint } : {}),
   };
   const json = new TextEncoder().encode(JSON.stringify(header));
   const payload = 4 * (session.state.data.length + logits.length);
@@ -124,9 +128,11 @@ export function checkStateBlobPrefix(loaded: LoadedModel, prefix: Uint8Array): n
   }
   const view = new DataView(prefix.buffer, prefix.byteOffset, prefix.byteLength);
   const version = view.getUint32(8, true);
-  if (version !== VERSION) {
+  if (!READABLE_VERSIONS.includes(version)) {
     throw new StateFormatError(
-      `State blob version ${version} is not supported (this server reads ${VERSION}); export it again from this server`,
+      `State blob version ${version} is not supported (this server reads ${
+        READABLE_VERSIONS.join(" and ")
+      }); export it again from this server`,
     );
   }
   const headerLength = view.getUint32(12, true);
@@ -204,6 +210,7 @@ export function decodeStateBlob(loaded: LoadedModel, blob: Uint8Array): Session 
     tokens: checked.tokens,
     sampler: checked.sampler,
     carry: checked.carry,
+    ...(checked.constraint ? { constraint: checked.constraint } : {}),
   };
 }
 

@@ -10,15 +10,10 @@
 import type { LoadedModel } from "../models/mod.ts";
 import type { SamplerState } from "./sampler.ts";
 import { firstInvalidContinuation, sequenceLength } from "../tokenizers/mod.ts";
+import { StateFormatError } from "./errors.ts";
+import { checkSnapshotShape, type ConstraintSnapshot, MAX_SNAPSHOT_FRAMES } from "./constraint/mod.ts";
 
-/** A state blob that is not a valid state for this model; the message says which field and why. */
-export class StateFormatError extends Error {
-  /** Builds the error. */
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "StateFormatError";
-  }
-}
+export { StateFormatError };
 
 /**
  * Most tokens a saved session may have consumed: 2^48. Far below 2^53, so token
@@ -28,6 +23,8 @@ export const MAX_SESSION_TOKENS = 2 ** 48;
 
 /** Header bytes allowed besides the model id, the state parts and the sampler counts. */
 const HEADER_SLACK_BYTES = 64 * 1024;
+/** Header bytes allowed for a constraint's automaton state: 32 alternatives of the deepest stacks. */
+const CONSTRAINT_BYTES = 32 * MAX_SNAPSHOT_FRAMES * 64;
 /** JSON bytes of one sampler count besides its token id: `[`, `,`, a 16-digit count, `]` and `,`. */
 const COUNT_ENTRY_BYTES = 20;
 /** What to do about a blob that was edited or made elsewhere. */
@@ -55,6 +52,8 @@ export interface StateHeader {
   stateFloats: number;
   /** f32 values of logits after the state (0 or the vocabulary size). */
   logitFloats: number;
+  /** A running constrained generation's automaton state (checked against its grammar on resume). */
+  constraint?: ConstraintSnapshot;
 }
 
 /** A parsed header not yet validated, but for its payload lengths. */
@@ -70,6 +69,8 @@ export interface CheckedHeader {
   carry: Uint8Array;
   /** f32 values of logits in the payload (0 or the vocabulary size). */
   logitFloats: number;
+  /** The constraint's automaton state, if the header has one. */
+  constraint?: ConstraintSnapshot;
 }
 
 function fail(field: string, problem: string, todo = RE_EXPORT): never {
@@ -94,7 +95,8 @@ function isCount(value: unknown): value is number {
 export function maxStateHeaderBytes(loaded: LoadedModel): number {
   const info = loaded.model.info;
   const named = new TextEncoder().encode(JSON.stringify({ model: loaded.id, parts: info.stateParts })).length;
-  return HEADER_SLACK_BYTES + named + info.vocabSize * (String(info.vocabSize).length + COUNT_ENTRY_BYTES);
+  return HEADER_SLACK_BYTES + CONSTRAINT_BYTES + named +
+    info.vocabSize * (String(info.vocabSize).length + COUNT_ENTRY_BYTES);
 }
 
 /**
@@ -145,6 +147,7 @@ export function checkHeader(loaded: LoadedModel, h: UncheckedHeader): CheckedHea
     sampler: checkSampler(h.sampler, info.vocabSize),
     carry: checkCarry(h.carry),
     logitFloats: h.logitFloats,
+    ...(h.constraint === undefined ? {} : { constraint: checkSnapshotShape(h.constraint) }),
   };
 }
 

@@ -1,12 +1,20 @@
 import type { Context, Hono } from "hono";
 import { streamSSE } from "hono/streaming";
-import { chatTemplate, generate, newSession, observeGeneration, randomSeed } from "../engine/mod.ts";
+import {
+  chatTemplate,
+  compileResponseFormat,
+  generate,
+  newSession,
+  observeGeneration,
+  randomSeed,
+} from "../engine/mod.ts";
 import { readJsonBody } from "./body.ts";
 import { type Delta, type Finish, fromEngine } from "./chat_deltas.ts";
 import { sessionChoices } from "./chat_session.ts";
 import { checkLogitBias, choiceSeed, interleave } from "./choices.ts";
 import { promptTokens } from "./completions.ts";
 import { type ChatBody, chatSchema, samplingOf, stopsOf } from "./schemas.ts";
+import { templateStops } from "./response_format.ts";
 import { type AppEnv, pickModel, requestSignal, type ServedModels } from "./served.ts";
 import { type OpenAiUsage, UsageTally } from "./usage.ts";
 
@@ -48,6 +56,7 @@ export function chatRoutes(app: Hono<AppEnv>, served: ServedModels): void {
       );
       promptLength = prompt.length;
       const seed = body.seed ?? randomSeed();
+      const grammar = compileResponseFormat(body.response_format);
       const signal = requestSignal(c, served);
       choices = Array.from(
         { length: body.n },
@@ -57,11 +66,12 @@ export function chatRoutes(app: Hono<AppEnv>, served: ServedModels): void {
               prompt,
               maxTokens,
               sampling: samplingOf(body),
-              stop: [...stopsOf(body.stop), ...template.stop],
+              stop: [...stopsOf(body.stop), ...templateStops(template, body.response_format)],
               stopTokenIds: body.stop_token_ids,
               ignoreEos: body.ignore_eos,
               logprobs: topN,
               flushAtEnd: true,
+              grammar,
               signal,
             }),
             prompt.length,

@@ -3,6 +3,7 @@ import { type Delta, type Finish, fromStored } from "./chat_deltas.ts";
 import { checkLogitBias, choiceSeed } from "./choices.ts";
 import { promptTokens } from "./completions.ts";
 import { type ChatBody, samplingOf, stopsOf } from "./schemas.ts";
+import { templateStops } from "./response_format.ts";
 import type { ServedModels } from "./served.ts";
 
 /** The generations a chat request on a session runs, and where each one lives. */
@@ -50,10 +51,11 @@ export async function sessionChoices(
       maxTokens: options.maxTokens,
       sampling: samplingOf(body),
       seed: i === 0 ? body.seed : choiceSeed(baseSeed, i),
-      stop: [...stopsOf(body.stop), ...template.stop],
+      stop: [...stopsOf(body.stop), ...templateStops(template, body.response_format)],
       stopTokenIds: body.stop_token_ids,
       ignoreEos: body.ignore_eos,
       logprobs: options.logprobs,
+      responseFormat: body.response_format,
     }, who);
     choices.push(fromStored(served.sessions.follow(id, who, { after: start - 1, generationId })));
   }

@@ -1,6 +1,7 @@
 import type { Context, Hono } from "hono";
 import { streamSSE } from "hono/streaming";
 import {
+  compileResponseFormat,
   generate,
   type GenerationEvent,
   newSession,
@@ -42,10 +43,11 @@ export function completionRoutes(app: Hono<AppEnv>, served: ServedModels): void 
     checkLogitBias(loaded, body.logit_bias);
     const prompt = promptTokens(loaded, body.prompt, served.limits.maxPromptTokens);
     const seed = body.seed ?? randomSeed();
+    const grammar = compileResponseFormat(body.response_format);
     const signal = requestSignal(c, served);
     const choices = Array.from(
       { length: body.n },
-      (_, i) => runChoice(loaded, body, prompt, choiceSeed(seed, i), signal),
+      (_, i) => runChoice(loaded, body, prompt, choiceSeed(seed, i), { signal, grammar }),
     );
     const base = {
       id: `cmpl-${crypto.randomUUID().replaceAll("-", "")}`,
@@ -86,8 +88,9 @@ async function* runChoice(
   body: CompletionBody,
   prompt: number[],
   seed: number,
-  signal: AbortSignal,
+  run: { signal: AbortSignal; grammar: ReturnType<typeof compileResponseFormat> },
 ): AsyncGenerator<CompletionEvent> {
+  const { signal, grammar } = run;
   const session = newSession(loaded, seed);
   let rest = prompt;
   if (body.echo) {
@@ -110,6 +113,7 @@ async function* runChoice(
       ignoreEos: body.ignore_eos,
       logprobs: body.logprobs,
       flushAtEnd: true,
+      grammar,
       signal,
     }),
     rest.length,

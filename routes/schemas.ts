@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { responseFormatSchema } from "./response_format.ts";
 
 /** Limits a server applies to every request. */
 export interface Limits {
@@ -93,6 +94,7 @@ export function completionSchema(limits: Limits) {
     stream: z.boolean().default(false),
     ...openAiFields(),
     echo: z.boolean().default(false),
+    response_format: responseFormatSchema.optional(),
     suffix: refused(
       "suffix is not supported: these models only continue text left to right; " +
         "put all the text in prompt",
@@ -114,14 +116,6 @@ function refused(message: string) {
   }).optional();
 }
 
-/**
- * OpenAI's `response_format`: `{"type": "text"}` is the default and accepted; constrained JSON
- * output (`json_object`, `json_schema`) is not implemented and refused saying so.
- */
-const responseFormat = z.object({ type: z.string() }).passthrough().refine((f) => f.type === "text", {
-  message: 'Only response_format {"type": "text"} is supported; JSON-constrained output is not yet',
-});
-
 /** Body of POST /v1/sessions. */
 export const createSessionSchema = z.object({
   model: z.string().optional(),
@@ -137,6 +131,7 @@ export function sessionGenerateSchema(limits: Limits) {
     ...samplingFields(limits, 256),
     logprobs: z.number().int().min(0).max(20).optional(),
     stream: z.boolean().default(true),
+    response_format: responseFormatSchema.optional(),
   }).strict().refine((b) => !(b.prompt && b.messages), { message: "Send prompt or messages, not both" });
 }
 
@@ -152,7 +147,7 @@ export function chatSchema(limits: Limits) {
     top_logprobs: z.number().int().min(0).max(20).optional(),
     stream: z.boolean().default(false),
     ...openAiFields(),
-    response_format: responseFormat.optional(),
+    response_format: responseFormatSchema.optional(),
     tools: refused(TOOLS_REFUSED),
     tool_choice: refused(TOOLS_REFUSED),
     functions: refused(TOOLS_REFUSED),

@@ -22,6 +22,7 @@ import {
 } from "./schemas.ts";
 import type { AppEnv, ServedModels } from "./served.ts";
 import { sessionEventStream } from "./sse.ts";
+import { templateStops } from "./response_format.ts";
 
 /** Largest Last-Event-ID taken: the most tokens a session may hold. */
 const MAX_EVENT_ID = MAX_SESSION_TOKENS;
@@ -151,7 +152,9 @@ export function sessionRoutes(app: Hono<AppEnv>, served: ServedModels): void {
     const loaded = sessions.model(meta.model);
     const separate = meta.tokens > 0 && meta.generation?.finishReason !== "stop";
     const prompt = inputTokens(served, loaded, body, separate);
-    const stop = body.messages ? [...stopsOf(body.stop), ...chatTemplate(loaded).stop] : stopsOf(body.stop);
+    const stop = body.messages
+      ? [...stopsOf(body.stop), ...templateStops(chatTemplate(loaded), body.response_format)]
+      : stopsOf(body.stop);
     const { generationId, start } = await sessions.startGeneration(id, {
       prompt,
       maxTokens: body.max_tokens,
@@ -161,6 +164,7 @@ export function sessionRoutes(app: Hono<AppEnv>, served: ServedModels): void {
       stopTokenIds: body.stop_token_ids,
       ignoreEos: body.ignore_eos,
       logprobs: body.logprobs ?? undefined,
+      responseFormat: body.response_format,
     }, who);
     const events = sessions.follow(id, who, { after: start - 1, generationId });
     if (body.stream) return sessionEventStream(c, events);

@@ -332,8 +332,8 @@ Deno.test("an absurd header length is refused from the first 16 bytes", async ()
   wrongMagic[0] = 0x41;
   assert.throws(() => checkStateBlobPrefix(loaded, wrongMagic), StateFormatError);
   const wrongVersion = blob.slice(0, 16);
-  wrongVersion[8] = 2;
-  assert.throws(() => checkStateBlobPrefix(loaded, wrongVersion), /version 2 is not supported/);
+  wrongVersion[8] = 3;
+  assert.throws(() => checkStateBlobPrefix(loaded, wrongVersion), /version 3 is not supported/);
 });
 
 Deno.test("a valid blob whose header is padded past the bound is refused before parsing", async () => {
