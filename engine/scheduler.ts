@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { RecurrentModel } from "../models/mod.ts";
+import { checkToken, type RecurrentModel } from "../models/mod.ts";
 import type { Session } from "./session.ts";
 
 interface Feed {
@@ -53,11 +53,10 @@ export class Scheduler {
    */
   feed(session: Session, tokens: readonly number[]): Promise<Float32Array> {
     if (tokens.length === 0) return Promise.reject(new RangeError("feed() needs at least one token"));
-    const vocab = this.#model.info.vocabSize;
-    for (const id of tokens) {
-      if (!Number.isInteger(id) || id < 0 || id >= vocab) {
-        return Promise.reject(new RangeError(`Token id ${id} is outside the vocabulary (0..${vocab - 1})`));
-      }
+    try {
+      for (const id of tokens) checkToken(id, this.#model.info.vocabSize);
+    } catch (err) {
+      return Promise.reject(err);
     }
     if (this.#queue.some((f) => f.session === session)) {
       return Promise.reject(new Error("A session can have one feed in flight at a time"));

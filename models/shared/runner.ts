@@ -142,7 +142,6 @@ export function createRecurrentModel(options: RunnerOptions): RecurrentModel {
       const sync = backend.sync;
       if (!sync) throw new TypeError(`The ${backend.name} backend runs asynchronously: use step()`);
       if (tokens.length === 0) throw new RangeError("forward() needs at least one token");
-      for (let i = 0; i < tokens.length; i++) checkToken(tokens[i], info.vocabSize);
       const spare = slots;
       backend.write(arena, state.data, spare);
       let out: Float32Array | undefined;
