@@ -6,7 +6,9 @@
  * @module
  */
 
-import * as ort from "onnxruntime-web";
+// Pinned here, not in deno.json: `deno task` installs whatever the import map names, even for `start`.
+// deno-lint-ignore no-import-prefix
+import * as ort from "npm:onnxruntime-web@1.30.0";
 import { createBackend } from "../kernels/mod.ts";
 import { mulberry32 } from "../engine/mod.ts";
 import { matmulModel } from "./onnx_matmul.ts";

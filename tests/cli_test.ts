@@ -117,3 +117,29 @@ Deno.test("lambada and generate say what they load and score, in plain lines off
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+// `deno task` installs every npm package deno.json's import map names before it runs any task, so
+// the map must name exactly what the user-facing tasks load: a test- or bench-only package there
+// (onnxruntime-web is 139 MB) would be downloaded by `deno task start` on a fresh machine.
+Deno.test("deno.json's import map names only the npm packages the user-facing tasks load", async () => {
+  const config = JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`));
+  const packageOf = (spec: string) => spec.replace(/^npm:\/?/, "").match(/^(@[^/]+\/[^@/]+|[^@/]+)/)![1];
+  const mapped = new Set(Object.values(config.imports as Record<string, string>).map(packageOf));
+  const reached = new Set<string>();
+  for (const task of ["start", "generate", "convert", "lambada"]) {
+    const command: string = config.tasks[task].command;
+    const entry = command.split(/\s+/).find((a) => a.endsWith(".ts"))!;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["info", "--json", entry],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    const graph = JSON.parse(new TextDecoder().decode(out.stdout));
+    for (const m of graph.modules as { specifier: string }[]) {
+      if (m.specifier.startsWith("npm:")) reached.add(packageOf(m.specifier));
+    }
+  }
+  assert.deepEqual([...mapped].sort(), [...reached].sort());
+});

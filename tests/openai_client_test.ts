@@ -1,7 +1,7 @@
 // The official `openai` npm client against a real server process (the embedded default model):
 // each compatibility item a client's defaults depend on, as the client sends and reads it.
 import assert from "node:assert/strict";
-import OpenAI from "openai";
+import { OpenAI } from "./helpers/dev_deps.ts";
 import { startServer } from "./helpers/server.ts";
 import { postJson } from "./helpers/sse.ts";
 

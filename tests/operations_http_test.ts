@@ -1,7 +1,7 @@
 // Readiness against a real Deno KV file that stops answering, and the metrics exposition's
 // escaping read back by a real Prometheus text parser.
 import assert from "node:assert/strict";
-import parsePrometheus from "parse-prometheus-text-format";
+import { parsePrometheus } from "./helpers/dev_deps.ts";
 import { SessionService } from "../engine/mod.ts";
 import { Counter, Histogram, Registry } from "../engine/prometheus.ts";
 import { loadModel } from "../models/mod.ts";

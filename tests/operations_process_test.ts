@@ -2,7 +2,7 @@
 // /metrics in Prometheus text (read with a real parser), one JSON log line per request whose
 // request id is the answer's x-request-id.
 import assert from "node:assert/strict";
-import parsePrometheus from "parse-prometheus-text-format";
+import { parsePrometheus } from "./helpers/dev_deps.ts";
 import { startServer } from "./helpers/server.ts";
 import { postJson, readEvents } from "./helpers/sse.ts";
 

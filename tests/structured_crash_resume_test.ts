@@ -3,7 +3,7 @@
 // automaton state. The text before the kill plus the text after equals an uninterrupted run,
 // and it parses and validates.
 import assert from "node:assert/strict";
-import { Ajv } from "ajv";
+import { Ajv } from "./helpers/dev_deps.ts";
 import { startServer } from "./helpers/server.ts";
 import { postJson, readEvents, textOf } from "./helpers/sse.ts";
 import { decodeStateBlob } from "../engine/mod.ts";

@@ -2,7 +2,7 @@
 // completions, chat and session generate give JSON that validates, streamed or not; logprobs stay
 // those of the unmodified distribution; an unsupported schema keyword is a 400 that names it.
 import assert from "node:assert/strict";
-import { Ajv } from "ajv";
+import { Ajv } from "./helpers/dev_deps.ts";
 import { decodeStateBlob, SessionService } from "../engine/mod.ts";
 import { loadModel } from "../models/mod.ts";
 import { createApp, DEFAULT_LIMITS } from "../routes/mod.ts";

@@ -3,7 +3,7 @@
 // byte-level BPE tokenizer. A finished output parses and validates (ajv); an output cut by
 // max_tokens ends with finish_reason "length" and is the start of the uncut run's valid output.
 import assert from "node:assert/strict";
-import { Ajv } from "ajv";
+import { Ajv } from "./helpers/dev_deps.ts";
 import {
   compileResponseFormat,
   generate,

@@ -4,7 +4,7 @@
 //
 //   deno run -A tests/helpers/chromium.ts CHROMIUM_PATH  < steps (JSON lines: {url, fn, arg})
 
-import { chromium } from "playwright-core";
+import { chromium } from "./dev_deps.ts";
 
 const [executablePath] = Deno.args;
 const browser = await chromium.launch({ executablePath, args: ["--no-sandbox"] });
