@@ -2,15 +2,17 @@
  * Converts an official PyTorch `.pth` state dict (e.g. BlinkDL's RWKV-7 files)
  * to safetensors, keeping names, shapes and dtypes:
  * `deno task convert IN.pth OUT.safetensors` (the output's folder is created).
- * Reads the pickle as data only.
+ * Reads the pickle as data only, and streams: one tensor is in memory at a time, so peak memory
+ * is about the largest tensor, not the checkpoint. The output appears only once it is complete.
  *
  * @module
  */
 
-import { readPth } from "../models/formats/pth.ts";
-import { writeSafetensors } from "../models/mod.ts";
+import { listPth } from "../models/formats/pth.ts";
+import { safetensorsHeader } from "../models/mod.ts";
 import { exitOnUserMistakes, fail, parseCommand, USAGE_EXIT } from "./command.ts";
-import { withProgress } from "./progress.ts";
+import { openFileSource } from "./file_source.ts";
+import { Progress } from "./progress.ts";
 
 const USAGE = `Usage: deno task convert IN.pth OUT.safetensors
 Converts a PyTorch state dict (torch.save zip archive) to safetensors, keeping names, shapes and
@@ -27,24 +29,49 @@ if (import.meta.main) {
   if (!output.endsWith(".safetensors")) {
     fail(`The output should end in .safetensors, got ${output}`, USAGE_EXIT);
   }
-  const bytes = await withProgress(`reading ${input}`, async () => {
-    try {
-      return await Deno.readFile(input);
-    } catch (err) {
-      if (err instanceof Deno.errors.NotFound) fail(`No such checkpoint: ${input}`);
-      throw err;
-    }
-  }, (b, ms) => `read ${(b.length / 1e6).toFixed(1)} MB in ${ms} ms`);
-  const tensors = await withProgress(
-    "unpickling tensors",
-    () => Promise.resolve(readPth(bytes, input)),
-    (t, ms) => `found ${t.length} tensors in ${ms} ms`,
-  );
+  await convert(input, output);
+}
+
+async function convert(input: string, output: string): Promise<void> {
+  let src;
+  try {
+    src = openFileSource(input);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) fail(`No such checkpoint: ${input}`);
+    throw err;
+  }
+  using source = src;
+  const tensors = listPth(source, input);
+  const total = tensors.reduce((n, t) => n + t.byteLength, 0);
+  console.error(`${input}: ${tensors.length} tensors, ${(total / 1e6).toFixed(1)} MB`);
   const dir = output.includes("/") ? output.slice(0, output.lastIndexOf("/")) : "";
   if (dir) await Deno.mkdir(dir, { recursive: true });
-  await withProgress(`writing ${output}`, async () => {
-    const out = writeSafetensors(tensors, { format: "pt", source: input.split("/").pop()! });
-    await Deno.writeFile(output, out);
-    return out.length;
-  }, (n, ms) => `wrote ${tensors.length} tensors (${(n / 1e6).toFixed(1)} MB) to ${output} in ${ms} ms`);
+  // Written beside the output and renamed at the end: an interrupted run leaves no truncated file.
+  const partial = `${output}.partial`;
+  const file = await Deno.open(partial, { write: true, create: true, truncate: true });
+  const progress = new Progress(`writing ${output}`, { total: Math.round(total / 1e6), unit: "MB" });
+  try {
+    await writeAll(file, safetensorsHeader(tensors, { format: "pt", source: input.split("/").pop()! }));
+    let written = 0;
+    for (const t of tensors) {
+      await writeAll(file, t.read());
+      const before = Math.round(written / 1e6);
+      written += t.byteLength;
+      progress.tick(Math.round(written / 1e6) - before);
+    }
+    file.close();
+    await Deno.rename(partial, output);
+  } catch (err) {
+    progress.clear();
+    try {
+      file.close();
+    } catch { /* already closed */ }
+    await Deno.remove(partial).catch(() => {});
+    throw err;
+  }
+  progress.done(`wrote ${tensors.length} tensors (${(total / 1e6).toFixed(1)} MB) to ${output}`);
+}
+
+async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+  for (let at = 0; at < bytes.length;) at += await file.write(bytes.subarray(at));
 }

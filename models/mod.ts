@@ -1,12 +1,17 @@
 /**
- * Model families (RWKV-7 so far), checkpoint formats and the model-directory
+ * Model families (RWKV-4, RWKV-7, Mamba, Mamba-2, RetNet), checkpoint formats and the model-directory
  * loader. Runs forward passes; does not sample, store sessions or speak HTTP.
  *
  * @module
  */
 
 export { ModelLoadError } from "./errors.ts";
-export { parseSafetensors, writeSafetensors } from "./formats/safetensors.ts";
+export {
+  parseSafetensors,
+  safetensorsHeader,
+  type TensorEntry,
+  writeSafetensors,
+} from "./formats/safetensors.ts";
 export { numel, type RawTensor, type TensorMap } from "./formats/tensor.ts";
 export { type LoadedModel, loadModel, type LoadOptions } from "./load.ts";
 export { backendSize, FAMILIES, type FamilySpec } from "./registry.ts";

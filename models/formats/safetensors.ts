@@ -80,34 +80,51 @@ function readEntry(name: string, entry: unknown, data: Uint8Array, file: string)
   return { name, dtype, shape, bytes: data.subarray(start, end) };
 }
 
+/** What a safetensors header says of one tensor. */
+export interface TensorEntry {
+  readonly name: string;
+  readonly dtype: WeightDType;
+  readonly shape: readonly number[];
+  /** Bytes of its data. */
+  readonly byteLength: number;
+}
+
+/**
+ * The first bytes of a safetensors file holding `tensors` in the order given: the header's length
+ * and the header (padded to 8 bytes). Their data follows, back to back, in the same order; a
+ * writer can stream it one tensor at a time.
+ */
+export function safetensorsHeader(
+  tensors: Iterable<TensorEntry>,
+  metadata?: Record<string, string>,
+): Uint8Array {
+  const header: Record<string, unknown> = {};
+  let offset = 0;
+  for (const t of tensors) {
+    header[t.name] = { dtype: NAMES[t.dtype], shape: t.shape, data_offsets: [offset, offset + t.byteLength] };
+    offset += t.byteLength;
+  }
+  if (metadata) header.__metadata__ = metadata;
+  const raw = new TextEncoder().encode(JSON.stringify(header));
+  const out = new Uint8Array(8 + Math.ceil(raw.byteLength / 8) * 8).fill(0x20);
+  new DataView(out.buffer).setBigUint64(0, BigInt(out.byteLength - 8), true);
+  out.set(raw, 8);
+  return out;
+}
+
 /** Serializes tensors (in the order given) as a safetensors file. */
 export function writeSafetensors(
   tensors: Iterable<RawTensor>,
   metadata?: Record<string, string>,
 ): Uint8Array {
-  const header: Record<string, unknown> = {};
-  const parts: Uint8Array[] = [];
-  let offset = 0;
-  for (const t of tensors) {
-    header[t.name] = {
-      dtype: NAMES[t.dtype],
-      shape: t.shape,
-      data_offsets: [offset, offset + t.bytes.byteLength],
-    };
-    parts.push(t.bytes);
-    offset += t.bytes.byteLength;
-  }
-  if (metadata) header.__metadata__ = metadata;
-  const raw = new TextEncoder().encode(JSON.stringify(header));
-  const head = new Uint8Array(Math.ceil(raw.byteLength / 8) * 8).fill(0x20);
-  head.set(raw);
-  const out = new Uint8Array(8 + head.byteLength + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(head.byteLength), true);
-  out.set(head, 8);
-  let at = 8 + head.byteLength;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
+  const list = [...tensors];
+  const head = safetensorsHeader(list.map((t) => ({ ...t, byteLength: t.bytes.byteLength })), metadata);
+  const out = new Uint8Array(head.byteLength + list.reduce((n, t) => n + t.bytes.byteLength, 0));
+  out.set(head);
+  let at = head.byteLength;
+  for (const t of list) {
+    out.set(t.bytes, at);
+    at += t.bytes.byteLength;
   }
   return out;
 }
