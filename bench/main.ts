@@ -1,53 +1,44 @@
 /**
- * `deno task bench`: decode and prefill tokens/s on the WASM-SIMD backend, for
- * the embedded default model, random RWKV-7 weights at the official 0.1B shape
- * (f32, f16, bf16), and a row per family at a real shape (RWKV-4 169M, Mamba
- * 130M, Mamba-2 130M, RetNet ~0.1B; f32), beside the memory bandwidth measured in
- * the same run and the fraction of the decode roofline reached (roofline
- * tokens/s = bandwidth ÷ weight bytes read per token); our matmul against
- * onnxruntime-web's on the same shapes; then session store and resume timings.
+ * `deno task bench`: decode and prefill tokens/s on the WASM-SIMD backend for the embedded
+ * default model, random RWKV-7 weights at the official 0.1B shape and a checkpoint per family at
+ * a real shape (RWKV-4 169M, Mamba 130M, Mamba-2 130M, RetNet ~0.1B), each in f32, f16 and bf16,
+ * on 1 and on every thread, side by side with the rooflines measured in the same run (memory
+ * bandwidth for decode, the WASM FMA peak for prefill) and with batched decode (16 sessions ÷
+ * one); then batched decode in detail (time to first token beside 15 busy sessions), our matmul
+ * against onnxruntime-web's, and session store and resume timings. Progress goes to stderr,
+ * tables to stdout.
  *
- * Then batched decode: total tokens/s of 4 and 16 sessions against one, and a new request's
- * time to first token beside 15 decoding sessions.
- *
- *   deno task bench [--quick] [--section models,families,batch,peer,sessions] [--json FILE]
+ *   deno task bench [--quick] [--section models,families,batch,peer,sessions] [--only DTYPE] [--json FILE]
  *
  * @module
  */
 
 import { exitOnUserMistakes, parseCommand } from "../cli/command.ts";
 import { DEFAULT_MODEL_DIR } from "../cli/defaults.ts";
+import { Progress } from "../cli/progress.ts";
 import {
-  createBackend,
   measureWasmBandwidth,
+  measureWasmFmaPeak,
   wasmThreadsSupported,
   type WeightDType,
 } from "../kernels/mod.ts";
-import {
-  backendSize,
-  createRecurrentModel,
-  DEFAULT_SLOTS,
-  FAMILIES,
-  parseSafetensors,
-  type RecurrentModel,
-  type TensorMap,
-  writeSafetensors,
-} from "../models/mod.ts";
-import { loadModel } from "../models/mod.ts";
-import { mamba2_130m, mamba_130m, retnet_100m, rwkv4_169m } from "./random_families.ts";
+import { loadModel, parseSafetensors, type TensorMap, writeSafetensors } from "../models/mod.ts";
+import { mamba2_130m, mamba_130m, retnet_100m, rwkv4_169m, withDtype } from "./random_families.ts";
 import { randomRwkv7, RWKV7_0_1B } from "./random_rwkv7.ts";
 import { benchBatch, firstTokenMs } from "./batch.ts";
 import { benchPeer } from "./peer.ts";
 import { benchCluster } from "./cluster.ts";
 import { benchResume, benchStore } from "./sessions.ts";
+import { buildModel, CHUNK, measure, type Measurement, type Rooflines, sideBySide } from "./side_by_side.ts";
 
 const USAGE = `Usage: deno task bench [--quick] [--section LIST] [--only DTYPE] [--json FILE]
-Decode/prefill tokens/s beside the measured memory bandwidth, our matmul against onnxruntime-web,
-and session store and resume timings. Prints Markdown tables.
+Decode/prefill tokens/s per family, format and thread count beside the rooflines measured in the
+same run (bandwidth, FMA peak), batched decode, our matmul against onnxruntime-web, and session
+store and resume timings. Prints Markdown tables; progress on stderr.
   --quick          fewer tokens per measurement (a smoke run)
-  --section LIST   comma-separated: models,families,peer,sessions (default: all)
-  --only DTYPE     in "models", only f32, f16 or bf16
-  --json FILE      also write the rows as JSON
+  --section LIST   comma-separated: models,families,batch,peer,sessions (default: all)
+  --only DTYPE     in "models" and "families", only f32, f16 or bf16
+  --json FILE      also write the measurements as JSON
   -h, --help       this text`;
 
 exitOnUserMistakes();
@@ -59,205 +50,212 @@ const { values } = parseCommand(USAGE, {
 });
 const DECODE_TOKENS = values.quick ? 8 : 32;
 const PREFILL_TOKENS = values.quick ? 128 : 512;
-const CHUNK = 64;
-
-interface Row {
-  model: string;
-  threads: number;
-  dtype: WeightDType;
-  weightMB: number;
-  decodeTps: number;
-  prefillTps: number;
-  rooflineTps: number;
-  rooflineFraction: number;
-  stateBytes: number;
-}
-
-async function buildModel(
-  tensors: TensorMap,
-  threads: number,
-  config?: Record<string, unknown>,
-): Promise<RecurrentModel> {
-  const spec = [...FAMILIES.values()].find((f) => f.detect(tensors, config))!;
-  const size = backendSize(spec, tensors, { chunk: CHUNK, slots: DEFAULT_SLOTS, config });
-  const backend = await createBackend({ ...size, threads }, "wasm");
-  return createRecurrentModel({ ...spec.model(tensors, backend, config), backend, chunk: CHUNK });
-}
-
-const EMBEDDINGS = new Set([
-  "emb.weight",
-  "rwkv.embeddings.weight",
-  "backbone.embeddings.weight",
-  "embed_tokens.weight",
-]);
-const HEADS = ["head.weight", "lm_head.weight", "output_projection.weight"];
-
-/** Bytes of weights one decode step reads: every tensor but the embedding (one row of it), plus a tied head. */
-function decodeBytes(tensors: TensorMap): number {
-  let total = 0;
-  for (const [name, t] of tensors) if (!EMBEDDINGS.has(name)) total += t.bytes.byteLength;
-  if (!HEADS.some((h) => tensors.has(h))) {
-    for (const [name, t] of tensors) if (EMBEDDINGS.has(name)) total += t.bytes.byteLength;
+const SECTIONS = ["models", "families", "batch", "peer", "sessions"];
+const sections = new Set((values.section ?? SECTIONS.join(",")).split(","));
+for (const s of sections) {
+  if (!SECTIONS.includes(s)) {
+    console.error(`Unknown section "${s}": use ${SECTIONS.join(", ")}`);
+    Deno.exit(2);
   }
-  return total;
 }
-
-function measure(model: RecurrentModel): { decodeTps: number; prefillTps: number } {
-  const vocab = model.info.vocabSize;
-  const prompt = Array.from({ length: PREFILL_TOKENS }, (_, i) => (i * 7919 + 13) % vocab);
-  const state = model.newState();
-  model.forward(prompt.slice(0, CHUNK), model.newState()); // warm up both paths
-  model.forward([1], model.newState());
-  const t0 = performance.now();
-  model.forward(prompt, state);
-  const prefillMs = performance.now() - t0;
-  const times: number[] = [];
-  let tok = 1;
-  for (let i = 0; i < DECODE_TOKENS; i++) {
-    const t = performance.now();
-    const logits = model.forward([tok], state);
-    times.push(performance.now() - t);
-    tok = (tok * 31 + Math.round(Math.abs(logits[0]) * 1000)) % vocab;
-  }
-  times.sort((a, b) => a - b);
-  const median = times[Math.floor(times.length / 2)];
-  return { decodeTps: 1000 / median, prefillTps: PREFILL_TOKENS / (prefillMs / 1000) };
+const DTYPES: WeightDType[] = ["f32", "f16", "bf16"];
+if (values.only && !DTYPES.includes(values.only as WeightDType)) {
+  console.error(`--only takes f32, f16 or bf16, got "${values.only}"`);
+  Deno.exit(2);
 }
-
-async function row(
-  name: string,
-  tensors: TensorMap,
-  bandwidth: number,
-  threads = 1,
-  config?: Record<string, unknown>,
-): Promise<Row> {
-  const model = await buildModel(tensors, threads, config);
-  const { decodeTps, prefillTps } = measure(model);
-  model.backend.close();
-  const bytes = decodeBytes(tensors);
-  const rooflineTps = bandwidth / bytes;
-  return {
-    model: name,
-    threads,
-    dtype: model.info.weightDType,
-    weightMB: bytes / 1e6,
-    decodeTps,
-    prefillTps,
-    rooflineTps,
-    rooflineFraction: decodeTps / rooflineTps,
-    stateBytes: model.info.stateSize * 4,
-  };
-}
-
-const sections = new Set((values.section ?? "models,families,batch,peer,sessions").split(","));
+const dtypes = values.only ? [values.only as WeightDType] : DTYPES;
 const cores = navigator.hardwareConcurrency ?? 1;
-const bandwidth = await measureWasmBandwidth();
-const bandwidthMt = cores > 1 && wasmThreadsSupported()
-  ? await measureWasmBandwidth(undefined, 5, cores)
-  : bandwidth;
-console.log(
-  `WASM memory read bandwidth (8 accumulators): ${(bandwidth / 1e9).toFixed(1)} GB/s on 1 thread, ` +
-    `${(bandwidthMt / 1e9).toFixed(1)} GB/s on ${cores}`,
-);
-console.log(
-  `decode: median of ${DECODE_TOKENS} single-token steps; prefill: ${PREFILL_TOKENS} tokens in chunks of ${CHUNK}`,
-);
+const threadCounts = [1, ...(cores > 1 && wasmThreadsSupported() ? [cores] : [])];
 
-const rows: Row[] = [];
-if (sections.has("models")) {
-  const defaultTensors = parseSafetensors(await Deno.readFile(`${DEFAULT_MODEL_DIR}/model.safetensors`));
-  rows.push(await row("default (rwkv7-kjv-4m)", defaultTensors, bandwidth));
-  const threadCounts = [1, ...(cores > 1 && wasmThreadsSupported() ? [cores] : [])];
-  for (const dtype of ["f32", "f16", "bf16"] as const) {
-    if (values.only && values.only !== dtype) continue;
-    const tensors = randomRwkv7(RWKV7_0_1B, dtype);
+/** One unit of work: what the progress line counts. */
+interface Job {
+  readonly label: string;
+  run(): Promise<void>;
+}
+const jobs: Job[] = [];
+const measurements: Measurement[] = [];
+const bandwidth = new Map<number, number>();
+const flops = new Map<number, number>();
+const roof: Rooflines = { bandwidth, flops };
+const counts = { decode: DECODE_TOKENS, prefill: PREFILL_TOKENS, batchSteps: values.quick ? 4 : 16 };
+/** The progress line, once the jobs are counted. */
+const shown: { progress?: Progress } = {};
+/** Prints table lines to stdout without tearing the progress line on a terminal. */
+function say(...lines: string[]) {
+  shown.progress?.clear();
+  console.log(lines.join("\n"));
+  shown.progress?.refresh();
+}
+
+jobs.push({
+  label: "rooflines",
+  async run() {
+    for (const t of threadCounts) {
+      bandwidth.set(t, t === 1 ? await measureWasmBandwidth() : await measureWasmBandwidth(undefined, 5, t));
+      flops.set(t, await measureWasmFmaPeak(t));
+    }
+    say(
+      `Rooflines, measured now: WASM memory read bandwidth ${
+        threadCounts.map((t) => `${(bandwidth.get(t)! / 1e9).toFixed(1)} GB/s on ${t} thread(s)`).join(", ")
+      }; FMA peak ${
+        threadCounts.map((t) => `${(flops.get(t)! / 1e9).toFixed(1)} GFLOP/s on ${t}`).join(", ")
+      }.`,
+      `decode: median of ${DECODE_TOKENS} single-token steps; prefill: ${PREFILL_TOKENS} tokens in chunks of ${CHUNK}; ` +
+        `16 sessions: median of ${counts.batchSteps} batched steps, 1 thread.`,
+    );
+  },
+});
+
+/** Queues the measurements of one checkpoint in every format and thread count. */
+function measureEach(
+  name: string,
+  make: (dtype: WeightDType) => TensorMap,
+  config?: Record<string, unknown>,
+) {
+  for (const dtype of dtypes) {
+    let tensors: TensorMap | undefined;
     for (const threads of threadCounts) {
-      rows.push(
-        await row("rwkv7 0.1B shape (random)", tensors, threads > 1 ? bandwidthMt : bandwidth, threads),
-      );
+      jobs.push({
+        label: `${name} ${dtype} ${threads}T`,
+        async run() {
+          tensors ??= make(dtype);
+          measurements.push(await measure(name, tensors, threads, roof, counts, config));
+          if (threads === threadCounts.at(-1)) tensors = undefined;
+        },
+      });
     }
   }
+}
+
+if (sections.has("models")) {
+  let defaultTensors: TensorMap | undefined;
+  measureEach("default (rwkv7-kjv-4m)", (dtype) => {
+    defaultTensors ??= parseSafetensors(Deno.readFileSync(`${DEFAULT_MODEL_DIR}/model.safetensors`));
+    return withDtype(defaultTensors, dtype);
+  });
+  measureEach("rwkv7 0.1B shape (random)", (dtype) => randomRwkv7(RWKV7_0_1B, dtype));
 }
 if (sections.has("families")) {
   for (const make of [rwkv4_169m, mamba_130m, mamba2_130m, retnet_100m]) {
-    const { name, tensors, config } = make();
-    for (const threads of [1, ...(cores > 1 && wasmThreadsSupported() ? [cores] : [])]) {
-      rows.push(
-        await row(`${name} (random)`, tensors, threads > 1 ? bandwidthMt : bandwidth, threads, config),
-      );
-    }
+    const { name, config } = make();
+    measureEach(`${name} (random)`, (dtype) => withDtype(make().tensors, dtype), config);
   }
 }
-
-if (rows.length) {
-  console.log(
-    "\n| model | weights | threads | MB read/token | decode tok/s | roofline tok/s (same threads) | of roofline | prefill tok/s | state |",
-  );
-  console.log("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
-}
-for (const r of rows) {
-  console.log(
-    `| ${r.model} | ${r.dtype} | ${r.threads} | ${r.weightMB.toFixed(1)} | ${r.decodeTps.toFixed(1)} | ${
-      r.rooflineTps.toFixed(1)
-    } | ${(100 * r.rooflineFraction).toFixed(0)}% | ${r.prefillTps.toFixed(1)} | ${
-      (r.stateBytes / 1e6).toFixed(2)
-    } MB |`,
-  );
-}
-if (rows.length) {
-  console.log(
-    "\nFor scale (from the design brief, llama.cpp AVX-512 on this machine class, 1 thread): RWKV-7 0.1B decode" +
-      " f32 56, f16 141 tok/s; prefill f32 435, f16 802 tok/s.",
-  );
+if (sections.has("models") || sections.has("families")) {
+  jobs.push({
+    label: "table",
+    run() {
+      say(
+        "",
+        ...sideBySide(measurements, threadCounts.at(-1)!),
+        "",
+        "For scale (from the design brief, llama.cpp AVX-512 on this machine class, 1 thread): RWKV-7 0.1B decode" +
+          " f32 56, f16 141 tok/s; prefill f32 435, f16 802 tok/s.",
+      );
+      return Promise.resolve();
+    },
+  });
 }
 if (sections.has("batch")) {
-  console.log("\nBatched decode (WASM, 1 thread; one step = one token of every session), median step:\n");
-  console.log(
-    "| model | sessions | total tok/s | × one session | new request's first token, 15 busy ÷ idle |",
-  );
-  console.log("| --- | ---: | ---: | ---: | ---: |");
-  const defaultTensors = parseSafetensors(await Deno.readFile(`${DEFAULT_MODEL_DIR}/model.safetensors`));
-  const models: [string, TensorMap][] = [
-    ["default (rwkv7-kjv-4m)", defaultTensors],
-    ["rwkv7 0.1B shape bf16 (random)", randomRwkv7(RWKV7_0_1B, "bf16")],
+  const models: [string, () => TensorMap][] = [
+    [
+      "default (rwkv7-kjv-4m)",
+      () => parseSafetensors(Deno.readFileSync(`${DEFAULT_MODEL_DIR}/model.safetensors`)),
+    ],
+    ["rwkv7 0.1B shape bf16 (random)", () => randomRwkv7(RWKV7_0_1B, "bf16")],
   ];
-  for (const [name, tensors] of models) {
-    const model = await buildModel(tensors, 1);
-    const rowsOut = await benchBatch(model, [1, 4, 16], values.quick ? 4 : 16);
-    const idle = await firstTokenMs(model, 32, 0);
-    const busy = await firstTokenMs(model, 32, 15);
-    for (const r of rowsOut) {
-      const ttft = r.sessions === 16
-        ? `${(busy / idle).toFixed(2)} (${busy.toFixed(0)} ÷ ${idle.toFixed(0)} ms)`
-        : "";
-      console.log(`| ${name} | ${r.sessions} | ${r.totalTps.toFixed(1)} | ${r.gain.toFixed(2)} | ${ttft} |`);
-    }
-    model.backend.close();
+  let header = false;
+  for (const [name, make] of models) {
+    jobs.push({
+      label: `batched ${name}`,
+      async run() {
+        if (!header) {
+          header = true;
+          say(
+            "\nBatched decode (WASM, 1 thread; one step = one token of every session), median step:\n",
+            "| model | sessions | total tok/s | × one session | new request's first token, 15 busy ÷ idle |",
+            "| --- | ---: | ---: | ---: | ---: |",
+          );
+        }
+        const model = await buildModel(make(), 1);
+        try {
+          const rowsOut = await benchBatch(model, [1, 4, 16], counts.batchSteps);
+          const idle = await firstTokenMs(model, 32, 0);
+          const busy = await firstTokenMs(model, 32, 15);
+          for (const r of rowsOut) {
+            const ttft = r.sessions === 16
+              ? `${(busy / idle).toFixed(2)} (${busy.toFixed(0)} ÷ ${idle.toFixed(0)} ms)`
+              : "";
+            say(`| ${name} | ${r.sessions} | ${r.totalTps.toFixed(1)} | ${r.gain.toFixed(2)} | ${ttft} |`);
+          }
+        } finally {
+          model.backend.close();
+        }
+      },
+    });
   }
 }
 if (sections.has("peer")) {
-  console.log("\nMatmul against onnxruntime-web (its WASM backend, 1 thread; ours 1 thread), best of 7:\n");
-  console.log((await benchPeer([[768, 768], [3072, 768], [768, 3072], [65536, 768]])).join("\n"));
+  jobs.push({
+    label: "matmul against onnxruntime-web",
+    async run() {
+      say("\nMatmul against onnxruntime-web (its WASM backend, 1 thread; ours 1 thread), best of 7:\n");
+      say(...await benchPeer([[768, 768], [3072, 768], [768, 3072], [65536, 768]]));
+    },
+  });
 }
 if (sections.has("sessions")) {
-  const small = await loadModel(DEFAULT_MODEL_DIR);
-  const dir = await Deno.makeTempDir();
-  await Deno.writeFile(
-    `${dir}/model.safetensors`,
-    writeSafetensors(randomRwkv7(RWKV7_0_1B, "bf16").values()),
-  );
-  await Deno.copyFile(`${DEFAULT_MODEL_DIR}/vocab.txt`, `${dir}/vocab.txt`);
-  const big = await loadModel(dir, { id: "rwkv7-0.1B-shape", threads: 1 });
-  console.log("\nSession state in the store (median of 7):\n");
-  console.log((await benchStore([small, big])).join("\n"));
-  const histories = values.quick ? [10, 1000] : [10, 1000, 10000];
-  console.log(`\nTime to first token after resuming a session (${small.id}), median of 5:\n`);
-  console.log((await benchResume(small, histories)).join("\n"));
-  const trials = values.quick ? 1 : 3;
-  console.log(`\nAcross instances (two server processes on one store, LEASE_MS 1000, ${trials} kill(s)):\n`);
-  console.log((await benchCluster(trials)).join("\n"));
-  big.model.backend.close();
+  jobs.push({
+    label: "session store and resume",
+    async run() {
+      const small = await loadModel(DEFAULT_MODEL_DIR);
+      const dir = await Deno.makeTempDir();
+      await Deno.writeFile(
+        `${dir}/model.safetensors`,
+        writeSafetensors(randomRwkv7(RWKV7_0_1B, "bf16").values()),
+      );
+      await Deno.copyFile(`${DEFAULT_MODEL_DIR}/vocab.txt`, `${dir}/vocab.txt`);
+      const big = await loadModel(dir, { id: "rwkv7-0.1B-shape", threads: 1 });
+      say("\nSession state in the store (median of 7):\n", ...await benchStore([small, big]));
+      const histories = values.quick ? [10, 1000] : [10, 1000, 10000];
+      say(
+        `\nTime to first token after resuming a session (${small.id}), median of 5:\n`,
+        ...await benchResume(small, histories),
+      );
+      big.model.backend.close();
+      small.model.backend.close();
+      await Deno.remove(dir, { recursive: true });
+    },
+  });
+  jobs.push({
+    label: "across instances",
+    async run() {
+      const trials = values.quick ? 1 : 3;
+      say(
+        `\nAcross instances (two server processes on one store, LEASE_MS 1000, ${trials} kill(s)):\n`,
+        ...await benchCluster(trials),
+      );
+    },
+  });
 }
+
+const progress = shown.progress = new Progress("bench", {
+  total: jobs.length,
+  unit: "steps",
+  every: 1 / jobs.length,
+});
+for (const job of jobs) {
+  await job.run();
+  progress.tick();
+}
+progress.done();
 if (values.json) {
-  await Deno.writeTextFile(values.json, JSON.stringify({ bandwidth, rows }, null, 1));
+  await Deno.writeTextFile(
+    values.json,
+    JSON.stringify(
+      { bandwidth: Object.fromEntries(bandwidth), flops: Object.fromEntries(flops), measurements },
+      null,
+      1,
+    ),
+  );
 }

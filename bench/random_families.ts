@@ -1,5 +1,7 @@
 import { mulberry32 } from "../engine/mod.ts";
+import type { WeightDType } from "../kernels/mod.ts";
 import type { RawTensor, TensorMap } from "../models/mod.ts";
+import { toHalf } from "./random_rwkv7.ts";
 
 /** A checkpoint to benchmark: random tensors in a family's real layout, and its config.json. */
 export interface RandomCheckpoint {
@@ -160,4 +162,25 @@ export function retnet_100m(): RandomCheckpoint {
     activation_fn: "gelu",
   };
   return { name: "retnet ~0.1B shape", tensors: tensors(spec, 7), config };
+}
+
+/**
+ * The same checkpoint with its matrices (tensors of two or more dimensions) stored as `dtype`;
+ * vectors stay f32, as real 16-bit checkpoints usually keep them at full precision or widen them.
+ */
+export function withDtype(tensors: TensorMap, dtype: WeightDType): TensorMap {
+  if (dtype === "f32") return tensors;
+  const out = new Map<string, RawTensor>();
+  for (const [name, t] of tensors) {
+    if (t.dtype !== "f32" || t.shape.filter((d) => d > 1).length < 2) {
+      out.set(name, t);
+      continue;
+    }
+    const f32 = new Float32Array(t.bytes.slice().buffer);
+    const u32 = new Uint32Array(f32.buffer);
+    const bits = new Uint16Array(f32.length);
+    for (let i = 0; i < f32.length; i++) bits[i] = dtype === "bf16" ? u32[i] >>> 16 : toHalf(f32[i]);
+    out.set(name, { name, dtype, shape: t.shape, bytes: new Uint8Array(bits.buffer) });
+  }
+  return out;
 }

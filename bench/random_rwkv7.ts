@@ -83,7 +83,8 @@ const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
 /** f32 → IEEE half bits, round to nearest (normals and zero; enough for small random weights). */
-function toHalf(x: number): number {
+/** The f16 bit pattern nearest `x` (round half up; subnormals flush to zero). */
+export function toHalf(x: number): number {
   f32[0] = x;
   const bits = u32[0];
   const sign = (bits >>> 16) & 0x8000;

@@ -28,6 +28,7 @@ export {
   wasmThreadsSupported,
 } from "./wasm/loader.ts";
 export { measureWasmBandwidth } from "./wasm/bandwidth.ts";
+export { measureWasmFmaPeak } from "./wasm/compute_peak.ts";
 
 /** How much memory a backend must be able to hold. */
 export interface BackendSize {

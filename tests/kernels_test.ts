@@ -107,6 +107,31 @@ for (const [name, make] of BACKENDS) {
       }
     }
   }
+  // Batch invariance: a token's outputs do not depend on how many tokens share the call (one token
+  // takes matmul's 8-row decode path, several its 4 x 2 tiles), so batched decode equals solo.
+  for (const dtype of ["f32", "f16", "bf16"] as const) {
+    Deno.test(`${name} matmul ${dtype}: each token alone gives bitwise the outputs of the batched call`, async () => {
+      const rand = mulberry32(dtype.length * 977);
+      await withBackend(make, { capacity: 1 << 22, maxCols: 257 }, (backend) => {
+        for (const [rows, cols] of [[8, 12], [13, 36], [33, 100], [17, 257], [64, 64]]) {
+          const m = backend.matrix(randomMatrix(rows, cols, dtype, rand));
+          const tokens = 5;
+          const x = fill(backend, cols * tokens, rand);
+          const batched = backend.f32(rows * tokens);
+          backend.matmul(m, x, batched, tokens);
+          for (let t = 0; t < tokens; t++) {
+            const alone = backend.f32(rows);
+            backend.matmul(m, x.subarray(t * cols, (t + 1) * cols), alone, 1);
+            assert.deepEqual(
+              alone,
+              batched.subarray(t * rows, (t + 1) * rows),
+              `${rows}x${cols}, token ${t}`,
+            );
+          }
+        }
+      });
+    });
+  }
   // Widths that end in a tail: 1..3 columns past the last 4-wide vector, 1..7 past the last 8 halves.
   for (const dtype of ["f32", "f16", "bf16"] as const) {
     for (const cols of [1, 3, 6, 7, 9, 13, 100, 257]) {

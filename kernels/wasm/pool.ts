@@ -19,6 +19,7 @@ export const OPS = [
   "matmul_bf16",
   "wkv7",
   "sum_f32",
+  "fma_peak",
   "selective_scan",
   "ssd_scan",
   "retention",

@@ -14,13 +14,12 @@
 typedef uint16_t u16;
 
 // ---- widening 16-bit floats to f32 ------------------------------------------------
-// Both start by interleaving the halves with zeros, which puts each 16-bit pattern in the
-// top half of a 32-bit lane (one unpack instruction).
+// Both start by putting each 16-bit pattern in the top half of a 32-bit lane: zero-extend
+// (pmovzxwd / punpckhwd) and shift left by 16, which V8 compiles to plain instructions (a
+// general i16x8 shuffle with a zero vector becomes a slower table shuffle).
 
-static inline v128_t hi16_lo(v128_t h) { return wasm_i16x8_shuffle(wasm_i16x8_splat(0), h, 0, 8, 1, 9, 2, 10, 3, 11); }
-static inline v128_t hi16_hi(v128_t h) {
-  return wasm_i16x8_shuffle(wasm_i16x8_splat(0), h, 4, 12, 5, 13, 6, 14, 7, 15);
-}
+static inline v128_t hi16_lo(v128_t h) { return wasm_i32x4_shl(wasm_u32x4_extend_low_u16x8(h), 16); }
+static inline v128_t hi16_hi(v128_t h) { return wasm_i32x4_shl(wasm_u32x4_extend_high_u16x8(h), 16); }
 
 // bf16 is the top half of an f32: nothing more to do.
 static inline v128_t bf16_lo(v128_t h) { return hi16_lo(h); }

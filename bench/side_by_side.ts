@@ -1,0 +1,185 @@
+/**
+ * The bench's main table: for one checkpoint in one weight format, decode and prefill tokens/s
+ * on 1 and N threads, each beside its roofline measured in the same run (decode: the bandwidth
+ * probe ÷ bytes of weights read per token; prefill: the FMA probe ÷ 2 FLOPs per weight per
+ * token, the head excluded as prefill computes it for the last token only), and batched decode of 16 sessions ÷ one session on 1 thread.
+ *
+ * @module
+ */
+
+import { createBackend, type WeightDType } from "../kernels/mod.ts";
+import {
+  backendSize,
+  createRecurrentModel,
+  DEFAULT_SLOTS,
+  FAMILIES,
+  type RecurrentModel,
+  type TensorMap,
+} from "../models/mod.ts";
+import { benchBatch } from "./batch.ts";
+
+/** Tokens per prefill chunk in every measurement. */
+export const CHUNK = 64;
+
+/** What one run measured on this machine: the rooflines, per thread count. */
+export interface Rooflines {
+  /** Bytes/s the bandwidth probe read, by thread count. */
+  readonly bandwidth: ReadonlyMap<number, number>;
+  /** FLOP/s the FMA probe issued, by thread count. */
+  readonly flops: ReadonlyMap<number, number>;
+}
+
+/** One checkpoint, one format, one thread count. */
+export interface Measurement {
+  readonly model: string;
+  readonly dtype: WeightDType;
+  readonly threads: number;
+  /** MB of weights one decode step reads. */
+  readonly weightMB: number;
+  readonly decodeTps: number;
+  readonly decodeRoofline: number;
+  readonly prefillTps: number;
+  readonly prefillRoofline: number;
+  /** Total tokens/s of 16 sessions ÷ one session's (measured on 1 thread only). */
+  readonly batch16?: number;
+  readonly stateBytes: number;
+}
+
+/** Builds a model from tensors on the WASM backend. */
+export async function buildModel(
+  tensors: TensorMap,
+  threads: number,
+  config?: Record<string, unknown>,
+): Promise<RecurrentModel> {
+  const spec = [...FAMILIES.values()].find((f) => f.detect(tensors, config))!;
+  const size = backendSize(spec, tensors, { chunk: CHUNK, slots: DEFAULT_SLOTS, config });
+  const backend = await createBackend({ ...size, threads }, "wasm");
+  return createRecurrentModel({ ...spec.model(tensors, backend, config), backend, chunk: CHUNK });
+}
+
+const EMBEDDINGS = new Set([
+  "emb.weight",
+  "rwkv.embeddings.weight",
+  "backbone.embeddings.weight",
+  "embed_tokens.weight",
+]);
+const HEADS = ["head.weight", "lm_head.weight", "output_projection.weight"];
+
+/**
+ * Weights one decode step reads: every tensor but the embedding (one row of it), plus a tied
+ * head. Returns bytes, elements (each one multiply-add per token) and the head's elements
+ * (prefill computes the head for the last token only).
+ */
+export function decodeWeights(tensors: TensorMap): { bytes: number; elements: number; head: number } {
+  let bytes = 0, elements = 0, head = 0;
+  const tied = !HEADS.some((h) => tensors.has(h));
+  for (const [name, t] of tensors) {
+    if (EMBEDDINGS.has(name) && !tied) continue;
+    const n = t.shape.reduce((a, b) => a * b, 1);
+    bytes += t.bytes.byteLength;
+    elements += n;
+    if (HEADS.includes(name) || EMBEDDINGS.has(name)) head += n;
+  }
+  return { bytes, elements, head };
+}
+
+/** Decode (median of `decodeTokens` single-token steps) and prefill (`prefillTokens`) tokens/s. */
+export function measureSpeed(
+  model: RecurrentModel,
+  decodeTokens: number,
+  prefillTokens: number,
+): { decodeTps: number; prefillTps: number } {
+  const vocab = model.info.vocabSize;
+  const prompt = Array.from({ length: prefillTokens }, (_, i) => (i * 7919 + 13) % vocab);
+  const state = model.newState();
+  model.forward(prompt.slice(0, CHUNK), model.newState()); // warm up both paths
+  model.forward([1], model.newState());
+  const t0 = performance.now();
+  model.forward(prompt, state);
+  const prefillMs = performance.now() - t0;
+  const times: number[] = [];
+  let tok = 1;
+  for (let i = 0; i < decodeTokens; i++) {
+    const t = performance.now();
+    const logits = model.forward([tok], state);
+    times.push(performance.now() - t);
+    tok = (tok * 31 + Math.round(Math.abs(logits[0]) * 1000)) % vocab;
+  }
+  times.sort((a, b) => a - b);
+  return {
+    decodeTps: 1000 / times[Math.floor(times.length / 2)],
+    prefillTps: prefillTokens / (prefillMs / 1000),
+  };
+}
+
+/** Measures one checkpoint on `threads` threads (and its batching gain when `threads` is 1). */
+export async function measure(
+  name: string,
+  tensors: TensorMap,
+  threads: number,
+  roof: Rooflines,
+  counts: { decode: number; prefill: number; batchSteps: number },
+  config?: Record<string, unknown>,
+): Promise<Measurement> {
+  const model = await buildModel(tensors, threads, config);
+  try {
+    const { decodeTps, prefillTps } = measureSpeed(model, counts.decode, counts.prefill);
+    const batch16 = threads === 1
+      ? (await benchBatch(model, [16], counts.batchSteps)).find((r) => r.sessions === 16)!.gain
+      : undefined;
+    const w = decodeWeights(tensors);
+    return {
+      model: name,
+      dtype: model.info.weightDType,
+      threads,
+      weightMB: w.bytes / 1e6,
+      decodeTps,
+      decodeRoofline: roof.bandwidth.get(threads)! / w.bytes,
+      prefillTps,
+      prefillRoofline: roof.flops.get(threads)! / (2 * (w.elements - w.head)),
+      batch16,
+      stateBytes: model.info.stateSize * 4,
+    };
+  } finally {
+    model.backend.close();
+  }
+}
+
+/**
+ * The side-by-side table: one line per checkpoint and format, 1 thread beside N for decode and
+ * prefill (tokens/s and the fraction of the roofline), N threads' prefill ÷ 1's, and 16
+ * sessions' batched decode ÷ one session's.
+ */
+export function sideBySide(rows: readonly Measurement[], threads: number): string[] {
+  const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
+  const cell = (tps: number | undefined, roofline: number | undefined) =>
+    tps === undefined || roofline === undefined ? "–" : `${tps.toFixed(1)} (${pct(tps / roofline)})`;
+  const n = threads > 1 ? [threads] : [];
+  const lines = [
+    `| model | weights | MB/token | decode 1T${n.map((t) => ` · ${t}T`).join("")} tok/s (of roofline) | ` +
+    `prefill 1T${n.map((t) => ` · ${t}T`).join("")} tok/s (of FMA peak) |${
+      n.length ? ` prefill ${threads}T ÷ 1T |` : ""
+    }` +
+    ` 16 sessions ÷ one | state MB |`,
+    `| --- | --- | ---: | ---: | ---: |${n.length ? " ---: |" : ""} ---: | ---: |`,
+  ];
+  const keys = [...new Set(rows.map((r) => `${r.model}\u0000${r.dtype}`))];
+  for (const key of keys) {
+    const [model, dtype] = key.split("\u0000");
+    const one = rows.find((r) => r.model === model && r.dtype === dtype && r.threads === 1);
+    const many = rows.find((r) => r.model === model && r.dtype === dtype && r.threads === threads);
+    const any = one ?? many!;
+    const decode = [one, ...(n.length ? [many] : [])].map((r) => cell(r?.decodeTps, r?.decodeRoofline));
+    const prefill = [one, ...(n.length ? [many] : [])].map((r) => cell(r?.prefillTps, r?.prefillRoofline));
+    const scaling = n.length ? ` ${one && many ? (many.prefillTps / one.prefillTps).toFixed(2) : "–"} |` : "";
+    lines.push(
+      `| ${model} | ${dtype} | ${any.weightMB.toFixed(1)} | ${decode.join(" · ")} | ${
+        prefill.join(" · ")
+      } |` +
+        `${scaling} ${one?.batch16 !== undefined ? `${one.batch16.toFixed(2)}×` : "–"} | ${
+          (any.stateBytes / 1e6).toFixed(2)
+        } |`,
+    );
+  }
+  return lines;
+}
