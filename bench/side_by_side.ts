@@ -83,27 +83,38 @@ export function decodeWeights(tensors: TensorMap): { bytes: number; elements: nu
   return { bytes, elements, head };
 }
 
-/** Decode (median of `decodeTokens` single-token steps) and prefill (`prefillTokens`) tokens/s. */
-export function measureSpeed(
+/**
+ * Decode (median of `decodeTokens` single-token steps) and prefill (`prefillTokens` in chunks)
+ * tokens/s, as the engine runs them: through `step` on a state resident in its slot (the
+ * synchronous `forward` also copies the state in and out on every call).
+ */
+export async function measureSpeed(
   model: RecurrentModel,
   decodeTokens: number,
   prefillTokens: number,
-): { decodeTps: number; prefillTps: number } {
+): Promise<{ decodeTps: number; prefillTps: number }> {
   const vocab = model.info.vocabSize;
   const prompt = Array.from({ length: prefillTokens }, (_, i) => (i * 7919 + 13) % vocab);
-  const state = model.newState();
-  model.forward(prompt.slice(0, CHUNK), model.newState()); // warm up both paths
-  model.forward([1], model.newState());
+  const prefill = async () => {
+    for (let at = 0; at < prompt.length; at += CHUNK) {
+      const tokens = prompt.slice(at, at + CHUNK);
+      await model.step([{ slot: 0, tokens, logits: at + CHUNK >= prompt.length }]);
+    }
+  };
+  model.writeSlot(0, model.newState());
+  await model.step([{ slot: 0, tokens: prompt.slice(0, CHUNK) }]); // warm up both paths
+  await model.step([{ slot: 0, tokens: [1] }]);
+  model.writeSlot(0, model.newState());
   const t0 = performance.now();
-  model.forward(prompt, state);
+  await prefill();
   const prefillMs = performance.now() - t0;
   const times: number[] = [];
   let tok = 1;
   for (let i = 0; i < decodeTokens; i++) {
     const t = performance.now();
-    const logits = model.forward([tok], state);
+    const [logits] = await model.step([{ slot: 0, tokens: [tok] }]);
     times.push(performance.now() - t);
-    tok = (tok * 31 + Math.round(Math.abs(logits[0]) * 1000)) % vocab;
+    tok = (tok * 31 + Math.round(Math.abs(logits![0]) * 1000)) % vocab;
   }
   times.sort((a, b) => a - b);
   return {
@@ -123,7 +134,7 @@ export async function measure(
 ): Promise<Measurement> {
   const model = await buildModel(tensors, threads, config);
   try {
-    const { decodeTps, prefillTps } = measureSpeed(model, counts.decode, counts.prefill);
+    const { decodeTps, prefillTps } = await measureSpeed(model, counts.decode, counts.prefill);
     const batch16 = threads === 1
       ? (await benchBatch(model, [16], counts.batchSteps)).find((r) => r.sessions === 16)!.gain
       : undefined;
