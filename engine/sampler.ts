@@ -91,19 +91,28 @@ export function argmax(a: ArrayLike<number>): number {
   return best;
 }
 
+// Scratch for the candidates' weights, reused across calls (grown to the largest vocabulary seen).
+let weights = new Float64Array(0);
+function scratch(n: number): Float64Array {
+  if (weights.length < n) weights = new Float64Array(n);
+  return weights;
+}
+
+/** Histogram bins between the best logit and the candidate floor, for finding the top without a sort. */
+const BINS = 2048;
+
 function drawFiltered(logits: Float32Array, p: SamplingParams, u: number): number {
   let max = -Infinity;
   for (const v of logits) if (v > max) max = v;
   // Candidates: tokens whose probability is not negligible (below 1e-12 of the best cannot be drawn in f64 sums).
   const floor = max - 27.6 * p.temperature;
   if (p.topK === 0 && p.topP >= 1 && p.minP === 0) return drawAll(logits, max, floor, p.temperature, u);
-  const ids: number[] = [];
-  for (let i = 0; i < logits.length; i++) if (logits[i] >= floor) ids.push(i);
-  ids.sort((a, b) => logits[b] - logits[a] || a - b);
-  let probs = ids.map((i) => Math.exp((logits[i] - max) / p.temperature));
+  const top = bestFirst(logits, p, max, floor);
+  const ids = top.ids;
+  let probs = ids.map((i) => weights[i]);
   let keep = ids.length;
   if (p.topK > 0) keep = Math.min(keep, p.topK);
-  const total = probs.reduce((s, v) => s + v, 0);
+  const total = top.total;
   if (p.topP < 1) {
     let cum = 0;
     for (let i = 0; i < keep; i++) {
@@ -128,18 +137,70 @@ function drawFiltered(logits: Float32Array, p: SamplingParams, u: number): numbe
   return ids[keep - 1];
 }
 
+/**
+ * The most likely candidates, best first (ties by id), as many as top-k and top-p can keep (top-p
+ * needs the prefix whose mass reaches it; min-p only shortens the list), and the total weight of
+ * every candidate. A histogram of the logits finds where that prefix ends, so only the prefix is
+ * sorted, not the vocabulary; the prefix is every candidate above a bin edge, so its order is the
+ * order a full sort gives.
+ */
+function bestFirst(
+  logits: Float32Array,
+  p: SamplingParams,
+  max: number,
+  floor: number,
+): { ids: number[]; total: number } {
+  const w = scratch(logits.length);
+  const mass = new Float64Array(BINS), count = new Int32Array(BINS);
+  const scale = BINS / (max - floor);
+  const bin = (v: number) => Math.min(BINS - 1, Math.floor((max - v) * scale));
+  let total = 0;
+  for (let i = 0; i < logits.length; i++) {
+    const v = logits[i];
+    if (!(v >= floor)) {
+      w[i] = -1;
+      continue;
+    }
+    const e = Math.exp((v - max) / p.temperature);
+    w[i] = e;
+    total += e;
+    mass[bin(v)] += e;
+    count[bin(v)]++;
+  }
+  // The last bin the prefix needs: enough tokens for top-k, enough mass for top-p (with a margin
+  // for summation order), whichever comes first; all bins when neither filter limits.
+  const needK = p.topK > 0 ? p.topK : Infinity;
+  const needMass = p.topP < 1 ? p.topP * total * (1 + 1e-9) : Infinity;
+  let last = BINS - 1, n = 0, m = 0;
+  for (let b = 0; b < BINS; b++) {
+    n += count[b];
+    m += mass[b];
+    if (n >= needK || m >= needMass) {
+      last = b;
+      break;
+    }
+  }
+  const ids: number[] = [];
+  for (let i = 0; i < logits.length; i++) if (w[i] >= 0 && bin(logits[i]) <= last) ids.push(i);
+  ids.sort((a, b) => logits[b] - logits[a] || a - b);
+  return { ids, total };
+}
+
 // No filter: one pass in index order, no sort (the distribution drawn from is the same).
 function drawAll(logits: Float32Array, max: number, floor: number, temperature: number, u: number): number {
+  const w = scratch(logits.length);
   let sum = 0;
   for (let i = 0; i < logits.length; i++) {
-    if (logits[i] >= floor) sum += Math.exp((logits[i] - max) / temperature);
+    const e = logits[i] >= floor ? Math.exp((logits[i] - max) / temperature) : -1;
+    w[i] = e;
+    if (e >= 0) sum += e;
   }
   let target = u * sum;
   let last = 0;
   for (let i = 0; i < logits.length; i++) {
-    if (logits[i] < floor) continue;
+    if (w[i] < 0) continue;
     last = i;
-    target -= Math.exp((logits[i] - max) / temperature);
+    target -= w[i];
     if (target < 0) return i;
   }
   return last;

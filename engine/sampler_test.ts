@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { DEFAULT_SAMPLING, newSamplerState, sampleToken, type SamplingParams, topIds } from "./sampler.ts";
 import { logSoftmax } from "./sampler.ts";
+import { mulberry32, mulberry32Step } from "./prng.ts";
 
 const logits = Float32Array.from([1.0, 3.0, 2.5, -1.0, 0.5, 2.9]);
 const params = (p: Partial<SamplingParams>): SamplingParams => ({ ...DEFAULT_SAMPLING, ...p });
@@ -59,4 +60,63 @@ Deno.test("presence and repetition penalties steer away from generated tokens", 
 
 Deno.test("topIds returns the best ids in order", () => {
   assert.deepEqual(topIds(logSoftmax(logits), 3), [1, 5, 2]);
+});
+
+// The filtered draw finds the kept tokens through a histogram and sorts only them; this oracle
+// sorts every candidate, as the sampler did before. Both must pick the same token.
+function oracleFiltered(logits: Float32Array, p: SamplingParams, u: number): number {
+  let max = -Infinity;
+  for (const v of logits) if (v > max) max = v;
+  const floor = max - 27.6 * p.temperature;
+  const ids: number[] = [];
+  for (let i = 0; i < logits.length; i++) if (logits[i] >= floor) ids.push(i);
+  ids.sort((a, b) => logits[b] - logits[a] || a - b);
+  let probs = ids.map((i) => Math.exp((logits[i] - max) / p.temperature));
+  let keep = p.topK > 0 ? Math.min(ids.length, p.topK) : ids.length;
+  const total = probs.reduce((s, v) => s + v, 0);
+  if (p.topP < 1) {
+    let cum = 0;
+    for (let i = 0; i < keep; i++) {
+      cum += probs[i] / total;
+      if (cum >= p.topP) {
+        keep = i + 1;
+        break;
+      }
+    }
+  }
+  if (p.minP > 0) { while (keep > 1 && probs[keep - 1] < p.minP * probs[0]) keep--; }
+  probs = probs.slice(0, keep);
+  let target = u * probs.reduce((s, v) => s + v, 0);
+  for (let i = 0; i < keep; i++) if ((target -= probs[i]) < 0) return ids[i];
+  return ids[keep - 1];
+}
+
+Deno.test("top-k / top-p / min-p draws equal a full sort's, on peaked, flat and tied logits", () => {
+  const rand = mulberry32(7);
+  let checked = 0;
+  for (let trial = 0; trial < 300; trial++) {
+    const vocab = [5, 100, 4096, 65536][trial % 4];
+    const spread = [0.5, 3, 12][trial % 3];
+    const logits = new Float32Array(vocab);
+    // Rounded values give ties; a few very large ones make the distribution peaked.
+    for (let i = 0; i < vocab; i++) logits[i] = Math.round((rand() * 2 - 1) * spread * 4) / 4;
+    if (trial % 5 === 0) { for (let j = 0; j < 3; j++) logits[Math.floor(rand() * vocab)] = spread * 3; }
+    const params: SamplingParams = {
+      ...DEFAULT_SAMPLING,
+      temperature: [0.3, 1, 1.7][trial % 3],
+      topK: [0, 1, 40, 1000][Math.floor(trial / 3) % 4],
+      topP: [1, 0.5, 0.9, 0.999][Math.floor(trial / 12) % 4],
+      minP: [0, 0.05][Math.floor(trial / 48) % 2],
+    };
+    if (params.topK === 0 && params.topP >= 1 && params.minP === 0) continue;
+    const state = newSamplerState(trial);
+    const u = mulberry32Step(state.rng).value;
+    assert.equal(
+      sampleToken(logits, params, state),
+      oracleFiltered(logits, params, u),
+      JSON.stringify(params),
+    );
+    checked++;
+  }
+  assert.ok(checked > 200);
 });
