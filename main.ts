@@ -8,7 +8,7 @@
 
 import { exitOnUserMistakes, parseCommand } from "./cli/command.ts";
 import { DEFAULT_MODEL_DIR, intFlag } from "./cli/defaults.ts";
-import { withProgress } from "./cli/progress.ts";
+import { loadProgress } from "./cli/load.ts";
 import { SessionService } from "./engine/mod.ts";
 import { MemoryStore, openDenoKvStore, openRedisStore, type StateStore } from "./store/mod.ts";
 import type { BackendName } from "./kernels/mod.ts";
@@ -52,16 +52,15 @@ const threads = threadsFlag ? intFlag("threads", threadsFlag, 1) || 1 : undefine
 const models = new Map();
 for (const dir of dirs) {
   const started = performance.now();
-  // Elapsed time on a terminal while a model loads (seconds for a large one); cleared when done.
-  const loaded = await withProgress(
-    `loading ${dir}`,
-    () => loadModel(dir, { backend, threads }),
-    () => undefined,
-  )
+  // MB read with rate and ETA, then each later stage, on stderr while a model loads; cleared when done.
+  const shown = loadProgress(dir);
+  const loaded = await loadModel(dir, { backend, threads, onProgress: shown.onProgress })
     .catch((err) => {
+      shown.end();
       if (err instanceof ModelLoadError || err instanceof TokenizerLoadError) exitWith(err.message);
       throw err;
     });
+  shown.end();
   models.set(loaded.id, loaded);
   const ms = Math.round(performance.now() - started);
   const b = loaded.model.backend;

@@ -41,6 +41,7 @@ async function convert(input: string, output: string): Promise<void> {
     throw err;
   }
   using source = src;
+  const started = performance.now();
   const tensors = listPth(source, input);
   const total = tensors.reduce((n, t) => n + t.byteLength, 0);
   console.error(`${input}: ${tensors.length} tensors, ${(total / 1e6).toFixed(1)} MB`);
@@ -69,7 +70,8 @@ async function convert(input: string, output: string): Promise<void> {
     await Deno.remove(partial).catch(() => {});
     throw err;
   }
-  progress.done(`wrote ${tensors.length} tensors (${(total / 1e6).toFixed(1)} MB) to ${output}`);
+  const ms = Math.round(performance.now() - started);
+  progress.done(`wrote ${tensors.length} tensors (${(total / 1e6).toFixed(1)} MB) to ${output} in ${ms} ms`);
 }
 
 async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {

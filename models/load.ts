@@ -33,11 +33,22 @@ export interface LoadOptions {
   slots?: number;
   /** The model's id (default: the directory name). */
   id?: string;
+  /** Told what the load is doing: bytes of the weight file read so far, then each later stage. */
+  onProgress?: (progress: LoadProgress) => void;
   /**
    * Kernel threads (WASM backend). Default: 1 for models under 64 MB of weights (too small to
    * gain), else every core the runtime reports.
    */
   threads?: number;
+}
+
+/** Where a load is: reading the weight file (`done` of `total` bytes), then the later stages. */
+export interface LoadProgress {
+  readonly stage: "read" | "weights" | "tokenizer" | "fingerprint";
+  /** Bytes read so far (the read stage; 0 for the others). */
+  readonly done: number;
+  /** Bytes of the weight file. */
+  readonly total: number;
 }
 
 const ASSETS = new URL("../assets/", import.meta.url);
@@ -56,7 +67,8 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
       `${dir}: expected exactly one .safetensors file, found ${found} (convert a .pth with deno task convert)`,
     );
   }
-  const bytes = await Deno.readFile(`${dir}/${weights[0]}`);
+  const bytes = await readWithProgress(`${dir}/${weights[0]}`, options.onProgress);
+  const total = bytes.byteLength;
   const tensors = parseSafetensors(bytes, weights[0]);
   const config = files.includes("config.json") ? await readJsonObject(`${dir}/config.json`) : undefined;
   const found = [...FAMILIES].find(([, spec]) => spec.detect(tensors, config));
@@ -83,7 +95,9 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
   });
   let model: RecurrentModel, tokenizer: Tokenizer;
   try {
+    options.onProgress?.({ stage: "weights", done: 0, total });
     model = createRecurrentModel({ ...spec.model(tensors, backend, config), backend, chunk, slots });
+    options.onProgress?.({ stage: "tokenizer", done: 0, total });
     const picked = await loadTokenizer(dir, files, spec.defaultVocab);
     tokenizer = picked.tokenizer;
     checkVocab(dir, model.info.vocabSize, tokenizer.vocabSize, picked.source);
@@ -91,10 +105,31 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
     backend.close();
     throw err;
   }
+  options.onProgress?.({ stage: "fingerprint", done: 0, total });
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
   const fingerprint = [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
   const id = options.id ?? dir.replace(/\/+$/, "").split("/").pop()!;
   return { id, family, model, tokenizer, fingerprint, chatTemplate };
+}
+
+// The whole file, read in 16 MB pieces so a caller can show how far it got.
+async function readWithProgress(
+  path: string,
+  onProgress?: (p: LoadProgress) => void,
+): Promise<Uint8Array<ArrayBuffer>> {
+  if (!onProgress) return await Deno.readFile(path);
+  using file = await Deno.open(path, { read: true });
+  const total = (await file.stat()).size;
+  const out = new Uint8Array(total);
+  let done = 0;
+  onProgress({ stage: "read", done, total });
+  while (done < total) {
+    const n = await file.read(out.subarray(done, Math.min(total, done + (16 << 20))));
+    if (n === null) throw new ModelLoadError(`${path} ended after ${done} of ${total} bytes`);
+    done += n;
+    onProgress({ stage: "read", done, total });
+  }
+  return out;
 }
 
 // The tokenizer, and what it came from (for messages).

@@ -89,7 +89,8 @@ Deno.test("convert creates the output folder and reports each phase as plain lin
     assert.equal(r.code, 0, r.stderr);
     assert.ok((await Deno.stat(out)).size > 0);
     assert.ok(!r.stderr.includes("\x1b"), "no terminal escape codes off a terminal");
-    assert.match(r.stderr, /^reading .*model\.pth…$/m);
+    assert.match(r.stderr, /^.*model\.pth: \d+ tensors, [\d.]+ MB$/m);
+    assert.match(r.stderr, /^writing .*model\.safetensors \(\d+ MB\)…$/m);
     assert.match(r.stderr, /^wrote \d+ tensors \([\d.]+ MB\) to .*model\.safetensors in \d+ ms$/m);
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -104,7 +105,8 @@ Deno.test("lambada and generate say what they load and score, in plain lines off
     await Deno.writeTextFile(data, passages.map((text) => JSON.stringify({ text })).join("\n"));
     const r = await run("lambada", ["--data", data]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /^loading .*rwkv7-kjv-4m…$/m);
+    assert.match(r.stderr, /^loading .*rwkv7-kjv-4m: reading \(\d+ MB\)…$/m);
+    assert.match(r.stderr, /^loading .*rwkv7-kjv-4m: placing the weights…$/m);
     assert.match(r.stderr, /^loaded rwkv7-kjv-4m \(rwkv7, wasm backend\) in \d+ ms$/m);
     assert.match(r.stderr, /^scoring \(2 passages\)…$/m);
     assert.match(r.stdout, /^2 passages: ppl [\d.]+, acc [\d.]+%$/m);

@@ -4,7 +4,9 @@
 //
 //   deno run -A tests/helpers/chromium.ts CHROMIUM_PATH  < steps (JSON lines: {url, fn, arg})
 
-import { chromium } from "./dev_deps.ts";
+// Pinned here, not in deno.json (see dev_deps.ts); only this helper loads it.
+// deno-lint-ignore no-import-prefix
+import { chromium } from "npm:playwright-core@1.65.1";
 
 const [executablePath] = Deno.args;
 const browser = await chromium.launch({ executablePath, args: ["--no-sandbox"] });

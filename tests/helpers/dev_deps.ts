@@ -1,7 +1,8 @@
 /**
  * The npm packages only tests use, pinned here instead of in deno.json's import map:
  * `deno task` installs every package the import map names before it runs any task, so
- * keeping these out of it is what stops `deno task start` from downloading them.
+ * keeping these out of it is what stops `deno task start` from downloading them. playwright-core
+ * is imported by `chromium.ts` alone: loading it reads system files at import time.
  *
  * @module
  */
@@ -9,4 +10,3 @@
 export { Ajv } from "npm:ajv@8.20.0";
 export { default as OpenAI } from "npm:openai@7.57.0";
 export { default as parsePrometheus } from "npm:parse-prometheus-text-format@1.1.1";
-export { chromium } from "npm:playwright-core@1.65.1";
