@@ -51,6 +51,12 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
   const module = await kernelModule(shared ? "threads" : relaxed ? "single" : "baseline");
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
   const k = instance.exports as unknown as Record<typeof OPS[number], Kernel>;
+  const permute8 = instance.exports.permute8 as (
+    x: number,
+    tokens: number,
+    cols: number,
+    inverse: number,
+  ) => void;
   const buffer = memory.buffer;
   // The C stack and constants sit below __heap_base (the stack first, 64 KiB); buffers go above.
   let top = (instance.exports.__heap_base as WebAssembly.Global).value as number;
@@ -122,8 +128,15 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
         r0: number,
         r1: number,
       ) => [w + r0 * m.cols * size, xp, yp + 4 * r0, r1 - r0, m.cols, tokens, scratch[i], m.rows];
-      if (pool && m.rows * m.cols * tokens >= minWork) split(name, m.rows, 4, part);
-      else k[name](...part(0, 0, m.rows));
+      // 16-bit kernels take each 8-column group of x as its even then its odd elements (matmul.c).
+      const permute = m.dtype !== "f32" && m.cols >= 8;
+      if (permute) permute8(xp, tokens, m.cols, 0);
+      try {
+        if (pool && m.rows * m.cols * tokens >= minWork) split(name, m.rows, 4, part);
+        else k[name](...part(0, 0, m.rows));
+      } finally {
+        if (permute) permute8(xp, tokens, m.cols, 1);
+      }
     },
     wkv7(state: Float32Array, io: Wkv7Inputs, shape: Wkv7Shape) {
       const { tokens, heads, headSize: n } = shape;

@@ -14,26 +14,25 @@
 typedef uint16_t u16;
 
 // ---- widening 16-bit floats to f32 ------------------------------------------------
-// Both start by putting each 16-bit pattern in the top half of a 32-bit lane: zero-extend
-// (pmovzxwd / punpckhwd) and shift left by 16, which V8 compiles to plain instructions (a
-// general i16x8 shuffle with a zero vector becomes a slower table shuffle).
+// Eight halves loaded as four 32-bit lanes hold the even-indexed elements in their low halves
+// and the odd-indexed ones in their high halves: a shift or a mask puts either in f32 position
+// (no shuffle: V8 turns a general shuffle into a slow table lookup). Kernels therefore take a
+// group of 8 columns as its even elements, then its odd ones, against x permuted to match.
 
-static inline v128_t hi16_lo(v128_t h) { return wasm_i32x4_shl(wasm_u32x4_extend_low_u16x8(h), 16); }
-static inline v128_t hi16_hi(v128_t h) { return wasm_i32x4_shl(wasm_u32x4_extend_high_u16x8(h), 16); }
-
-// bf16 is the top half of an f32: nothing more to do.
-static inline v128_t bf16_lo(v128_t h) { return hi16_lo(h); }
-static inline v128_t bf16_hi(v128_t h) { return hi16_hi(h); }
-
-// f16 -> f32 for finite values (normals and subnormals): an arithmetic shift by 3 moves the
-// 5-bit exponent and 10-bit mantissa into f32 position (copying the sign into 3 bits the mask
-// clears), and a multiply by 2^112 rebiases the exponent. Inf/NaN are not expected in weights.
+// f16 -> f32 for finite values (normals and subnormals), from a pattern in the top half of a
+// lane: an arithmetic shift by 3 moves the 5-bit exponent and 10-bit mantissa into f32 position
+// (copying the sign into 3 bits the mask clears, and clearing whatever the low half held), and a
+// multiply by 2^112 rebiases the exponent. Inf/NaN are not expected in weights.
 static inline v128_t f16_widen(v128_t top) {
   v128_t bits = wasm_v128_and(wasm_i32x4_shr(top, 3), wasm_i32x4_splat((int)0x8fffe000u));
   return wasm_f32x4_mul(bits, wasm_f32x4_splat(0x1p112f));
 }
-static inline v128_t f16_lo(v128_t h) { return f16_widen(hi16_lo(h)); }
-static inline v128_t f16_hi(v128_t h) { return f16_widen(hi16_hi(h)); }
+
+// bf16 is the top half of an f32: only moving it there.
+static inline v128_t bf16_even(v128_t h) { return wasm_i32x4_shl(h, 16); }
+static inline v128_t bf16_odd(v128_t h) { return wasm_v128_and(h, wasm_i32x4_splat((int)0xffff0000u)); }
+static inline v128_t f16_even(v128_t h) { return f16_widen(wasm_i32x4_shl(h, 16)); }
+static inline v128_t f16_odd(v128_t h) { return f16_widen(h); }
 
 // One 16-bit pattern as f32, by the same arithmetic as the vector forms (for tails).
 static inline float bf16_one(u16 h) { return __builtin_bit_cast(float, (uint32_t)h << 16); }

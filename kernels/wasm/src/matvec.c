@@ -44,11 +44,6 @@ static void permute_x(const float *x, float *xp, int cols) {
   }
 }
 
-static inline v128_t bf16_even(v128_t h) { return wasm_i32x4_shl(h, 16); }
-static inline v128_t bf16_odd(v128_t h) { return wasm_v128_and(h, wasm_i32x4_splat((int)0xffff0000u)); }
-static inline v128_t f16_even(v128_t h) { return f16_widen(wasm_i32x4_shl(h, 16)); }
-static inline v128_t f16_odd(v128_t h) { return f16_widen(h); }
-
 #define MATVEC16(NAME, EVEN, ODD, ONE)                                                                   \
   __attribute__((export_name(#NAME))) void NAME(const u16 *w, const float *x, float *y, int rows, int cols, \
                                                 float *xp) {                                             \
