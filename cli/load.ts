@@ -1,6 +1,5 @@
 import type { BackendName } from "../kernels/mod.ts";
-import { type LoadedModel, loadModel, type LoadOptions } from "../models/mod.ts";
-import type { LoadProgress } from "../models/load.ts";
+import { type LoadedModel, loadModel, type LoadOptions, type LoadProgress } from "../models/mod.ts";
 import { Progress } from "./progress.ts";
 
 const STAGES: Record<Exclude<LoadProgress["stage"], "read">, string> = {

@@ -35,6 +35,7 @@ export class Scheduler {
   #ticking = false;
   #steps = 0;
   #polled = 0;
+  #hopsSincePoll = 0;
 
   /** A scheduler over `model`'s state slots. */
   constructor(model: RecurrentModel) {
@@ -86,13 +87,17 @@ export class Scheduler {
   }
 
   // One step per macrotask, so every generation woken by the last step has queued its next token.
-  // Network I/O is polled only on a timer turn, so at least every POLL_MS the hop is a timer.
+  // Network I/O is polled only on a timer turn, so at least every POLL_MS the hop is a timer, and
+  // every POLL_STEPS hops whatever the clock says (on Workers it stands still while code runs).
   #schedule(): void {
     if (this.#ticking) return;
     this.#ticking = true;
     const now = performance.now();
-    const poll = now - this.#polled >= POLL_MS;
-    if (poll) this.#polled = now;
+    const poll = now - this.#polled >= POLL_MS || ++this.#hopsSincePoll >= POLL_STEPS;
+    if (poll) {
+      this.#polled = now;
+      this.#hopsSincePoll = 0;
+    }
     (poll ? timerTurn() : macrotask()).then(() => this.#tick());
   }
 
@@ -178,6 +183,7 @@ export class Scheduler {
  * (requests, hang-ups, flushed streams wait for a timer turn); a timer turn costs 1–4 ms.
  */
 const POLL_MS = 8;
+const POLL_STEPS = 16;
 
 function timerTurn(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));

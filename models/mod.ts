@@ -13,7 +13,14 @@ export {
   writeSafetensors,
 } from "./formats/safetensors.ts";
 export { numel, type RawTensor, type TensorMap } from "./formats/tensor.ts";
-export { type LoadedModel, loadModel, type LoadOptions } from "./load.ts";
+export {
+  assembleModel,
+  type LoadedModel,
+  type LoadOptions,
+  type LoadProgress,
+  type ModelSource,
+} from "./assemble.ts";
+export { loadModel } from "./load.ts";
 export { backendSize, FAMILIES, type FamilySpec } from "./registry.ts";
 export { checkToken, createRecurrentModel, DEFAULT_SLOTS } from "./shared/runner.ts";
 export type { Family, ModelInfo, RecurrentModel, RecurrentState, StatePart, StepEntry } from "./types.ts";

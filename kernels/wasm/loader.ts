@@ -134,9 +134,11 @@ export function provideKernelModule(module: WebAssembly.Module, build: KernelBui
 export function kernelModule(build: KernelBuild = "single"): Promise<WebAssembly.Module> {
   let module = compiled.get(build);
   if (!module) {
-    module = Deno.readFile(new URL(FILES[build], import.meta.url)).then((bytes) =>
-      WebAssembly.compile(bytes)
-    );
+    // Beside this module: a file: URL on Deno (fetch reads it), http(s) in a browser. Runtimes
+    // without either (Workers) hand the module in with provideKernelModule.
+    module = fetch(new URL(FILES[build], import.meta.url))
+      .then((r) => r.ok ? r.arrayBuffer() : Promise.reject(new Error(`${FILES[build]}: HTTP ${r.status}`)))
+      .then((bytes) => WebAssembly.compile(bytes));
     compiled.set(build, module);
   }
   return module;
