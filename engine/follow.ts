@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { LiveSubscription, StateStore, StoredEvent } from "../store/mod.ts";
+import type { LiveSubscription, StateStore, StoredEvent } from "../store/types.ts";
 import type { GenerationRunner } from "./generation_runner.ts";
 import type { Principal } from "./principal.ts";
 import { findSession } from "./session_access.ts";

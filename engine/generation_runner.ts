@@ -9,7 +9,7 @@
  */
 
 import type { LoadedModel } from "../models/mod.ts";
-import type { GenerationRecord, SessionMeta, StateStore, StoredEvent } from "../store/mod.ts";
+import type { GenerationRecord, SessionMeta, StateStore, StoredEvent } from "../store/types.ts";
 import { SessionBusyError } from "./errors.ts";
 import { observeGeneration } from "./generation_metrics.ts";
 import { generate, type GenerateRequest, type GenerationEvent } from "./generate.ts";

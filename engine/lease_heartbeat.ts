@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { StateStore } from "../store/mod.ts";
+import type { StateStore } from "../store/types.ts";
 
 /** See the module documentation. */
 export class LeaseHeartbeat {

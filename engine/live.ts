@@ -1,4 +1,4 @@
-import type { StateStore, StoredEvent } from "../store/mod.ts";
+import type { StateStore, StoredEvent } from "../store/types.ts";
 
 /**
  * Events of a generation running in this process, for local followers: each

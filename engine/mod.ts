@@ -71,4 +71,4 @@ export {
   type SessionServiceOptions,
 } from "./session_service.ts";
 export { newSessionId } from "./session_access.ts";
-export { type SessionMeta, SessionNotFoundError, type StoredEvent } from "../store/mod.ts";
+export { type SessionMeta, SessionNotFoundError, type StoredEvent } from "../store/types.ts";

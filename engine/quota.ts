@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { StateStore } from "../store/mod.ts";
+import type { StateStore } from "../store/types.ts";
 import { QuotaExceededError } from "./errors.ts";
 import type { Principal } from "./principal.ts";
 

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { SessionNotFoundError, type StateStore, type VersionedMeta } from "../store/mod.ts";
+import { SessionNotFoundError, type StateStore, type VersionedMeta } from "../store/types.ts";
 import type { Principal } from "./principal.ts";
 
 /** The shape of every session id this service issues: 128 random bits, hex. */

@@ -10,8 +10,14 @@
  */
 
 import type { LoadedModel } from "../models/mod.ts";
-import type { GenerationRecord, SessionMeta, StateStore, StoredEvent, VersionedMeta } from "../store/mod.ts";
-import { BlobMissingError, SessionNotFoundError } from "../store/mod.ts";
+import type {
+  GenerationRecord,
+  SessionMeta,
+  StateStore,
+  StoredEvent,
+  VersionedMeta,
+} from "../store/types.ts";
+import { BlobMissingError, SessionNotFoundError } from "../store/types.ts";
 import { InvalidRequestError, ModelUnavailableError, SessionBusyError, ShuttingDownError } from "./errors.ts";
 import { followGeneration } from "./follow.ts";
 import { GenerationRunner, type StoredRequest } from "./generation_runner.ts";

@@ -1,4 +1,4 @@
-import type { StateStore } from "../store/mod.ts";
+import type { StateStore } from "../store/types.ts";
 import { metrics } from "./metrics.ts";
 
 /** The store operations timed (every one but `close`). */
