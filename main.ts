@@ -101,6 +101,7 @@ const app = createApp({
     requestsPerMinute: intFlag("QUOTA_RPM", env("QUOTA_RPM"), DEFAULT_LIMITS.requestsPerMinute),
   },
   sessions,
+  shutdown: sessions.closing,
   apiKeys: new Set((env("API_KEYS") ?? "").split(",").map((k) => k.trim()).filter(Boolean)),
   log: logFormat(env("LOG_FORMAT")),
   corsOrigins: new Set((env("CORS_ORIGINS") ?? "").split(",").map((o) => o.trim()).filter(Boolean)),

@@ -8,6 +8,7 @@
  * @module
  */
 
+import type { StopSignal } from "./stop_flag.ts";
 import type { LiveSubscription, StateStore, StoredEvent } from "../store/types.ts";
 import type { GenerationRunner } from "./generation_runner.ts";
 import type { Principal } from "./principal.ts";
@@ -22,7 +23,7 @@ export interface FollowContext {
   /** How often to poll the store while another instance generates (with a live feed: its longest quiet). */
   readonly pollMs: number;
   /** Aborted when the server shuts down: a follower waiting on another instance ends with its reason. */
-  readonly closing: AbortSignal;
+  readonly closing: StopSignal;
 }
 
 /** See the module documentation; `after` is the last position the client has (all events when undefined). */

@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { StopSignal } from "./stop_flag.ts";
 import type { LoadedModel } from "../models/mod.ts";
 import { decodeTokens, Utf8Stream } from "../tokenizers/mod.ts";
 import { logSoftmax, sampleToken, type SamplingParams, topIds } from "./sampler.ts";
@@ -35,7 +36,7 @@ export interface GenerateRequest {
   /** Text a stop-string check was holding when this generation was checkpointed (resuming one). */
   readonly heldText?: string;
   /** Stops the generation (prefill included) at the next token or slice, throwing the signal's reason. */
-  readonly signal?: AbortSignal;
+  readonly signal?: StopSignal;
   /** Structured output: only tokens that keep the text a valid prefix of this grammar are sampled. */
   readonly grammar?: Grammar;
 }

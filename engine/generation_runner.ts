@@ -8,6 +8,7 @@
  * @module
  */
 
+import { StopFlag } from "./stop_flag.ts";
 import type { LoadedModel } from "../models/mod.ts";
 import type { GenerationRecord, SessionMeta, StateStore, StoredEvent } from "../store/types.ts";
 import { SessionBusyError } from "./errors.ts";
@@ -52,7 +53,7 @@ export class GenerationRunner {
   readonly #every: number;
   readonly #leaseMs: number;
   readonly #model: (name: string) => LoadedModel;
-  readonly #stop = new AbortController();
+  readonly #stop = new StopFlag();
   /** Lease heartbeats, by lease owner (one per generation). */
   readonly #heartbeats = new Map<string, LeaseHeartbeat>();
 
@@ -71,12 +72,12 @@ export class GenerationRunner {
 
   /** Stops every generation at its next token: each checkpoints where it is and ends with `reason`. */
   stop(reason: Error): void {
-    this.#stop.abort(reason);
+    this.#stop.stop(reason);
   }
 
   /** Takes over generation of session `id` if it is running and its lease is free. */
   async resume(id: string): Promise<void> {
-    if (this.#stop.signal.aborted) return;
+    if (this.#stop.aborted) return;
     const owner = crypto.randomUUID();
     if (!await this.#store.acquireLease(id, owner, this.#leaseMs)) return;
     this.holdLease(id, owner);
@@ -113,7 +114,7 @@ export class GenerationRunner {
         // Live followers only: the durable log keeps the generation resumable from its last checkpoint.
         const message = err instanceof Error ? err.message : String(err);
         live.push({ position: session.tokens, event: "error", data: JSON.stringify({ message }) });
-        if (err !== this.#stop.signal.reason) console.error(`generation on session ${meta.id} failed:`, err);
+        if (err !== this.#stop.reason) console.error(`generation on session ${meta.id} failed:`, err);
       })
       .then(async () => {
         live.end();
@@ -148,7 +149,7 @@ export class GenerationRunner {
     let pending: StoredEvent[] = [];
     let heldText = gen.heldText;
     let lastCheckpoint = performance.now();
-    const signal = this.#stop.signal;
+    const signal = this.#stop;
     const events = observeGeneration(generate(loaded, session, { ...request, signal }), 0);
     while (true) {
       let next: IteratorResult<GenerationEvent>;

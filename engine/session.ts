@@ -1,3 +1,4 @@
+import type { StopSignal } from "./stop_flag.ts";
 import type { LoadedModel, RecurrentState } from "../models/mod.ts";
 import type { ConstraintSnapshot } from "./constraint/mod.ts";
 import { newSamplerState, type SamplerState } from "./sampler.ts";
@@ -76,7 +77,7 @@ export async function prefill(
   loaded: LoadedModel,
   session: Session,
   tokens: readonly number[],
-  signal?: AbortSignal,
+  signal?: StopSignal,
 ): Promise<void> {
   try {
     for (let start = 0; start < tokens.length; start += PREFILL_SLICE) {

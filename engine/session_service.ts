@@ -9,6 +9,7 @@
  * @module
  */
 
+import { StopFlag } from "./stop_flag.ts";
 import type { LoadedModel } from "../models/mod.ts";
 import type {
   GenerationRecord,
@@ -83,7 +84,8 @@ export class SessionService {
   readonly #pollMs: number;
   readonly #quota: SessionQuota | undefined;
   readonly #runner: GenerationRunner;
-  readonly #closing = new AbortController();
+  readonly #closing = new StopFlag();
+  #closingSignal?: AbortController;
 
   /** A service over a store and the models this instance serves. */
   constructor(options: SessionServiceOptions) {
@@ -106,9 +108,22 @@ export class SessionService {
     await this.#store.get("ready-probe");
   }
 
-  /** Aborted (with a ShuttingDownError) once {@linkcode SessionService.stop} is called. */
+  /**
+   * Aborted (with a ShuttingDownError) once {@linkcode SessionService.stop} is called. Made on
+   * first use, for the Deno server's shutdown; the engine itself reads a plain flag (workerd
+   * allows no AbortController shared between requests).
+   */
   get closing(): AbortSignal {
-    return this.#closing.signal;
+    if (!this.#closingSignal) {
+      this.#closingSignal = new AbortController();
+      if (this.#closing.aborted) this.#closingSignal.abort(this.#closing.reason);
+    }
+    return this.#closingSignal.signal;
+  }
+
+  /** Whether {@linkcode SessionService.stop} was called. */
+  get stopping(): boolean {
+    return this.#closing.aborted;
   }
 
   /** The model a session (or a request naming `name`) uses; ModelUnavailableError if not served here. */
@@ -127,7 +142,7 @@ export class SessionService {
     const loaded = this.model(modelName);
     const session = newSession(loaded, randomSeed());
     await checkQuota(this.#store, who, loaded.model.info.stateSize * 4, this.#quota);
-    await prefill(loaded, session, prompt, this.#closing.signal);
+    await prefill(loaded, session, prompt, this.#closing);
     const blob = encodeStateBlob(loaded, session);
     return await this.#publishNew(loaded, session.tokens, blob, who);
   }
@@ -263,7 +278,7 @@ export class SessionService {
           "prompt",
         );
       }
-      await prefill(loaded, session, req.prompt, this.#closing.signal);
+      await prefill(loaded, session, req.prompt, this.#closing);
       const stored: StoredRequest = {
         promptTokens: req.prompt.length,
         maxTokens: req.maxTokens,
@@ -312,7 +327,7 @@ export class SessionService {
       store: this.#store,
       runner: this.#runner,
       pollMs: this.#pollMs,
-      closing: this.#closing.signal,
+      closing: this.#closing,
     };
     return followGeneration(context, id, who, options);
   }
@@ -334,7 +349,8 @@ export class SessionService {
    * Resolves once the generations have saved.
    */
   async stop(): Promise<void> {
-    this.#closing.abort(new ShuttingDownError());
+    this.#closing.stop(new ShuttingDownError());
+    this.#closingSignal?.abort(this.#closing.reason);
     this.#runner.stop(new ShuttingDownError());
     await this.#runner.drain();
   }

@@ -21,7 +21,7 @@ export function operationRoutes(app: Hono<AppEnv>, served: ServedModels): void {
     } catch (err) {
       checks.store = `unreachable: ${err instanceof Error ? err.message : String(err)}`;
     }
-    const closing = served.sessions.closing.aborted;
+    const closing = served.sessions.stopping;
     const ready = checks.models === "ok" && checks.store === "ok" && !closing;
     return c.json(
       { status: ready ? "ready" : closing ? "shutting down" : "not ready", checks },

@@ -23,6 +23,12 @@ export interface ServedModels {
   readonly corsOrigins?: ReadonlySet<string>;
   /** One log line per request, as text or JSON (default "off"). */
   readonly log?: LogFormat;
+  /**
+   * Aborts when the server shuts down (Deno: the session service's closing signal). Left out on
+   * Workers: an isolate is not shut down, and workerd forbids one request listening to a signal
+   * made in another's context.
+   */
+  readonly shutdown?: AbortSignal;
 }
 
 /** What the app's middleware records on each request. */
@@ -71,7 +77,8 @@ export function watchHangup(request: Request): AbortSignal {
  */
 export function requestSignal(c: Context<AppEnv>, served: ServedModels): AbortSignal {
   const controller = new AbortController();
-  for (const source of [c.get("hangup"), served.sessions.closing]) {
+  for (const source of [c.get("hangup"), served.shutdown]) {
+    if (!source) continue;
     if (source.aborted) controller.abort(source.reason);
     else source.addEventListener("abort", () => controller.abort(source.reason), { once: true });
   }
