@@ -1,0 +1,128 @@
+// The same API on Cloudflare's runtime: a real `wrangler dev` (workerd, offline) serving the
+// bundled default model gives the same seeded completions, chat stream and session stream as the
+// Deno server. Skipped, saying so, where `deno task workers:setup` has not installed wrangler.
+import assert from "node:assert/strict";
+import { readEvents } from "./helpers/sse.ts";
+import { startServer } from "./helpers/server.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const WRANGLER = `${ROOT}node_modules/.bin/wrangler`;
+const missing = await Deno.stat(WRANGLER).then(
+  () => undefined,
+  () => "wrangler is not installed (deno task workers:setup)",
+);
+if (missing) console.warn(`workers_test skipped: ${missing}`);
+
+function freePort(): number {
+  const listener = Deno.listen({ port: 0, hostname: "127.0.0.1" });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+async function startWrangler(persist: string): Promise<{ base: string; stop: () => Promise<void> }> {
+  const port = freePort();
+  const child = new Deno.Command(WRANGLER, {
+    args: [
+      "dev",
+      "--port",
+      String(port),
+      "--ip",
+      "127.0.0.1",
+      "--persist-to",
+      persist,
+      "--log-level",
+      "warn",
+    ],
+    cwd: ROOT,
+    env: { CI: "true", WRANGLER_SEND_METRICS: "false" },
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const base = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    try {
+      child.kill("SIGINT");
+    } catch { /* already gone */ }
+    await child.status;
+  };
+  for (let i = 0; i < 240; i++) {
+    const up = await fetch(`${base}/health`).then((r) => (r.body?.cancel(), r.ok), () => false);
+    if (up) return { base, stop };
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  await stop();
+  throw new Error("wrangler dev did not answer /health within 2 minutes");
+}
+
+const post = (base: string, path: string, body: unknown) =>
+  fetch(`${base}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+
+Deno.test({
+  name:
+    "wrangler dev (workerd) serves completions, chat streams and sessions token for token as the Deno server",
+  ignore: missing !== undefined,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const persist = await Deno.makeTempDir();
+    const workers = await startWrangler(persist);
+    const deno = await startServer({ STORE: "memory" });
+    try {
+      const completion = {
+        prompt: "In the beginning",
+        max_tokens: 24,
+        seed: 11,
+        temperature: 0.9,
+        top_p: 0.95,
+      };
+      const [a, b] = await Promise.all(
+        [workers.base, deno.base].map((base) =>
+          post(base, "/v1/completions", completion).then((r) => r.json())
+        ),
+      );
+      assert.ok(a.choices?.[0]?.text, JSON.stringify(a));
+      assert.equal(a.choices[0].text, b.choices[0].text);
+      assert.deepEqual(a.usage, b.usage);
+
+      const chat = {
+        messages: [{ role: "user", content: "Who made the light?" }],
+        max_tokens: 16,
+        seed: 5,
+        stream: true,
+      };
+      const streams = [];
+      for (const base of [workers.base, deno.base]) {
+        const text = await (await post(base, "/v1/chat/completions", chat)).text();
+        const deltas = text.split("\n").filter((l) => l.startsWith("data: ") && l !== "data: [DONE]")
+          .map((l) => JSON.stringify(JSON.parse(l.slice(6)).choices[0]?.delta));
+        streams.push(deltas);
+      }
+      assert.ok(streams[0].length > 3);
+      assert.deepEqual(streams[0], streams[1]);
+
+      // A session spans requests: created by one, generated on and streamed by another.
+      const texts = [];
+      for (const base of [workers.base, deno.base]) {
+        const session = await (await post(base, "/v1/sessions", { prompt: "And God said" })).json();
+        const events = await readEvents(
+          await post(base, `/v1/sessions/${session.id}/generate`, { max_tokens: 12, seed: 3 }),
+        );
+        assert.equal(events.at(-1)?.event, "done");
+        texts.push(events.filter((e) => e.event === "token").map((e) => e.data.text).join(""));
+      }
+      assert.ok(texts[0].length > 0);
+      assert.equal(texts[0], texts[1]);
+    } finally {
+      deno.child.kill("SIGTERM");
+      await deno.child.status;
+      await workers.stop();
+      await Deno.remove(persist, { recursive: true });
+    }
+  },
+});
