@@ -9,6 +9,8 @@
 import { assembleModel, type LoadedModel, type LoadOptions, type LoadProgress } from "./assemble.ts";
 import { ModelLoadError } from "./errors.ts";
 import { parsePythonJson } from "./formats/python_json.ts";
+import { type ModelFile, pickModelFiles } from "./file_set.ts";
+import { FAMILIES } from "./registry.ts";
 
 export type { LoadedModel, LoadOptions, LoadProgress };
 
@@ -19,27 +21,44 @@ export type { LoadedModel, LoadOptions, LoadProgress };
  */
 export async function loadModel(dir: string, options: LoadOptions = {}): Promise<LoadedModel> {
   const files = await listDir(dir);
-  const weights = files.filter((f) => f.endsWith(".safetensors"));
-  if (weights.length !== 1) {
-    const found = weights.length ? weights.join(", ") : "none";
-    throw new ModelLoadError(
-      `${dir}: expected exactly one .safetensors file, found ${found} (convert a .pth with deno task convert)`,
-    );
-  }
-  const bytes = await readWithProgress(`${dir}/${weights[0]}`, options.onProgress);
-  const has = (name: string) => files.includes(name);
-  const vocab = files.find((f) => f.endsWith(".txt") && /vocab/i.test(f));
+  const picked = pickModelFiles(dir, files);
+  const bytes = await readWithProgress(`${dir}/${picked.weights}`, options.onProgress);
   return await assembleModel({
     where: dir,
-    weights: { name: weights[0], bytes },
-    config: has("config.json") ? await readJsonObject(`${dir}/config.json`) : undefined,
-    tokenizer: has("tokenizer.json") ? await readJson(`${dir}/tokenizer.json`, JSON.parse) : undefined,
-    tokenizerConfig: has("tokenizer_config.json")
-      ? await readJsonObject(`${dir}/tokenizer_config.json`)
+    weights: { name: picked.weights, bytes },
+    config: picked.config ? await readJsonObject(`${dir}/${picked.config}`) : undefined,
+    tokenizer: picked.tokenizer ? await readJson(`${dir}/${picked.tokenizer}`, JSON.parse) : undefined,
+    tokenizerConfig: picked.tokenizerConfig
+      ? await readJsonObject(`${dir}/${picked.tokenizerConfig}`)
       : undefined,
-    vocab: vocab ? { name: vocab, text: await Deno.readTextFile(`${dir}/${vocab}`) } : undefined,
+    vocab: picked.vocab
+      ? { name: picked.vocab, text: await Deno.readTextFile(`${dir}/${picked.vocab}`) }
+      : undefined,
     readAsset: (name) => Deno.readTextFile(new URL(`../assets/${name}`, import.meta.url)),
   }, options);
+}
+
+/**
+ * The files a browser needs to assemble the model of directory `dir` (the model-files route serves
+ * them): its weights, config and tokenizer files, plus the family's default vocabulary when the
+ * directory has no tokenizer of its own.
+ */
+export async function modelDirectoryFiles(dir: string, loaded: LoadedModel): Promise<ModelFile[]> {
+  const names = await listDir(dir);
+  const picked = pickModelFiles(dir, names);
+  const file = async (name: string, path: string): Promise<ModelFile> => ({
+    name,
+    size: (await Deno.stat(path)).size,
+    open: async () => (await Deno.open(path, { read: true })).readable,
+  });
+  const out = await Promise.all(
+    Object.values(picked).filter((n): n is string => n !== undefined).map((n) => file(n, `${dir}/${n}`)),
+  );
+  const fallback = FAMILIES.get(loaded.family)?.defaultVocab;
+  if (!picked.tokenizer && !picked.vocab && fallback) {
+    out.push(await file(fallback, new URL(`../assets/${fallback}`, import.meta.url).pathname));
+  }
+  return out;
 }
 
 // The whole file, read in 16 MB pieces so a caller can show how far it got.

@@ -20,7 +20,8 @@ export {
   type LoadProgress,
   type ModelSource,
 } from "./assemble.ts";
-export { loadModel } from "./load.ts";
+export { loadModel, modelDirectoryFiles } from "./load.ts";
+export { type ModelFile, type ModelFileNames, pickModelFiles, readModelSource } from "./file_set.ts";
 export { backendSize, FAMILIES, type FamilySpec } from "./registry.ts";
 export { checkToken, createRecurrentModel, DEFAULT_SLOTS } from "./shared/runner.ts";
 export type { Family, ModelInfo, RecurrentModel, RecurrentState, StatePart, StepEntry } from "./types.ts";
