@@ -37,6 +37,8 @@ export interface GenerateRequest {
   readonly heldText?: string;
   /** Stops the generation (prefill included) at the next token or slice, throwing the signal's reason. */
   readonly signal?: StopSignal;
+  /** Ends the generation before its next token, as done with finish reason "cancelled" (a user's stop). */
+  readonly cancel?: { readonly cancelled: boolean };
   /** Structured output: only tokens that keep the text a valid prefix of this grammar are sampled. */
   readonly grammar?: Grammar;
 }
@@ -73,8 +75,11 @@ export interface TokenEvent {
 export interface DoneEvent {
   /** Event kind. */
   readonly type: "done";
-  /** "stop": a stop string or token, or a structured output's value is complete; "length": max_tokens reached. */
-  readonly finishReason: "stop" | "length";
+  /**
+   * "stop": a stop string or token, or a structured output's value is complete; "length": max_tokens
+   * reached; "cancelled": stopped by its user (a session's cancel).
+   */
+  readonly finishReason: "stop" | "length" | "cancelled";
   /** Text released at the end (held for a stop-string check or flushed); usually empty. */
   readonly text: string;
   /** Token counts of this generation. */
@@ -119,7 +124,7 @@ async function* decode(
   const stopIds = new Set(req.stopTokenIds ?? []);
   if (!req.ignoreEos && tokenizer.endOfText !== undefined) stopIds.add(tokenizer.endOfText);
   let generated = 0;
-  let finishReason: "stop" | "length" = "length";
+  let finishReason: DoneEvent["finishReason"] = "length";
   // Structured output (engine/constraint): disallowed logits masked before sampling, advanced after.
   const constraint = req.grammar && openConstraint(req.grammar, tokenizer, session, req.ignoreEos);
   // Complete already: resumed from a checkpoint taken as the value ended, so end as that run did.
@@ -127,6 +132,10 @@ async function* decode(
   if (valueComplete) finishReason = "stop";
   while (!valueComplete && generated < req.maxTokens) {
     req.signal?.throwIfAborted();
+    if (req.cancel?.cancelled) {
+      finishReason = "cancelled";
+      break;
+    }
     const logits = session.logits!;
     const choices = constraint ? constraint.mask(logits) : logits;
     if (!choices) {
@@ -171,7 +180,7 @@ async function* decode(
       break;
     }
   }
-  let text = finishReason === "length" || valueComplete ? stops.flush() : "";
+  let text = finishReason !== "stop" || valueComplete ? stops.flush() : "";
   session.constraint = undefined;
   if (req.flushAtEnd) {
     text += utf8.flush();

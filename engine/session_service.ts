@@ -314,6 +314,18 @@ export class SessionService {
   }
 
   /**
+   * Stops the session's generation before its next token: it checkpoints and ends with finish
+   * reason "cancelled" (followers see its `done` event). "idle" when none is running; "elsewhere"
+   * when another instance runs it (only the instance running a generation can stop it).
+   */
+  async cancel(id: string, who: Principal): Promise<"cancelled" | "idle" | "elsewhere"> {
+    const found = await this.#find(id, who);
+    if (this.#runner.cancel(id)) return "cancelled";
+    const running = found.meta.generation?.status === "running" && await this.#store.lease(id) !== undefined;
+    return running ? "elsewhere" : "idle";
+  }
+
+  /**
    * The events of the session's current or last generation after position `after` (all of them
    * when undefined), then the live ones until it ends, on whichever instance runs it. If that
    * generation was cut by a crash (running, lease expired), this instance resumes it.

@@ -171,6 +171,19 @@ export function sessionRoutes(app: Hono<AppEnv>, served: ServedModels): void {
     return c.json(await collect(id, events));
   });
 
+  // Stops the running generation; its stream ends with a `done` event (finish_reason "cancelled").
+  app.post("/v1/sessions/:id/cancel", async (c) => {
+    const id = c.req.param("id");
+    const outcome = await sessions.cancel(id, c.get("principal"));
+    if (outcome === "elsewhere") {
+      throw new ApiError(
+        409,
+        `Session ${id}'s generation runs on another instance, which alone can stop it: retry, or let it finish`,
+      );
+    }
+    return c.json({ id, object: "session.cancel", cancelled: outcome === "cancelled" });
+  });
+
   app.get("/v1/sessions/:id/stream", async (c) => {
     const id = c.req.param("id");
     const who = c.get("principal");
