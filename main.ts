@@ -12,7 +12,8 @@ import { loadProgress } from "./cli/load.ts";
 import { SessionService } from "./engine/mod.ts";
 import { MemoryStore, openDenoKvStore, openRedisStore, type StateStore } from "./store/mod.ts";
 import type { BackendName } from "./kernels/mod.ts";
-import { loadModel, ModelLoadError } from "./models/mod.ts";
+import { loadModel, modelDirectoryFiles, type ModelFile, ModelLoadError } from "./models/mod.ts";
+import { readPlayground } from "./playground/assets.ts";
 import { createApp, DEFAULT_LIMITS, type LogFormat } from "./routes/mod.ts";
 import { TokenizerLoadError } from "./tokenizers/mod.ts";
 
@@ -50,6 +51,7 @@ const threadsFlag = values.threads ?? Deno.env.get("THREADS");
 const threads = threadsFlag ? intFlag("threads", threadsFlag, 1) || 1 : undefined;
 
 const models = new Map();
+const modelFiles = new Map<string, ModelFile[]>();
 for (const dir of dirs) {
   const started = performance.now();
   // MB read with rate and ETA, then each later stage, on stderr while a model loads; cleared when done.
@@ -62,6 +64,7 @@ for (const dir of dirs) {
     });
   shown.end();
   models.set(loaded.id, loaded);
+  modelFiles.set(loaded.id, await modelDirectoryFiles(dir, loaded));
   const ms = Math.round(performance.now() - started);
   const b = loaded.model.backend;
   console.log(
@@ -105,6 +108,8 @@ const app = createApp({
   apiKeys: new Set((env("API_KEYS") ?? "").split(",").map((k) => k.trim()).filter(Boolean)),
   log: logFormat(env("LOG_FORMAT")),
   corsOrigins: new Set((env("CORS_ORIGINS") ?? "").split(",").map((o) => o.trim()).filter(Boolean)),
+  playground: await readPlayground(),
+  modelFiles,
 });
 const where = storePath.startsWith("redis://") ? `Redis (${storePath.replace(/\/\/[^@/]*@/, "//")})` : "";
 console.log(`sessions in ${storePath === "memory" ? "memory" : where || `Deno KV (${storePath})`}`);

@@ -7,11 +7,13 @@
  */
 
 import { Hono } from "hono";
-import { apiKeyAuth, hasValidKey } from "./auth.ts";
+import { apiKeyAuth } from "./auth.ts";
 import { chatRoutes } from "./chat.ts";
 import { completionRoutes } from "./completions.ts";
 import { errorJson, onError } from "./errors.ts";
+import { modelFileRoutes } from "./model_files.ts";
 import { modelRoutes } from "./models.ts";
+import { playgroundRoutes } from "./playground.ts";
 import { rateLimit } from "./rate_limit.ts";
 import { corsFor } from "./cors.ts";
 import { operationRoutes } from "./operations.ts";
@@ -24,6 +26,7 @@ import { tokenizeRoutes } from "./tokenize.ts";
 export { ApiError, onError } from "./errors.ts";
 export { DEFAULT_LIMITS, type Limits } from "./schemas.ts";
 export type { AppEnv, ServedModels } from "./served.ts";
+export type { Playground, PlaygroundAsset } from "./playground.ts";
 export type { LogFormat } from "./request_log.ts";
 
 /** The whole HTTP app over a set of loaded models. */
@@ -35,18 +38,13 @@ export function createApp(served: ServedModels): Hono<AppEnv> {
   app.notFound((c) =>
     errorJson(c, 404, `No route for ${c.req.method} ${c.req.path}`, "invalid_request_error")
   );
-  // Without a key, a server that has keys tells only that it is up.
-  app.get(
-    "/",
-    (c) =>
-      hasValidKey(c, served.apiKeys)
-        ? c.json({ status: "ok", models: [...served.models.keys()] })
-        : c.json({ status: "ok" }),
-  );
+  // The playground page for browsers; for other clients, that it is up (and, with a key, its models).
+  playgroundRoutes(app, served);
   const auth = apiKeyAuth(served.apiKeys);
   const limit = rateLimit(served.limits.requestsPerMinute);
   for (const path of ["/v1/*", "/tokenize", "/detokenize"]) app.use(path, auth, limit);
   operationRoutes(app, served);
+  modelFileRoutes(app, served); // before modelRoutes: its pattern would take /files too
   modelRoutes(app, served);
   completionRoutes(app, served);
   chatRoutes(app, served);

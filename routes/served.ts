@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import type { Principal, SessionService } from "../engine/mod.ts";
-import type { LoadedModel } from "../models/mod.ts";
+import type { LoadedModel, ModelFile } from "../models/mod.ts";
+import type { Playground } from "./playground.ts";
 import { ApiError } from "./errors.ts";
 import type { LogFormat } from "./request_log.ts";
 import type { Limits } from "./schemas.ts";
@@ -29,6 +30,10 @@ export interface ServedModels {
    * made in another's context.
    */
   readonly shutdown?: AbortSignal;
+  /** The playground page at `/` and its files (left out: `/` answers JSON only). */
+  readonly playground?: Playground;
+  /** The files of each model a browser may download to run it locally (GET /v1/models/{id}/files). */
+  readonly modelFiles?: ReadonlyMap<string, readonly ModelFile[]>;
 }
 
 /** What the app's middleware records on each request. */

@@ -19,6 +19,7 @@ const ALLOWED: Record<string, string[]> = {
   engine: ["models", "kernels", "tokenizers", "store"],
   routes: ["engine", "models", "kernels", "tokenizers"],
   cli: ["engine", "models", "kernels", "tokenizers", "routes"],
+  playground: ["engine", "models", "kernels", "tokenizers", "routes", "store"],
 };
 
 /** The runtime-neutral folders, and the only files in them that may use the Deno namespace. */

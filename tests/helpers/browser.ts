@@ -15,6 +15,10 @@ export const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find(
 /** A browser process: `run` evaluates `fn(arg)` in a page at `url` (navigating there if needed). */
 export interface Browser extends AsyncDisposable {
   run<A, R>(url: string, fn: (arg: A) => Promise<R> | R, arg: A): Promise<R>;
+  /** Reloads the current page. */
+  reload(): Promise<void>;
+  /** Saves a PNG of the current page at `path`. */
+  screenshot(path: string): Promise<void>;
 }
 
 /** Starts Chromium (headless) in a child process. */
@@ -40,13 +44,16 @@ export function openBrowser(executablePath: string): Browser {
     buffered = buffered.slice(at + 1);
     return line;
   };
+  const step = async (message: Record<string, unknown>) => {
+    await writer.write(new TextEncoder().encode(JSON.stringify(message) + "\n"));
+    const out = JSON.parse(await nextLine());
+    if ("error" in out) throw new Error(`in the page: ${out.error}`);
+    return out.value;
+  };
   return {
-    async run(url, fn, arg) {
-      await writer.write(new TextEncoder().encode(JSON.stringify({ url, fn: fn.toString(), arg }) + "\n"));
-      const out = JSON.parse(await nextLine());
-      if ("error" in out) throw new Error(`in the page: ${out.error}`);
-      return out.value;
-    },
+    run: (url, fn, arg) => step({ url, fn: fn.toString(), arg }),
+    reload: () => step({ reload: true }),
+    screenshot: (path) => step({ screenshot: path }),
     async [Symbol.asyncDispose]() {
       await writer.close();
       await reader.cancel().catch(() => {});

@@ -3,6 +3,8 @@
 // which Deno allows only with --allow-all, more than the test runner has.
 //
 //   deno run -A tests/helpers/chromium.ts CHROMIUM_PATH  < steps (JSON lines: {url, fn, arg})
+//
+// A step may instead reload the page ({reload: true}) or save a screenshot ({screenshot: PATH}).
 
 // Pinned here, not in deno.json (see dev_deps.ts); only this helper loads it.
 // deno-lint-ignore no-import-prefix
@@ -20,8 +22,18 @@ try {
     while ((at = buffered.indexOf("\n")) >= 0) {
       const step = JSON.parse(buffered.slice(0, at));
       buffered = buffered.slice(at + 1);
-      if (page.url() !== step.url) await page.goto(step.url);
       try {
+        if (step.reload) {
+          await page.reload();
+          console.log(JSON.stringify({ value: null }));
+          continue;
+        }
+        if (step.screenshot) {
+          await page.screenshot({ path: step.screenshot });
+          console.log(JSON.stringify({ value: null }));
+          continue;
+        }
+        if (page.url() !== step.url) await page.goto(step.url);
         const value = await page.evaluate(`(${step.fn})(${JSON.stringify(step.arg)})`);
         console.log(JSON.stringify({ value }));
       } catch (err) {

@@ -1,0 +1,39 @@
+/**
+ * Builds the playground's browser bundles (the page script and the local engine's Web Worker)
+ * into playground/dist/, or into the directory given. They are committed, so the server and the
+ * Workers bundle serve them without a build step; tests/playground_build_test.ts checks that the
+ * committed files match their sources.
+ *
+ *   deno task build:playground [OUT_DIR]
+ *
+ * @module
+ */
+
+const here = new URL(".", import.meta.url).pathname;
+const out = Deno.args[0] ?? `${here}dist`;
+const ENTRIES = ["app.ts", "local_worker.ts"];
+
+await Deno.mkdir(out, { recursive: true });
+for (const entry of ENTRIES) {
+  const target = `${out}/${entry.replace(/\.ts$/, ".js")}`;
+  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "bundle",
+      "--lock=deno.lock",
+      "--platform",
+      "browser",
+      "--minify",
+      "-o",
+      target,
+      `${here}${entry}`,
+    ],
+    cwd: `${here}..`,
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (code !== 0) {
+    console.error(new TextDecoder().decode(stderr));
+    Deno.exit(1);
+  }
+  console.log(`${target}: ${((await Deno.stat(target)).size / 1024).toFixed(0)} KB`);
+}
