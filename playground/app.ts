@@ -28,6 +28,8 @@ interface SavedSession {
   /** Where it generates: the server, or this browser's local engine (as `localId`). */
   where: "server" | "browser";
   localId?: string;
+  /** Turns the transcript had when the session moved into this browser. */
+  handoffAt?: number;
   /** A generation whose stream has not ended: the last event seen (reattached after a reload). */
   pending?: { last: number };
   tokens?: number;
@@ -319,6 +321,7 @@ async function handoff(): Promise<void> {
     const created = await (await call("browser", `/v1/sessions${query}`, octets("POST", blob))).json();
     s.where = "browser";
     s.localId = created.id;
+    s.handoffAt = s.turns.length;
     save();
     await refreshInfo(s);
   } catch (err) {
@@ -475,9 +478,14 @@ async function start(): Promise<void> {
   ui.remove.onclick = () => void removeSession().catch((e) => status(e.message));
   setState("loading");
   // A session left in the browser's engine is gone with the page: the server's copy (from the
-  // handoff) is what remains.
+  // handoff) is what remains, and the transcript goes back to that point.
   for (const s of sessions) {
-    if (s.where === "browser") (s.where = "server", s.localId = undefined);
+    if (s.where !== "browser") continue;
+    s.turns = s.turns.slice(0, s.handoffAt);
+    s.where = "server";
+    s.localId = undefined;
+    s.pending = undefined;
+    status("The page reloaded while a session ran in this browser: it continues from its handoff point");
   }
   await listModels();
   const wanted = new URLSearchParams(location.search).get("session");

@@ -37,3 +37,12 @@ for (const entry of ENTRIES) {
   }
   console.log(`${target}: ${((await Deno.stat(target)).size / 1024).toFixed(0)} KB`);
 }
+
+// The WASM kernels as base64 text, for the Workers bundle: it can serve a text module's bytes, but
+// a .wasm import is a compiled module there, whose bytes cannot be read back.
+for (const name of ["kernels.wasm", "kernels_baseline.wasm"]) {
+  const bytes = await Deno.readFile(`${here}../kernels/wasm/${name}`);
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 8192) binary += String.fromCharCode(...bytes.subarray(i, i + 8192));
+  await Deno.writeTextFile(`${out}/${name}.base64.txt`, btoa(binary));
+}

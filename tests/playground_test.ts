@@ -130,6 +130,21 @@ Deno.test({
         ...SAMPLING,
       });
       assert.equal(after.text, expected);
+
+      // Chat: the reply streams into a new session; then the page is photographed for the README.
+      await browser.run(page, setAndClick, { values: { mode: "chat" }, click: "new" });
+      await browser.run(page, setAndClick, {
+        values: { max_tokens: "60", temperature: "0.8", seed: "3", prompt: "Who made the heaven and the earth?" },
+        click: "send",
+      });
+      const reply = await browser.run(page, waitFor, { idle: true });
+      assert.match(reply.status, /^done/);
+      assert.ok(reply.text.length > 0);
+      assert.match(reply.state, /^\d+ tokens in \d+ KB/);
+      const shot = Deno.env.get("PLAYGROUND_SCREENSHOT") ?? `${await Deno.makeTempDir()}/playground.png`;
+      await browser.screenshot(shot);
+      const png = await Deno.readFile(shot);
+      assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47], "a PNG");
     } finally {
       server.child.kill("SIGTERM");
       await server.child.status;
@@ -181,11 +196,6 @@ Deno.test({
         headers: { "if-none-match": pinned.headers.get("etag")! },
       });
       assert.equal(again.status, 304);
-
-      const shot = Deno.env.get("PLAYGROUND_SCREENSHOT") ?? `${await Deno.makeTempDir()}/playground.png`;
-      await browser.screenshot(shot);
-      const png = await Deno.readFile(shot);
-      assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47], "a PNG");
     } finally {
       server.child.kill("SIGTERM");
       await server.child.status;

@@ -118,6 +118,28 @@ Deno.test({
       }
       assert.ok(texts[0].length > 0);
       assert.equal(texts[0], texts[1]);
+
+      // The playground: the same page and scripts, the kernels' bytes, and the model's files.
+      for (const base of [workers.base, deno.base]) {
+        const page = await fetch(`${base}/`, { headers: { accept: "text/html" } });
+        assert.match(await page.text(), /<title>Recurrent playground<\/title>/);
+        assert.equal((await (await fetch(`${base}/`)).json()).status, "ok", "other clients get JSON");
+        const script = await fetch(`${base}/playground/local_worker.js`);
+        assert.equal(await script.text(), await Deno.readTextFile(`${ROOT}playground/dist/local_worker.js`));
+        const kernels = await fetch(`${base}/playground/kernels.wasm`);
+        assert.equal(kernels.headers.get("content-type"), "application/wasm");
+        assert.deepEqual(
+          new Uint8Array(await kernels.arrayBuffer()),
+          await Deno.readFile(`${ROOT}kernels/wasm/kernels.wasm`),
+        );
+        const files = await (await fetch(`${base}/v1/models/rwkv7-kjv-4m/files`)).json();
+        assert.deepEqual(files.data.map((f: { name: string }) => f.name).sort(), [
+          "model.safetensors",
+          "vocab.txt",
+        ]);
+        const vocab = await fetch(`${base}/v1/models/rwkv7-kjv-4m/files/vocab.txt`);
+        assert.equal(await vocab.text(), await Deno.readTextFile(`${ROOT}assets/rwkv7-kjv-4m/vocab.txt`));
+      }
     } finally {
       deno.child.kill("SIGTERM");
       await deno.child.status;

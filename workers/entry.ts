@@ -3,6 +3,9 @@
  * model and the WASM kernels are bundled with the Worker (wrangler.toml's module rules) and the
  * model is assembled from those bytes once per isolate, on its first request.
  *
+ * The playground page is served at `/` from the same bundle (its scripts and the kernels' bytes
+ * as text modules).
+ *
  * Not yet: a Durable Object store. Sessions live in the isolate's memory (a MemoryStore), so they
  * last only as long as that isolate; completions and chat need no store.
  *
@@ -14,11 +17,16 @@ import weights from "../assets/rwkv7-kjv-4m/model.safetensors";
 import vocab from "../assets/rwkv7-kjv-4m/vocab.txt";
 import single from "../kernels/wasm/kernels.wasm";
 import baseline from "../kernels/wasm/kernels_baseline.wasm";
+import page from "../playground/page.html";
+import appScript from "../playground/dist/app.js";
+import localWorkerScript from "../playground/dist/local_worker.js";
+import kernelsBase64 from "../playground/dist/kernels.wasm.base64.txt";
+import baselineBase64 from "../playground/dist/kernels_baseline.wasm.base64.txt";
 import { provideKernelModule } from "../kernels/mod.ts";
-import { assembleModel } from "../models/mod.ts";
+import { assembleModel, type ModelFile } from "../models/mod.ts";
 import { SessionService } from "../engine/mod.ts";
 import { MemoryStore } from "../store/memory.ts";
-import { createApp, DEFAULT_LIMITS } from "../routes/mod.ts";
+import { createApp, DEFAULT_LIMITS, type Playground } from "../routes/mod.ts";
 
 /** Variables a deployment may set (wrangler.toml `[vars]` or secrets). */
 interface Env {
@@ -36,11 +44,17 @@ async function start(env: Env): Promise<App> {
   const started = Date.now();
   provideKernelModule(single, "single");
   provideKernelModule(baseline, "baseline");
+  const weightBytes = new Uint8Array(weights);
   const loaded = await assembleModel({
     where: DEFAULT_ID,
-    weights: { name: "model.safetensors", bytes: new Uint8Array(weights) },
+    weights: { name: "model.safetensors", bytes: weightBytes },
     vocab: { name: "vocab.txt", text: vocab },
   }, { threads: 1, slots: 4 });
+  const vocabBytes = new TextEncoder().encode(vocab);
+  const files: ModelFile[] = [
+    { name: "model.safetensors", size: weightBytes.length, open: () => Promise.resolve(weightBytes) },
+    { name: "vocab.txt", size: vocabBytes.length, open: () => Promise.resolve(vocabBytes) },
+  ];
   const models = new Map([[loaded.id, loaded]]);
   const sessions = new SessionService({ store: new MemoryStore(), models, defaultModel: loaded.id });
   const list = (v?: string) => new Set((v ?? "").split(",").map((s) => s.trim()).filter(Boolean));
@@ -55,7 +69,27 @@ async function start(env: Env): Promise<App> {
     sessions,
     apiKeys: list(env.API_KEYS),
     corsOrigins: list(env.CORS_ORIGINS),
+    playground: playground(),
+    modelFiles: new Map([[loaded.id, files]]),
   });
+}
+
+/** The playground page and its files, from the modules bundled with the Worker. */
+function playground(): Playground {
+  const script = "text/javascript; charset=utf-8";
+  const wasm = (base64: string) => ({
+    body: Uint8Array.from(atob(base64), (c) => c.charCodeAt(0)),
+    type: "application/wasm",
+  });
+  return {
+    page,
+    assets: new Map([
+      ["app.js", { body: appScript, type: script }],
+      ["local_worker.js", { body: localWorkerScript, type: script }],
+      ["kernels.wasm", wasm(kernelsBase64)],
+      ["kernels_baseline.wasm", wasm(baselineBase64)],
+    ]),
+  };
 }
 
 export default {

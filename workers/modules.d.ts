@@ -11,3 +11,15 @@ declare module "*.wasm" {
   const module: WebAssembly.Module;
   export default module;
 }
+declare module "*.html" {
+  const text: string;
+  export default text;
+}
+declare module "*/playground/dist/app.js" {
+  const text: string;
+  export default text;
+}
+declare module "*/playground/dist/local_worker.js" {
+  const text: string;
+  export default text;
+}
