@@ -13,7 +13,9 @@ Deno.test("playground/dist/ matches a fresh build of playground/*.ts (deno task 
     stderr: "piped",
   }).output();
   assert.equal(code, 0, new TextDecoder().decode(stderr));
-  for (const name of ["app.js", "local_worker.js", "kernels.wasm.base64.txt", "kernels_baseline.wasm.base64.txt"]) {
+  for (
+    const name of ["app.js", "local_worker.js", "kernels.wasm.base64.txt", "kernels_baseline.wasm.base64.txt"]
+  ) {
     const built = await Deno.readFile(`${out}/${name}`);
     const committed = await Deno.readFile(`${ROOT}playground/dist/${name}`);
     assert.ok(

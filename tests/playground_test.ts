@@ -134,7 +134,12 @@ Deno.test({
       // Chat: the reply streams into a new session; then the page is photographed for the README.
       await browser.run(page, setAndClick, { values: { mode: "chat" }, click: "new" });
       await browser.run(page, setAndClick, {
-        values: { max_tokens: "60", temperature: "0.8", seed: "3", prompt: "Who made the heaven and the earth?" },
+        values: {
+          max_tokens: "60",
+          temperature: "0.8",
+          seed: "3",
+          prompt: "Who made the heaven and the earth?",
+        },
         click: "send",
       });
       const reply = await browser.run(page, waitFor, { idle: true });
