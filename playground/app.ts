@@ -230,9 +230,24 @@ function take(s: SavedSession, e: SseEvent): void {
     s.pending = undefined;
     status(`error: ${data.message}`);
   }
+  if (e.event === "token") return soon();
   save();
-  if (s === active) render();
+  render();
 }
+
+/**
+ * Saves and redraws at most every 50 ms while tokens stream: the transcript and the last event id
+ * are saved together, so a reload replays from exactly what was saved.
+ */
+function soon(): void {
+  if (redraw !== undefined) return;
+  redraw = setTimeout(() => {
+    redraw = undefined;
+    save();
+    render();
+  }, 50);
+}
+let redraw: ReturnType<typeof setTimeout> | undefined;
 
 /** Picks up a server session's stream where the page last saw it (after a reload). */
 async function reattach(s: SavedSession): Promise<void> {
