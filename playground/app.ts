@@ -10,6 +10,7 @@
  */
 
 /// <reference lib="dom" />
+import { forgetState, keepState, keptState } from "./kept_states.ts";
 import { type LocalEngine, startLocalEngine } from "./local_client.ts";
 import { readSse, type SseEvent } from "./sse.ts";
 
@@ -154,6 +155,7 @@ async function adopt(id: string): Promise<void> {
 }
 
 async function refreshInfo(s: SavedSession): Promise<void> {
+  if (s.where === "browser" && !s.localId) return; // not loaded into this page yet
   const { where, id } = route(s);
   const info = await (await call(where, `/v1/sessions/${id}`)).json();
   s.tokens = info.tokens;
@@ -172,6 +174,7 @@ async function send(): Promise<void> {
   setState("generating");
   try {
     const s = active ?? await newSession();
+    await ensureLocal(s);
     const body: Record<string, unknown> = {
       stream: true,
       max_tokens: Number(ui.maxTokens.value) || 128,
@@ -195,6 +198,7 @@ async function send(): Promise<void> {
     render();
     detach = () => controller.abort();
     await show(s, readSse(res.body!));
+    if (s.where === "browser") await keepLocal(s);
   } catch (err) {
     if ((err as Error).name !== "AbortError") status(String((err as Error).message));
   } finally {
@@ -323,20 +327,12 @@ async function handoff(): Promise<void> {
   if (!s || s.where === "browser" || busy()) return;
   setState("loading");
   try {
-    local ??= startLocalEngine("/playground/local_worker.js");
-    if (local.model !== s.model) {
-      const started = performance.now();
-      const { backend } = await local.load(location.origin, s.model, ui.key.value.trim(), (done, total) => {
-        status(`downloading the model: ${(done / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB`);
-      });
-      status(`model ready in this browser (${backend}) in ${Math.round(performance.now() - started)} ms`);
-    }
+    await loadLocal(s.model);
     const blob = await (await call("server", `/v1/sessions/${s.id}/state`)).arrayBuffer();
-    const query = `?model=${encodeURIComponent(s.model)}`;
-    const created = await (await call("browser", `/v1/sessions${query}`, octets("POST", blob))).json();
+    s.localId = await importLocal(s.model, blob);
     s.where = "browser";
-    s.localId = created.id;
     s.handoffAt = s.turns.length;
+    await keepLocal(s);
     save();
     await refreshInfo(s);
   } catch (err) {
@@ -346,11 +342,45 @@ async function handoff(): Promise<void> {
   }
 }
 
+/** Starts the local engine with `model`, downloading it unless it is the one loaded. */
+async function loadLocal(model: string): Promise<void> {
+  local ??= startLocalEngine("/playground/local_worker.js");
+  if (local.model === model) return;
+  const started = performance.now();
+  const { backend } = await local.load(location.origin, model, ui.key.value.trim(), (done, total) => {
+    status(`downloading the model: ${(done / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB`);
+  });
+  status(`model ready in this browser (${backend}) in ${Math.round(performance.now() - started)} ms`);
+}
+
+/** A new local session from a state blob; its id. */
+async function importLocal(model: string, blob: ArrayBuffer): Promise<string> {
+  const query = `?model=${encodeURIComponent(model)}`;
+  return (await (await call("browser", `/v1/sessions${query}`, octets("POST", blob))).json()).id;
+}
+
+/** Saves a browser session's state (IndexedDB), so a reloaded page continues it. */
+async function keepLocal(s: SavedSession): Promise<void> {
+  const blob = await (await call("browser", `/v1/sessions/${s.localId}/state`)).arrayBuffer();
+  await keepState(s.id, { blob, turns: s.turns.length });
+}
+
+/** A browser session the page has not loaded since a reload: its kept state goes into the local engine. */
+async function ensureLocal(s: SavedSession): Promise<void> {
+  if (s.where !== "browser" || s.localId) return;
+  const kept = await keptState(s.id);
+  if (!kept) throw new Error("This session's browser state is gone: hand it over again from the server");
+  await loadLocal(s.model);
+  s.localId = await importLocal(s.model, kept.blob);
+  save();
+}
+
 async function handback(): Promise<void> {
   const s = active;
   if (!s || s.where !== "browser" || busy()) return;
   setState("loading");
   try {
+    await ensureLocal(s);
     const blob = await (await call("browser", `/v1/sessions/${s.localId}/state`)).arrayBuffer();
     try {
       await call("server", `/v1/sessions/${s.id}/state`, octets("PUT", blob));
@@ -362,6 +392,7 @@ async function handback(): Promise<void> {
     }
     s.where = "server";
     s.localId = undefined;
+    await forgetState(s.id).catch(() => {});
     save();
     status("handed back: the server continues from here");
     await refreshInfo(s);
@@ -387,6 +418,7 @@ async function fork(): Promise<void> {
 async function exportState(): Promise<void> {
   const s = active;
   if (!s) return;
+  await ensureLocal(s);
   const { where, id } = route(s);
   const blob = await (await call(where, `/v1/sessions/${id}/state`)).blob();
   const a = Object.assign(document.createElement("a"), {
@@ -492,15 +524,19 @@ async function start(): Promise<void> {
   };
   ui.remove.onclick = () => void removeSession().catch((e) => status(e.message));
   setState("loading");
-  // A session left in the browser's engine is gone with the page: the server's copy (from the
-  // handoff) is what remains, and the transcript goes back to that point.
+  // A session that ran in this browser continues from the state kept after its last generation
+  // there (loaded into the local engine on its next use); without one (the page closed mid-way
+  // through the first), from the server's copy, the handoff point.
   for (const s of sessions) {
     if (s.where !== "browser") continue;
-    s.turns = s.turns.slice(0, s.handoffAt);
-    s.where = "server";
     s.localId = undefined;
     s.pending = undefined;
-    status("The page reloaded while a session ran in this browser: it continues from its handoff point");
+    const kept = await keptState(s.id).catch(() => undefined);
+    s.turns = s.turns.slice(0, kept ? kept.turns : s.handoffAt);
+    if (!kept) {
+      s.where = "server";
+      status("A session that ran in this browser lost its local state: it continues from its handoff point");
+    }
   }
   await listModels();
   const wanted = new URLSearchParams(location.search).get("session");

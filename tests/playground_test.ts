@@ -2,8 +2,8 @@
 // The playground page in real Chromium (Debian's `chromium`, driven by playwright-core) against a
 // real server process: a streamed completion that is stopped; a reload mid-stream that reattaches
 // and ends with the exact text of an uninterrupted seeded run; and a session handed to the browser
-// (the same engine in a Web Worker), continued 30 tokens there, handed back and continued 30 more
-// on the server, equal to 60 tokens generated on the server alone.
+// (the same engine in a Web Worker), continued 30 tokens there, kept across a reload, handed back
+// and continued 30 more on the server, equal to 60 tokens generated on the server alone.
 //
 // PLAYGROUND_SCREENSHOT=docs/playground.png deno task test tests/playground_test.ts refreshes the
 // README's screenshot.
@@ -183,6 +183,10 @@ Deno.test({
       console.log(
         `in the browser: time to first token ${local.ttft}, decode ${local.speed}; state ${local.state}`,
       );
+      // A reload keeps the session in the browser (its state kept in IndexedDB after the generation).
+      await browser.reload();
+      const reloaded = await browser.run(page, waitFor, { idle: true, where: "this browser" });
+      assert.equal(reloaded.text, local.text);
       await browser.run(page, setAndClick, { values: {}, click: "handback" });
       await browser.run(page, waitFor, { idle: true, where: "server" });
       const rest = await api(server.base, `/v1/sessions/${session.id}/generate`, {
@@ -206,7 +210,10 @@ Deno.test({
       // Decode speed in the browser once warm (the 30 tokens above include the kernels' first runs).
       await browser.run(page, setAndClick, { values: {}, click: "handoff" });
       await browser.run(page, waitFor, { idle: true, where: "this browser" });
-      await browser.run(page, setAndClick, { values: { prompt: "", max_tokens: "300" }, click: "send" });
+      await browser.run(page, setAndClick, {
+        values: { mode: "completion", prompt: "", max_tokens: "300" },
+        click: "send",
+      });
       const warm = await browser.run(page, waitFor, { idle: true });
       assert.match(warm.status, /^done/);
       console.log(`in the browser, warm, 300 tokens: decode ${warm.speed}`);
