@@ -74,14 +74,16 @@ for (const dir of dirs) {
 
 const env = (name: string) => Deno.env.get(name);
 const storePath = values.store ?? env("STORE") ?? "sessions.kv";
+// On Deno Deploy (it sets DENO_DEPLOYMENT_ID) the file system is read-only: Deno KV is the
+// deployment's own database, opened without a path, unless --store names another store.
+const onDeploy = env("DENO_DEPLOYMENT_ID") !== undefined;
+const kvPath = onDeploy && !values.store ? undefined : storePath;
 const ttlMs = intFlag("SESSION_TTL_HOURS", env("SESSION_TTL_HOURS"), 168) * 3600 * 1000;
 const store: StateStore = storePath === "memory"
   ? new MemoryStore({ ttlMs })
   : storePath.startsWith("redis://")
   ? await openRedisStore(storePath, { ttlMs }).catch((err) => exitWith(err.message))
-  : await openDenoKvStore(Deno.env.get("DENO_DEPLOYMENT_ID") && !values.store ? undefined : storePath, {
-    ttlMs,
-  });
+  : await openDenoKvStore(kvPath, { ttlMs });
 const defaultModel = models.keys().next().value!;
 const sessions = new SessionService({
   store,
@@ -111,12 +113,24 @@ const app = createApp({
   playground: await readPlayground(),
   modelFiles,
 });
-const where = storePath.startsWith("redis://") ? `Redis (${storePath.replace(/\/\/[^@/]*@/, "//")})` : "";
-console.log(`sessions in ${storePath === "memory" ? "memory" : where || `Deno KV (${storePath})`}`);
-// Collect state left by expired sessions or interrupted writes, now and every hour.
+const where = storePath === "memory"
+  ? "memory"
+  : storePath.startsWith("redis://")
+  ? `Redis (${storePath.replace(/\/\/[^@/]*@/, "//")})`
+  : kvPath === undefined
+  ? "Deno KV (the deployment's database: Deno.openKv() with no path)"
+  : `Deno KV (${kvPath})`;
+console.log(`sessions in ${where}`);
+// Collect state left by expired sessions or interrupted writes every hour. A long-lived process
+// also sweeps as it starts; on Deno Deploy, whose isolates start often, Deno.cron runs it instead
+// (or, where cron is unavailable, a timer in isolates that live an hour).
 const sweep = () => sessions.sweep().catch((err) => console.error("sweep failed:", err));
-sweep();
-Deno.unrefTimer(setInterval(sweep, 3600 * 1000));
+if (onDeploy && typeof Deno.cron === "function") {
+  Deno.cron("sweep expired session state", "17 * * * *", async () => void await sweep());
+} else {
+  if (!onDeploy) sweep();
+  Deno.unrefTimer(setInterval(sweep, 3600 * 1000));
+}
 
 const server = (() => {
   try {

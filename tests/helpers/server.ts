@@ -25,10 +25,13 @@ export interface ServerProcess {
   stdout: () => string;
 }
 
-/** Spawns the server with `env` (PORT=0 picks a free port) and resolves once it listens. */
-export async function startServer(env: Record<string, string>): Promise<ServerProcess> {
+/**
+ * Spawns the server with `env` (PORT=0 picks a free port) and resolves once it listens; `args`
+ * replaces `deno task start`'s arguments to deno (a Deploy-shaped run names its own).
+ */
+export async function startServer(env: Record<string, string>, args = startArgs()): Promise<ServerProcess> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: startArgs(),
+    args,
     cwd: ROOT,
     env: { PORT: "0", HOST: "127.0.0.1", ...env },
     stdout: "piped",
