@@ -1,7 +1,10 @@
 import type { Op, Tensor, TensorDType } from "./ops.ts";
 
-/** The element types weights may have on disk and in backend memory. */
+/** The element types weights have in checkpoints. */
 export type WeightDType = "f32" | "f16" | "bf16";
+
+/** The formats of a matrix in backend memory: a checkpoint's element type, or quantized blocks (kernels/quant.ts). */
+export type MatrixDType = WeightDType | "q8" | "q4";
 
 /** A weight matrix held by a backend: row-major `[rows][cols]`. */
 export interface Matrix {
@@ -9,10 +12,12 @@ export interface Matrix {
   readonly rows: number;
   /** Number of columns (inputs). */
   readonly cols: number;
-  /** Element type of the weights. */
-  readonly dtype: WeightDType;
-  /** The raw elements, in the backend's memory: f32 values or 16-bit patterns. */
-  readonly data: Float32Array | Uint16Array;
+  /** Element type (or quantized format) of the weights. */
+  readonly dtype: MatrixDType;
+  /** The raw elements, in the backend's memory: f32 values, 16-bit patterns, or packed q8/q4 weights. */
+  readonly data: Float32Array | Uint16Array | Int8Array | Uint8Array;
+  /** q8 and q4: the f32 scale of each block of 32 columns, `[rows][cols / 32]`. */
+  readonly scales?: Float32Array;
 }
 
 /** Raw weights to hand to a backend: the elements of a `[rows][cols]` matrix. */
@@ -21,10 +26,12 @@ export interface MatrixSource {
   readonly rows: number;
   /** Number of columns (inputs). */
   readonly cols: number;
-  /** Element type of the weights. */
-  readonly dtype: WeightDType;
-  /** Little-endian element bytes, `rows * cols * (2 | 4)` of them. */
+  /** Element type (or quantized format) of the weights. */
+  readonly dtype: MatrixDType;
+  /** Little-endian element bytes, `rows * cols * (2 | 4)` of them (q8/q4: packed weights, then scales). */
   readonly bytes: Uint8Array;
+  /** The checkpoint tensor it came from, when known (which weights stay unquantized is decided by name). */
+  readonly name?: string;
 }
 
 /** Inputs of the RWKV-7 state update, each `[tokens][heads * headSize]` f32. */

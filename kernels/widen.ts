@@ -1,4 +1,5 @@
-import type { Matrix, WeightDType } from "./types.ts";
+import type { Matrix, MatrixDType } from "./types.ts";
+import { dequantizeRow } from "./quant.ts";
 
 const f32Scratch = new Float32Array(1);
 const u32Scratch = new Uint32Array(f32Scratch.buffer);
@@ -19,8 +20,12 @@ export function f16ToF32(bits: number): number {
   return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
-/** Widens row `r` of a matrix into `out` as f32. */
+/** Widens row `r` of a matrix into `out` as f32 (quantized rows dequantized). */
 export function widenTo(m: Matrix, r: number, out: Float32Array): void {
+  if (m.dtype === "q8" || m.dtype === "q4") {
+    dequantizeRow(m.dtype, m.data as Int8Array | Uint8Array, m.scales!, m.cols, r, out);
+    return;
+  }
   const o = r * m.cols;
   if (m.dtype === "f32") {
     out.set((m.data as Float32Array).subarray(o, o + m.cols));
@@ -31,8 +36,9 @@ export function widenTo(m: Matrix, r: number, out: Float32Array): void {
   for (let c = 0; c < m.cols; c++) out[c] = convert(src[o + c]);
 }
 
-/** Little-endian element bytes of any weight dtype, widened to a new f32 array. */
-export function bytesToF32(bytes: Uint8Array, dtype: WeightDType): Float32Array {
+/** Little-endian element bytes of a float weight dtype, widened to a new f32 array. */
+export function bytesToF32(bytes: Uint8Array, dtype: MatrixDType): Float32Array {
+  if (dtype === "q8" || dtype === "q4") throw new TypeError(`${dtype} bytes are blocks, not elements`);
   if (dtype === "f32") {
     return new Float32Array(bytes.slice().buffer, 0, bytes.byteLength / 4);
   }
@@ -43,7 +49,7 @@ export function bytesToF32(bytes: Uint8Array, dtype: WeightDType): Float32Array 
   return out;
 }
 
-/** Bytes per element of a weight dtype. */
-export function dtypeBytes(dtype: WeightDType): number {
-  return dtype === "f32" ? 4 : 2;
+/** Bytes per element of a float weight dtype (q8: 1 and q4: ½ before their scales). */
+export function dtypeBytes(dtype: MatrixDType): number {
+  return dtype === "f32" ? 4 : dtype === "q8" ? 1 : dtype === "q4" ? 0.5 : 2;
 }

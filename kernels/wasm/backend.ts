@@ -1,5 +1,6 @@
 import type { Backend, Matrix, MatrixSource, Wkv7Inputs, Wkv7Shape } from "../types.ts";
 import { dtypeBytes } from "../widen.ts";
+import { isQuantized, packedBytes, QUANT_BLOCK } from "../quant.ts";
 import { kernelModule, wasmRelaxedSimdSupported, wasmSimdSupported, wasmThreadsSupported } from "./loader.ts";
 import { OPS, ThreadPool } from "./pool.ts";
 import { type CpuKernels, cpuOpMethods } from "../cpu/execute.ts";
@@ -94,11 +95,38 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
     pool!.run(op(name), args, () => k[name](...part(0, 0, bound(1))));
   }
 
+  // q8/q4 weights: rows split between threads in tiles of 4, each part's packed rows and scales.
+  function matmulQuantized(m: Matrix, x: Float32Array, y: Float32Array, tokens: number): void {
+    const name = m.dtype === "q8" ? "matmul_q8" : "matmul_q4";
+    const rowBytes = dtypeBytes(m.dtype) * m.cols;
+    const [w, s, xp, yp] = [m.data.byteOffset, ptr(m.scales!), ptr(x), ptr(y)];
+    const nb = m.cols / QUANT_BLOCK;
+    const part = (i: number, r0: number, r1: number) => [
+      w + r0 * rowBytes,
+      s + 4 * r0 * nb,
+      xp,
+      yp + 4 * r0,
+      r1 - r0,
+      m.cols,
+      tokens,
+      scratch[i],
+      m.rows,
+    ];
+    if (pool && m.rows * m.cols * tokens >= minWork) split(name, m.rows, 4, part);
+    else k[name](...part(0, 0, m.rows));
+  }
+
   const kernels: CpuKernels & Pick<Backend, "matrix" | "f32" | "matvec"> = {
     matrix(src: MatrixSource): Matrix {
       const at = alloc(src.bytes.byteLength);
       new Uint8Array(buffer, at, src.bytes.byteLength).set(src.bytes);
       const n = src.rows * src.cols;
+      if (isQuantized(src.dtype)) {
+        const packed = packedBytes(src.dtype, src.rows, src.cols);
+        const data = src.dtype === "q8" ? new Int8Array(buffer, at, n) : new Uint8Array(buffer, at, packed);
+        const scales = new Float32Array(buffer, at + packed, n / QUANT_BLOCK);
+        return { rows: src.rows, cols: src.cols, dtype: src.dtype, data, scales };
+      }
       const data = src.dtype === "f32" ? new Float32Array(buffer, at, n) : new Uint16Array(buffer, at, n);
       return { rows: src.rows, cols: src.cols, dtype: src.dtype, data };
     },
@@ -106,10 +134,11 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
       return new Float32Array(buffer, alloc(length * 4), length);
     },
     matvec(m, x, y) {
+      if (isQuantized(m.dtype)) return kernels.matmul(m, x, y, 1);
       if (m.cols > scratchFloats) throw new RangeError(`Matrix has ${m.cols} columns, above maxCols`);
-      const name = `matvec_${m.dtype}` as const;
+      const name = `matvec_${m.dtype as "f32" | "f16" | "bf16"}` as const;
       const size = dtypeBytes(m.dtype);
-      const [w, xp, yp] = [ptr(m.data), ptr(x), ptr(y)];
+      const [w, xp, yp] = [ptr(m.data as Float32Array), ptr(x), ptr(y)];
       const part = (
         i: number,
         r0: number,
@@ -120,9 +149,10 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
     },
     matmul(m, x, y, tokens) {
       if (m.cols > scratchFloats / 4) throw new RangeError(`Matrix has ${m.cols} columns, above maxCols`);
-      const name = `matmul_${m.dtype}` as const;
+      if (isQuantized(m.dtype)) return matmulQuantized(m, x, y, tokens);
+      const name = `matmul_${m.dtype as "f32" | "f16" | "bf16"}` as const;
       const size = dtypeBytes(m.dtype);
-      const [w, xp, yp] = [ptr(m.data), ptr(x), ptr(y)];
+      const [w, xp, yp] = [ptr(m.data as Float32Array), ptr(x), ptr(y)];
       const part = (
         i: number,
         r0: number,

@@ -24,6 +24,8 @@ export const OPS = [
   "ssd_scan",
   "retention",
   "wkv4",
+  "matmul_q8",
+  "matmul_q4",
 ] as const;
 /** The op that ends a worker. */
 export const QUIT = 255;

@@ -1,4 +1,4 @@
-import { bytesToF32, type Matrix, type MatrixSource } from "../../kernels/mod.ts";
+import { bytesToF32, type Matrix, type MatrixSource, type WeightDType } from "../../kernels/mod.ts";
 import { ModelLoadError } from "../errors.ts";
 import { numel, type RawTensor, type TensorMap } from "../formats/tensor.ts";
 
@@ -25,6 +25,9 @@ export interface NormParams {
   readonly b: Float32Array;
   readonly eps: number;
 }
+
+/** A matrix as a checkpoint holds it: floats (before any quantization). */
+export type CheckpointMatrix = MatrixSource & { readonly dtype: WeightDType };
 
 /** Looks tensors up by name and checks their shapes, naming the tensor in every error. */
 export class TensorReader {
@@ -58,16 +61,16 @@ export class TensorReader {
   }
 
   /** A 2-D tensor of shape `[rows, cols]` as matrix source. */
-  matrix(name: string, rows: number, cols: number): MatrixSource {
+  matrix(name: string, rows: number, cols: number): CheckpointMatrix {
     const t = this.get(name);
     if (t.shape.length !== 2 || t.shape[0] !== rows || t.shape[1] !== cols) {
       throw new ModelLoadError(`Tensor "${name}" has shape [${t.shape}] but [${rows}, ${cols}] was expected`);
     }
-    return { rows, cols, dtype: t.dtype, bytes: t.bytes };
+    return { name, rows, cols, dtype: t.dtype, bytes: t.bytes };
   }
 
   /** A 2-D tensor stored as `[rows, cols]`, returned transposed as a `[cols][rows]` matrix source. */
-  transposed(name: string, rows: number, cols: number): MatrixSource {
+  transposed(name: string, rows: number, cols: number): CheckpointMatrix {
     const src = this.matrix(name, rows, cols);
     const size = src.dtype === "f32" ? 4 : 2;
     const out = new Uint8Array(src.bytes.byteLength);
@@ -78,7 +81,7 @@ export class TensorReader {
         for (let b = 0; b < size; b++) out[to + b] = src.bytes[from + b];
       }
     }
-    return { rows: cols, cols: rows, dtype: src.dtype, bytes: out };
+    return { name, rows: cols, cols: rows, dtype: src.dtype, bytes: out };
   }
 }
 

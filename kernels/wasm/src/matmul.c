@@ -175,3 +175,58 @@ ROW8_16(row8_bf16, bf16_even, bf16_odd, bf16_one)
 
 MATMUL16(matmul_f16, row8_f16, f16_even, f16_odd, f16_one)
 MATMUL16(matmul_bf16, row8_bf16, bf16_even, bf16_odd, bf16_one)
+
+// ---- quantized weights (kernels/quant.ts): blocks of 32 columns, an f32 scale each ----------
+// Each tile's 4 rows are dequantized into `wbuf` (weight × its block's scale, rounded to f32), then
+// multiplied exactly as f32 weights are (matmul_rows), one token or many: the sums are those of
+// matmul_f32 on the dequantized matrix, so a token's result does not depend on the batch. `s`
+// holds each row's cols / 32 scales. cols is a multiple of 32.
+
+typedef int8_t i8;
+typedef uint8_t u8;
+
+// 16 signed bytes as four f32 vectors, each times d, stored at out[0..16).
+static inline void store_i8x16(v128_t q, v128_t d, float *out) {
+  v128_t lo = wasm_i16x8_extend_low_i8x16(q), hi = wasm_i16x8_extend_high_i8x16(q);
+  wasm_v128_store(out, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_i32x4_extend_low_i16x8(lo)), d));
+  wasm_v128_store(out + 4, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_i32x4_extend_high_i16x8(lo)), d));
+  wasm_v128_store(out + 8, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_i32x4_extend_low_i16x8(hi)), d));
+  wasm_v128_store(out + 12, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_i32x4_extend_high_i16x8(hi)), d));
+}
+
+static void dequant_q8(const i8 *q, const float *s, int cols, float *out) {
+  for (int b = 0; b < cols / 32; b++) {
+    v128_t d = wasm_f32x4_splat(s[b]);
+    store_i8x16(wasm_v128_load(q + 32 * b), d, out + 32 * b);
+    store_i8x16(wasm_v128_load(q + 32 * b + 16), d, out + 32 * b + 16);
+  }
+}
+
+// Byte j of a block: weight j in the low nibble, weight j + 16 in the high one, each stored + 8.
+static void dequant_q4(const u8 *q, const float *s, int cols, float *out) {
+  v128_t mask = wasm_i8x16_splat(15), eight = wasm_i8x16_splat(8);
+  for (int b = 0; b < cols / 32; b++) {
+    v128_t d = wasm_f32x4_splat(s[b]);
+    v128_t bytes = wasm_v128_load(q + 16 * b);
+    store_i8x16(wasm_i8x16_sub(wasm_v128_and(bytes, mask), eight), d, out + 32 * b);
+    store_i8x16(wasm_i8x16_sub(wasm_u8x16_shr(bytes, 4), eight), d, out + 32 * b + 16);
+  }
+}
+
+#define MATMUL_Q(NAME, T, DEQUANT, ROW_BYTES)                                                           \
+  __attribute__((export_name(#NAME))) void NAME(const T *w, const float *s, const float *x, float *y,  \
+                                                int rows, int cols, int tokens, float *wbuf, int ystride) { \
+    int nb = cols / 32;                                                                                \
+    for (int r = 0; r < rows; r += 4) {                                                                \
+      int here = rows - r < 4 ? rows - r : 4;                                                          \
+      for (int i = 0; i < 4; i++) {                                                                    \
+        float *dst = wbuf + (long)i * cols;                                                            \
+        if (i < here) DEQUANT(w + (long)(r + i) * ROW_BYTES, s + (long)(r + i) * nb, cols, dst);      \
+        else for (int c = 0; c < cols; c++) dst[c] = 0.0f;                                             \
+      }                                                                                                \
+      matmul_rows(wbuf, x, y, r, rows, cols, cols, tokens, ystride);                                   \
+    }                                                                                                  \
+  }
+
+MATMUL_Q(matmul_q8, i8, dequant_q8, cols)
+MATMUL_Q(matmul_q4, u8, dequant_q4, cols / 2)
