@@ -7,7 +7,7 @@
  */
 
 import { exitOnUserMistakes, parseCommand } from "./cli/command.ts";
-import { DEFAULT_MODEL_DIR, intFlag } from "./cli/defaults.ts";
+import { DEFAULT_MODEL_DIR, intFlag, weightsFlag } from "./cli/defaults.ts";
 import { loadProgress } from "./cli/load.ts";
 import { SessionService } from "./engine/mod.ts";
 import { MemoryStore, openDenoKvStore, openRedisStore, type StateStore } from "./store/mod.ts";
@@ -19,8 +19,9 @@ import { TokenizerLoadError } from "./tokenizers/mod.ts";
 
 const USAGE =
   `Usage: deno task start [--model DIR]... [--port N] [--host H] [--store PATH|memory|redis://HOST:PORT/DB]
-                       [--backend wasm|reference] [--threads N]
+                       [--backend wasm|reference] [--threads N] [--weights int8|q4]
 Environment: MODEL (comma-separated dirs), PORT (default 8000), HOST (default 0.0.0.0),
+  WEIGHTS (int8 or q4: quantize the models' matrices as they load; default: the checkpoint's precision),
   STORE (Deno KV file, default sessions.kv; "memory" keeps sessions in this process only;
   redis://[:password@]host:port/db shares sessions between instances, with live streams),
   API_KEYS (comma-separated; none: no authentication), SESSION_TTL_HOURS (default 168),
@@ -41,6 +42,7 @@ const { values } = parseCommand(USAGE, {
   backend: { type: "string" },
   store: { type: "string" },
   threads: { type: "string" },
+  weights: { type: "string" },
 });
 
 const dirs = values.model ?? Deno.env.get("MODEL")?.split(",").filter(Boolean) ?? [DEFAULT_MODEL_DIR];
@@ -49,6 +51,7 @@ const hostname = values.host ?? Deno.env.get("HOST") ?? "0.0.0.0";
 const backend = (values.backend ?? Deno.env.get("BACKEND")) as BackendName | undefined;
 const threadsFlag = values.threads ?? Deno.env.get("THREADS");
 const threads = threadsFlag ? intFlag("threads", threadsFlag, 1) || 1 : undefined;
+const weights = weightsFlag(values.weights ?? Deno.env.get("WEIGHTS"));
 
 const models = new Map();
 const modelFiles = new Map<string, ModelFile[]>();
@@ -56,7 +59,7 @@ for (const dir of dirs) {
   const started = performance.now();
   // MB read with rate and ETA, then each later stage, on stderr while a model loads; cleared when done.
   const shown = loadProgress(dir);
-  const loaded = await loadModel(dir, { backend, threads, onProgress: shown.onProgress })
+  const loaded = await loadModel(dir, { backend, threads, weights, onProgress: shown.onProgress })
     .catch((err) => {
       shown.end();
       if (err instanceof ModelLoadError || err instanceof TokenizerLoadError) exitWith(err.message);
@@ -68,7 +71,9 @@ for (const dir of dirs) {
   const ms = Math.round(performance.now() - started);
   const b = loaded.model.backend;
   console.log(
-    `loaded ${loaded.id} (${loaded.family}, ${b.name} backend, ${b.threads} thread(s)) in ${ms} ms`,
+    `loaded ${loaded.id} (${loaded.family}, ${b.name} backend, ${b.threads} thread(s)${
+      weights ? `, ${weights} weights` : ""
+    }) in ${ms} ms`,
   );
 }
 

@@ -1,3 +1,6 @@
+import type { QuantFormat } from "../kernels/mod.ts";
+import { WEIGHT_FORMATS } from "../models/mod.ts";
+
 /** The model served when none is named: the small RWKV-7 trained on the KJV Bible (see assets/README.md). */
 export const DEFAULT_MODEL_DIR = new URL("../assets/rwkv7-kjv-4m", import.meta.url).pathname;
 
@@ -17,4 +20,12 @@ export function numberFlag(name: string, value: string | undefined, fallback: nu
   const n = Number(value);
   if (!Number.isFinite(n)) throw new TypeError(`--${name} must be a number, got "${value}"`);
   return n;
+}
+
+/** Parses `--weights` (int8 or q4; empty: the checkpoint's precision); throws a TypeError otherwise. */
+export function weightsFlag(value: string | undefined): QuantFormat | undefined {
+  if (value === undefined || value === "" || value === "checkpoint") return undefined;
+  const format = WEIGHT_FORMATS[value];
+  if (!format) throw new TypeError(`--weights must be int8 or q4, got "${value}"`);
+  return format;
 }

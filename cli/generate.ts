@@ -8,7 +8,7 @@
 import { DEFAULT_SAMPLING, generate, newSession, randomSeed } from "../engine/mod.ts";
 import type { BackendName } from "../kernels/mod.ts";
 import { exitOnUserMistakes, fail, parseCommand, USAGE_EXIT } from "./command.ts";
-import { DEFAULT_MODEL_DIR, intFlag, numberFlag } from "./defaults.ts";
+import { DEFAULT_MODEL_DIR, intFlag, numberFlag, weightsFlag } from "./defaults.ts";
 import { loadWithProgress } from "./load.ts";
 
 const USAGE = `Usage: deno task generate --prompt TEXT [options]
@@ -22,6 +22,7 @@ Streams a completion of TEXT to stdout.
   --seed S            seed of the sampler (default: random)
   --backend B         wasm (default) or reference
   --threads N         WASM threads (default 1)
+  --weights W         quantize the matrices as they load: int8 or q4 (default: the checkpoint's precision)
   --stats             print prompt size, time to first token and tokens/s to stderr
   -h, --help          this text`;
 
@@ -36,6 +37,7 @@ const { values } = parseCommand(USAGE, {
   seed: { type: "string" },
   backend: { type: "string" },
   threads: { type: "string" },
+  weights: { type: "string" },
   stats: { type: "boolean" },
 });
 
@@ -54,6 +56,7 @@ const threads = values.threads ? intFlag("threads", values.threads, 1) || 1 : un
 const loaded = await loadWithProgress(values.model ?? DEFAULT_MODEL_DIR, {
   backend: values.backend as BackendName | undefined,
   threads,
+  weights: weightsFlag(values.weights),
 });
 const session = newSession(loaded, seed);
 const prompt = loaded.tokenizer.encode(values.prompt);

@@ -15,16 +15,17 @@
 import { argmax, logSoftmax } from "../engine/mod.ts";
 import { WorldTokenizer } from "../tokenizers/mod.ts";
 import { exitOnUserMistakes, fail, parseCommand } from "./command.ts";
-import { DEFAULT_MODEL_DIR, intFlag } from "./defaults.ts";
+import { DEFAULT_MODEL_DIR, intFlag, weightsFlag } from "./defaults.ts";
 import { loadWithProgress } from "./load.ts";
 import { Progress } from "./progress.ts";
 
 const DEFAULT_DATA = new URL("../../shared/data/lambada_test.jsonl", import.meta.url).pathname;
-const USAGE = `Usage: deno task lambada [--model DIR] [--data FILE] [--limit N]
+const USAGE = `Usage: deno task lambada [--model DIR] [--data FILE] [--limit N] [--weights int8|q4]
 LAMBADA perplexity and last-word accuracy, teacher forced.
   --model DIR    model directory (default: the embedded model)
   --data FILE    LAMBADA test set as JSON lines {"text": ...} (default ${DEFAULT_DATA})
   --limit N      score only the first N passages
+  --weights W    quantize the matrices as they load: int8 or q4 (default: the checkpoint's precision)
   -h, --help     this text`;
 
 exitOnUserMistakes();
@@ -32,6 +33,7 @@ const { values } = parseCommand(USAGE, {
   model: { type: "string" },
   data: { type: "string" },
   limit: { type: "string" },
+  weights: { type: "string" },
 });
 const data = values.data ?? DEFAULT_DATA;
 const raw = await Deno.readTextFile(data).catch((err) => {
@@ -40,7 +42,9 @@ const raw = await Deno.readTextFile(data).catch((err) => {
 });
 const lines = raw.split("\n").filter((l) => l.trim());
 const limit = Math.min(intFlag("limit", values.limit, lines.length), lines.length);
-const loaded = await loadWithProgress(values.model ?? DEFAULT_MODEL_DIR);
+const loaded = await loadWithProgress(values.model ?? DEFAULT_MODEL_DIR, {
+  weights: weightsFlag(values.weights),
+});
 const progress = new Progress("scoring", { total: limit, unit: "passages", every: 1 });
 const prefix = loaded.tokenizer instanceof WorldTokenizer ? [0] : [];
 let nll = 0, correct = 0, count = 0;

@@ -1,4 +1,4 @@
-import type { BackendName } from "../kernels/mod.ts";
+import type { BackendName, QuantFormat } from "../kernels/mod.ts";
 import { type LoadedModel, loadModel, type LoadOptions, type LoadProgress } from "../models/mod.ts";
 import { Progress } from "./progress.ts";
 
@@ -44,7 +44,7 @@ export function loadProgress(dir: string): { onProgress: (p: LoadProgress) => vo
 /** Loads a model showing its progress (see {@linkcode loadProgress}), then one line: id, family, backend, time. */
 export async function loadWithProgress(
   dir: string,
-  options: { backend?: BackendName; threads?: number } = {},
+  options: { backend?: BackendName; threads?: number; weights?: QuantFormat } = {},
 ): Promise<LoadedModel> {
   const started = performance.now();
   const shown = loadProgress(dir);

@@ -6,7 +6,8 @@
  * @module
  */
 
-import { type BackendName, createBackend, wasmThreadsSupported } from "../kernels/mod.ts";
+import { type BackendName, createBackend, type QuantFormat, wasmThreadsSupported } from "../kernels/mod.ts";
+import { type QuantizedCount, quantizedSavings, quantizingBackend } from "./quantize.ts";
 import { HuggingFaceTokenizer, type Tokenizer, WorldTokenizer } from "../tokenizers/mod.ts";
 import { ModelLoadError } from "./errors.ts";
 import { parseSafetensors } from "./formats/safetensors.ts";
@@ -26,6 +27,10 @@ export interface LoadedModel {
   readonly tokenizer: Tokenizer;
   /** SHA-256 (hex) of the weight file: a saved state is only valid for this exact model. */
   readonly fingerprint: string;
+  /** The format its matrices were quantized into (`--weights`); absent: the checkpoint's precision. */
+  readonly weights?: QuantFormat;
+  /** With `weights`: the multiplied weights placed, and how many of them were quantized. */
+  readonly quantized?: QuantizedCount;
   /** The checkpoint's own chat template (Jinja, from tokenizer_config.json), if it has one. */
   readonly chatTemplate?: { readonly source: string; readonly bosToken?: string; readonly eosToken?: string };
 }
@@ -40,6 +45,8 @@ export interface LoadOptions {
   slots?: number;
   /** The model's id (default: the last segment of where it came from). */
   id?: string;
+  /** Quantize the multiplied matrices as they load (models/quantize.ts); default: the checkpoint's precision. */
+  weights?: QuantFormat;
   /** Told what the load is doing: bytes of the weight file read so far, then each later stage. */
   onProgress?: (progress: LoadProgress) => void;
   /**
@@ -95,7 +102,10 @@ export async function assembleModel(source: ModelSource, options: LoadOptions = 
   const big = total >= 64 * 1024 * 1024 && wasmThreadsSupported();
   const threads = options.threads ?? (big ? Math.max(1, navigator.hardwareConcurrency ?? 1) : 1);
   const slots = options.slots ?? DEFAULT_SLOTS;
-  const size = backendSize(spec, tensors, { chunk, slots, config });
+  const full = backendSize(spec, tensors, { chunk, slots, config });
+  const size = options.weights
+    ? { ...full, capacity: full.capacity - quantizedSavings(tensors, options.weights) }
+    : full;
   // Runtimes that define Worker but refuse WASM threads (some edge platforms) fall back to one thread.
   const backend = await createBackend({ ...size, threads }, options.backend).catch((err) => {
     if (threads === 1 || options.threads !== undefined) throw err;
@@ -103,9 +113,11 @@ export async function assembleModel(source: ModelSource, options: LoadOptions = 
     return createBackend({ ...size, threads: 1 }, options.backend);
   });
   let model: RecurrentModel, tokenizer: Tokenizer;
+  const quantized: QuantizedCount = { weights: 0, quantized: 0 };
   try {
     options.onProgress?.({ stage: "weights", done: 0, total });
-    model = createRecurrentModel({ ...spec.model(tensors, backend, config), backend, chunk, slots });
+    const placing = options.weights ? quantizingBackend(backend, options.weights, quantized) : backend;
+    model = createRecurrentModel({ ...spec.model(tensors, placing, config), backend, chunk, slots });
     options.onProgress?.({ stage: "tokenizer", done: 0, total });
     const picked = await pickTokenizer(source, spec.defaultVocab);
     tokenizer = picked.tokenizer;
@@ -118,7 +130,16 @@ export async function assembleModel(source: ModelSource, options: LoadOptions = 
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
   const fingerprint = [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
   const id = options.id ?? where.replace(/\/+$/, "").split("/").pop()!;
-  return { id, family, model, tokenizer, fingerprint, chatTemplate };
+  return {
+    id,
+    family,
+    model,
+    tokenizer,
+    fingerprint,
+    chatTemplate,
+    weights: options.weights,
+    quantized: options.weights ? quantized : undefined,
+  };
 }
 
 // The tokenizer, and what it came from (for messages).

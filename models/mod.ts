@@ -23,5 +23,6 @@ export {
 export { loadModel, modelDirectoryFiles } from "./load.ts";
 export { type ModelFile, type ModelFileNames, pickModelFiles, readModelSource } from "./file_set.ts";
 export { backendSize, FAMILIES, type FamilySpec } from "./registry.ts";
+export { keepsPrecision, WEIGHT_FORMATS } from "./quantize.ts";
 export { checkToken, createRecurrentModel, DEFAULT_SLOTS } from "./shared/runner.ts";
 export type { Family, ModelInfo, RecurrentModel, RecurrentState, StatePart, StepEntry } from "./types.ts";

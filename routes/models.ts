@@ -13,6 +13,7 @@ export function modelRoutes(app: Hono<AppEnv>, served: ServedModels): void {
     family: m.family,
     vocab_size: m.model.info.vocabSize,
     state_bytes: m.model.info.stateSize * 4,
+    weights: m.weights === "q8" ? "int8" : m.weights ?? "checkpoint",
   });
   app.get("/v1/models", (c) => c.json({ object: "list", data: [...served.models.values()].map(describe) }));
   app.get("/v1/models/:id{.+}", (c) => {

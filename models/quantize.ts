@@ -1,0 +1,78 @@
+/**
+ * Quantizing a model's weights as it loads (`--weights int8|q4`): every matrix the model multiplies
+ * goes to the backend in the chosen format (kernels/quant.ts), except those kept in the checkpoint's
+ * precision. Embeddings stay as they are (rows are looked up, not multiplied).
+ *
+ * @module
+ */
+
+import {
+  type Backend,
+  isQuantized,
+  type MatrixSource,
+  type QuantFormat,
+  quantizable,
+  quantizeMatrix,
+} from "../kernels/mod.ts";
+import type { TensorMap } from "./formats/tensor.ts";
+
+/** What `--weights` may name: int8 (q8) or 4-bit (q4). */
+export const WEIGHT_FORMATS: Readonly<Record<string, QuantFormat>> = { int8: "q8", q8: "q8", q4: "q4" };
+
+/**
+ * Tensors kept in the checkpoint's precision in every format: Mamba's x_proj (Δ, B and C) and
+ * dt_proj (Δ's projection), whose errors pass through exp(Δ·A) into every later state (llama.cpp
+ * keeps them too).
+ */
+const KEPT = [/(^|\.)x_proj\.weight$/, /(^|\.)dt_proj\.weight$/];
+
+/** Whether the matrix `name` stays in its checkpoint precision. */
+export function keepsPrecision(name: string | undefined): boolean {
+  return name !== undefined && KEPT.some((re) => re.test(name));
+}
+
+/** Whether a matrix source goes to the backend quantized. */
+function quantizes(src: MatrixSource): boolean {
+  return !isQuantized(src.dtype) && quantizable(src.cols) && !keepsPrecision(src.name);
+}
+
+/** Weights placed through a {@linkcode quantizingBackend}: how many, and how many of them quantized. */
+export interface QuantizedCount {
+  weights: number;
+  quantized: number;
+}
+
+/**
+ * `backend`, but matrices placed through it are quantized into `format` (where {@linkcode quantizes});
+ * `count` adds up what was placed.
+ */
+export function quantizingBackend(backend: Backend, format: QuantFormat, count?: QuantizedCount): Backend {
+  const placing: Backend = Object.create(backend);
+  Object.defineProperty(placing, "matrix", {
+    value: (src: MatrixSource) => {
+      const yes = quantizes(src);
+      if (count) {
+        count.weights += src.rows * src.cols;
+        if (yes) count.quantized += src.rows * src.cols;
+      }
+      return backend.matrix(yes ? quantizeMatrix(src, format) : src);
+    },
+  });
+  return placing;
+}
+
+/**
+ * Bytes fewer than the checkpoint's that the matrices take quantized: counted on 2-D tensors whose
+ * sides are both whole blocks (a matrix may be placed transposed), so the backend is never sized
+ * below what it will hold.
+ */
+export function quantizedSavings(tensors: TensorMap, format: QuantFormat): number {
+  let saved = 0;
+  for (const [name, t] of tensors) {
+    if (t.shape.length !== 2 || !quantizable(t.shape[0]) || !quantizable(t.shape[1])) continue;
+    if (keepsPrecision(name)) continue;
+    const n = t.shape[0] * t.shape[1];
+    saved += t.bytes.byteLength - n * (format === "q8" ? 1 : 0.5) - (n / 32) * 4;
+  }
+  return Math.max(0, saved);
+}
