@@ -19,6 +19,7 @@ import { Progress } from "../cli/progress.ts";
 import {
   measureWasmBandwidth,
   measureWasmFmaPeak,
+  type QuantFormat,
   wasmThreadsSupported,
   type WeightDType,
 } from "../kernels/mod.ts";
@@ -37,7 +38,7 @@ same run (bandwidth, FMA peak), batched decode, our matmul against onnxruntime-w
 store and resume timings. Prints Markdown tables; progress on stderr.
   --quick          fewer tokens per measurement (a smoke run)
   --section LIST   comma-separated: models,families,batch,peer,sessions (default: all)
-  --only DTYPE     in "models" and "families", only f32, f16 or bf16
+  --only FORMAT    in "models" and "families", only f32, f16, bf16, int8 or q4 (int8 and q4: bf16 quantized as it loads)
   --json FILE      also write the measurements as JSON
   -h, --help       this text`;
 
@@ -58,12 +59,21 @@ for (const s of sections) {
     Deno.exit(2);
   }
 }
-const DTYPES: WeightDType[] = ["f32", "f16", "bf16"];
-if (values.only && !DTYPES.includes(values.only as WeightDType)) {
-  console.error(`--only takes f32, f16 or bf16, got "${values.only}"`);
+/** Formats measured: the checkpoint's three element types, and bf16 quantized as it loads. */
+const FORMATS = ["f32", "f16", "bf16", "int8", "q4"] as const;
+type Format = typeof FORMATS[number];
+if (values.only && !FORMATS.includes(values.only as Format)) {
+  console.error(`--only takes ${FORMATS.join(", ")}, got "${values.only}"`);
   Deno.exit(2);
 }
-const dtypes = values.only ? [values.only as WeightDType] : DTYPES;
+const dtypes: readonly Format[] = values.only ? [values.only as Format] : FORMATS;
+/** The checkpoint element type a format starts from, and what it is quantized into. */
+const formatOf = (f: Format): { dtype: WeightDType; weights?: QuantFormat } =>
+  f === "int8"
+    ? { dtype: "bf16", weights: "q8" }
+    : f === "q4"
+    ? { dtype: "bf16", weights: "q4" }
+    : { dtype: f };
 const cores = navigator.hardwareConcurrency ?? 1;
 const threadCounts = [1, ...(cores > 1 && wasmThreadsSupported() ? [cores] : [])];
 
@@ -118,8 +128,9 @@ function measureEach(
       jobs.push({
         label: `${name} ${dtype} ${threads}T`,
         async run() {
-          tensors ??= make(dtype);
-          measurements.push(await measure(name, tensors, threads, roof, counts, config));
+          const { dtype: stored, weights } = formatOf(dtype);
+          tensors ??= make(stored);
+          measurements.push(await measure(name, tensors, threads, roof, counts, config, weights));
           if (threads === threadCounts.at(-1)) tensors = undefined;
         },
       });

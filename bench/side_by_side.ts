@@ -7,7 +7,8 @@
  * @module
  */
 
-import { createBackend, type WeightDType } from "../kernels/mod.ts";
+import { createBackend, type QuantFormat, quantizable } from "../kernels/mod.ts";
+import { keepsPrecision, quantizedSavings, quantizingBackend } from "../models/quantize.ts";
 import {
   backendSize,
   createRecurrentModel,
@@ -32,7 +33,8 @@ export interface Rooflines {
 /** One checkpoint, one format, one thread count. */
 export interface Measurement {
   readonly model: string;
-  readonly dtype: WeightDType;
+  /** The checkpoint's element type, or int8/q4 when quantized as it loaded. */
+  readonly dtype: string;
   readonly threads: number;
   /** MB of weights one decode step reads. */
   readonly weightMB: number;
@@ -50,11 +52,14 @@ export async function buildModel(
   tensors: TensorMap,
   threads: number,
   config?: Record<string, unknown>,
+  weights?: QuantFormat,
 ): Promise<RecurrentModel> {
   const spec = [...FAMILIES.values()].find((f) => f.detect(tensors, config))!;
   const size = backendSize(spec, tensors, { chunk: CHUNK, slots: DEFAULT_SLOTS, config });
+  if (weights) size.capacity -= quantizedSavings(tensors, weights);
   const backend = await createBackend({ ...size, threads }, "wasm");
-  return createRecurrentModel({ ...spec.model(tensors, backend, config), backend, chunk: CHUNK });
+  const placing = weights ? quantizingBackend(backend, weights) : backend;
+  return createRecurrentModel({ ...spec.model(tensors, placing, config), backend, chunk: CHUNK });
 }
 
 const EMBEDDINGS = new Set([
@@ -70,13 +75,18 @@ const HEADS = ["head.weight", "lm_head.weight", "output_projection.weight"];
  * head. Returns bytes, elements (each one multiply-add per token) and the head's elements
  * (prefill computes the head for the last token only).
  */
-export function decodeWeights(tensors: TensorMap): { bytes: number; elements: number; head: number } {
+export function decodeWeights(
+  tensors: TensorMap,
+  weights?: QuantFormat,
+): { bytes: number; elements: number; head: number } {
   let bytes = 0, elements = 0, head = 0;
   const tied = !HEADS.some((h) => tensors.has(h));
   for (const [name, t] of tensors) {
     if (EMBEDDINGS.has(name) && !tied) continue;
     const n = t.shape.reduce((a, b) => a * b, 1);
-    bytes += t.bytes.byteLength;
+    const quantized = weights && t.shape.length === 2 && quantizable(t.shape[0]) && quantizable(t.shape[1]) &&
+      !keepsPrecision(name);
+    bytes += quantized ? n * (weights === "q8" ? 1 : 0.5) + (n / 32) * 4 : t.bytes.byteLength;
     elements += n;
     if (HEADS.includes(name) || EMBEDDINGS.has(name)) head += n;
   }
@@ -131,17 +141,18 @@ export async function measure(
   roof: Rooflines,
   counts: { decode: number; prefill: number; batchSteps: number },
   config?: Record<string, unknown>,
+  weights?: QuantFormat,
 ): Promise<Measurement> {
-  const model = await buildModel(tensors, threads, config);
+  const model = await buildModel(tensors, threads, config, weights);
   try {
     const { decodeTps, prefillTps } = await measureSpeed(model, counts.decode, counts.prefill);
     const batch16 = threads === 1
       ? (await benchBatch(model, [16], counts.batchSteps)).find((r) => r.sessions === 16)!.gain
       : undefined;
-    const w = decodeWeights(tensors);
+    const w = decodeWeights(tensors, weights);
     return {
       model: name,
-      dtype: model.info.weightDType,
+      dtype: weights === "q8" ? "int8" : weights ?? model.info.weightDType,
       threads,
       weightMB: w.bytes / 1e6,
       decodeTps,

@@ -106,3 +106,62 @@ export function dequantizeRow(
     }
   }
 }
+
+/**
+ * How the WASM kernels quantize activations before their integer dot products: per block of 32,
+ * `x ≈ q · s` with `s = max|x| / 63` and q rounded half to even into -63..63.
+ */
+export function quantizeActivations(x: Float32Array, cols: number): { q: Int8Array; scales: Float32Array } {
+  const nb = cols / QUANT_BLOCK;
+  const rows = x.length / cols;
+  const q = new Int8Array(x.length), scales = new Float32Array(rows * nb);
+  for (let b = 0; b < rows * nb; b++) {
+    const o = b * QUANT_BLOCK;
+    let max = 0;
+    for (let i = 0; i < QUANT_BLOCK; i++) max = Math.max(max, Math.abs(x[o + i]));
+    scales[b] = Math.fround(max / 63);
+    const inv = max > 0 ? Math.fround(63 / max) : 0;
+    for (let i = 0; i < QUANT_BLOCK; i++) q[o + i] = roundHalfEven(Math.fround(x[o + i] * inv));
+  }
+  return { q, scales };
+}
+
+function roundHalfEven(v: number): number {
+  const r = Math.round(v);
+  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/**
+ * What the WASM kernels compute for a quantized matrix, in f64 (the test oracle): per row and
+ * token, Σ over blocks of (weight scale · activation scale) · Σ q_w · q_x.
+ */
+export function quantizedMatmulOracle(
+  format: QuantFormat,
+  packed: Int8Array | Uint8Array,
+  scales: Float32Array,
+  rows: number,
+  cols: number,
+  x: Float32Array,
+  tokens: number,
+): Float64Array {
+  const nb = cols / QUANT_BLOCK;
+  const { q: xq, scales: xs } = quantizeActivations(x, cols);
+  const unit = new Float32Array(rows * nb).fill(1);
+  const w = new Float32Array(cols);
+  const out = new Float64Array(tokens * rows);
+  for (let r = 0; r < rows; r++) {
+    dequantizeRow(format, packed, unit, cols, r, w); // the integer weights
+    for (let t = 0; t < tokens; t++) {
+      let sum = 0;
+      for (let b = 0; b < nb; b++) {
+        let dot = 0;
+        for (let i = 0; i < QUANT_BLOCK; i++) {
+          dot += w[b * QUANT_BLOCK + i] * xq[t * cols + b * QUANT_BLOCK + i];
+        }
+        sum += dot * scales[r * nb + b] * xs[t * nb + b];
+      }
+      out[t * rows + r] = sum;
+    }
+  }
+  return out;
+}

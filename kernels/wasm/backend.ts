@@ -1,5 +1,5 @@
 import type { Backend, Matrix, MatrixSource, Wkv7Inputs, Wkv7Shape } from "../types.ts";
-import { dtypeBytes } from "../widen.ts";
+import { dtypeBytes, widenTo } from "../widen.ts";
 import { isQuantized, packedBytes, QUANT_BLOCK } from "../quant.ts";
 import { kernelModule, wasmRelaxedSimdSupported, wasmSimdSupported, wasmThreadsSupported } from "./loader.ts";
 import { OPS, ThreadPool } from "./pool.ts";
@@ -52,6 +52,13 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
   const module = await kernelModule(shared ? "threads" : relaxed ? "single" : "baseline");
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
   const k = instance.exports as unknown as Record<typeof OPS[number], Kernel>;
+  const quantizeX = instance.exports.quantize_x as (
+    x: number,
+    tokens: number,
+    cols: number,
+    xq: number,
+    xs: number,
+  ) => void;
   const permute8 = instance.exports.permute8 as (
     x: number,
     tokens: number,
@@ -95,25 +102,51 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
     pool!.run(op(name), args, () => k[name](...part(0, 0, bound(1))));
   }
 
-  // q8/q4 weights: rows split between threads in tiles of 4, each part's packed rows and scales.
+  // q8/q4 weights (matmul.c): x is quantized once per call into `xq`, then the rows are split between
+  // threads in tiles of 4. Each quantized matrix has its blocks' 64 · Σ w beside it (`blockSums`).
+  const blockSums = new WeakMap<Matrix, number>();
+  let xq = { at: 0, scales: 0, bytes: 0 };
   function matmulQuantized(m: Matrix, x: Float32Array, y: Float32Array, tokens: number): void {
+    const nb = m.cols / QUANT_BLOCK;
+    if (tokens * m.cols > xq.bytes) {
+      const bytes = Math.max(tokens, 64) * m.cols;
+      xq = { at: alloc(bytes), scales: alloc((bytes / QUANT_BLOCK) * 4), bytes };
+    }
+    quantizeX(ptr(x), tokens, m.cols, xq.at, xq.scales);
     const name = m.dtype === "q8" ? "matmul_q8" : "matmul_q4";
     const rowBytes = dtypeBytes(m.dtype) * m.cols;
-    const [w, s, xp, yp] = [m.data.byteOffset, ptr(m.scales!), ptr(x), ptr(y)];
-    const nb = m.cols / QUANT_BLOCK;
-    const part = (i: number, r0: number, r1: number) => [
+    const [w, s, b, yp] = [m.data.byteOffset, ptr(m.scales!), blockSums.get(m)!, ptr(y)];
+    const part = (_i: number, r0: number, r1: number) => [
       w + r0 * rowBytes,
       s + 4 * r0 * nb,
-      xp,
+      b + 4 * r0 * nb,
+      xq.at,
+      xq.scales,
       yp + 4 * r0,
       r1 - r0,
       m.cols,
       tokens,
-      scratch[i],
       m.rows,
     ];
     if (pool && m.rows * m.cols * tokens >= minWork) split(name, m.rows, 4, part);
     else k[name](...part(0, 0, m.rows));
+  }
+
+  // 64 × the sum of each block's weights, for the relaxed-SIMD dot products' offset x.
+  function placeBlockSums(m: Matrix): void {
+    const nb = m.cols / QUANT_BLOCK;
+    const sums = new Int32Array(buffer, alloc(m.rows * nb * 4), m.rows * nb);
+    const row = new Float32Array(m.cols);
+    const unit = { ...m, scales: new Float32Array(m.rows * nb).fill(1) };
+    for (let r = 0; r < m.rows; r++) {
+      widenTo(unit, r, row);
+      for (let b = 0; b < nb; b++) {
+        let sum = 0;
+        for (let i = 0; i < QUANT_BLOCK; i++) sum += row[b * QUANT_BLOCK + i];
+        sums[r * nb + b] = 64 * sum;
+      }
+    }
+    blockSums.set(m, sums.byteOffset);
   }
 
   const kernels: CpuKernels & Pick<Backend, "matrix" | "f32" | "matvec"> = {
@@ -125,7 +158,9 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
         const packed = packedBytes(src.dtype, src.rows, src.cols);
         const data = src.dtype === "q8" ? new Int8Array(buffer, at, n) : new Uint8Array(buffer, at, packed);
         const scales = new Float32Array(buffer, at + packed, n / QUANT_BLOCK);
-        return { rows: src.rows, cols: src.cols, dtype: src.dtype, data, scales };
+        const m: Matrix = { rows: src.rows, cols: src.cols, dtype: src.dtype, data, scales };
+        placeBlockSums(m);
+        return m;
       }
       const data = src.dtype === "f32" ? new Float32Array(buffer, at, n) : new Uint16Array(buffer, at, n);
       return { rows: src.rows, cols: src.cols, dtype: src.dtype, data };

@@ -177,56 +177,112 @@ MATMUL16(matmul_f16, row8_f16, f16_even, f16_odd, f16_one)
 MATMUL16(matmul_bf16, row8_bf16, bf16_even, bf16_odd, bf16_one)
 
 // ---- quantized weights (kernels/quant.ts): blocks of 32 columns, an f32 scale each ----------
-// Each tile's 4 rows are dequantized into `wbuf` (weight × its block's scale, rounded to f32), then
-// multiplied exactly as f32 weights are (matmul_rows), one token or many: the sums are those of
-// matmul_f32 on the dequantized matrix, so a token's result does not depend on the batch. `s`
-// holds each row's cols / 32 scales. cols is a multiple of 32.
+// Integer dot products. Each token's x is first quantized per block of 32 (quantize_x): x ≈ q · xs
+// with xs = max|x| / 63 and q in -63..63, stored offset by 64 (1..127) so it is a 7-bit unsigned
+// operand. A block's sum Σ w·q is then exact in i32: with relaxed SIMD, two i8 × i7 dot-adds on
+// the offset values, less 64 · Σ w (`wb`, one i32 per block, computed as the matrix is placed);
+// without, the same sum through 16-bit dot products. Per (row, token): an f32 vector accumulates
+// f32(block sum) × (ws · xs) over the blocks in order, then a horizontal sum: the same arithmetic
+// for one token or many, and on both builds.
 
 typedef int8_t i8;
 typedef uint8_t u8;
 
-// 16 signed bytes as four f32 vectors, each times d, stored at out[0..16).
-static inline void store_i8x16(v128_t q, v128_t d, float *out) {
-  v128_t lo = wasm_i16x8_extend_low_i8x16(q), hi = wasm_i16x8_extend_high_i8x16(q);
-  wasm_v128_store(out, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_i32x4_extend_low_i16x8(lo)), d));
-  wasm_v128_store(out + 4, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_i32x4_extend_high_i16x8(lo)), d));
-  wasm_v128_store(out + 8, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_i32x4_extend_low_i16x8(hi)), d));
-  wasm_v128_store(out + 12, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_i32x4_extend_high_i16x8(hi)), d));
-}
-
-static void dequant_q8(const i8 *q, const float *s, int cols, float *out) {
-  for (int b = 0; b < cols / 32; b++) {
-    v128_t d = wasm_f32x4_splat(s[b]);
-    store_i8x16(wasm_v128_load(q + 32 * b), d, out + 32 * b);
-    store_i8x16(wasm_v128_load(q + 32 * b + 16), d, out + 32 * b + 16);
+// x[tokens][cols] -> xq[tokens][cols] (q + 64) and xs[tokens][cols / 32].
+__attribute__((export_name("quantize_x"))) void quantize_x(const float *x, int tokens, int cols, u8 *xq,
+                                                           float *xs) {
+  int nb = cols / 32;
+  for (long t = 0; t < tokens; t++) {
+    for (int b = 0; b < nb; b++) {
+      const float *v = x + t * cols + 32 * b;
+      v128_t m = wasm_f32x4_splat(0);
+      for (int i = 0; i < 32; i += 4) m = wasm_f32x4_max(m, wasm_f32x4_abs(wasm_v128_load(v + i)));
+      float max = wasm_f32x4_extract_lane(m, 0);
+      for (int l = 1; l < 4; l++) {
+        float e = l == 1 ? wasm_f32x4_extract_lane(m, 1) : l == 2 ? wasm_f32x4_extract_lane(m, 2)
+                                                                 : wasm_f32x4_extract_lane(m, 3);
+        if (e > max) max = e;
+      }
+      xs[t * nb + b] = max / 63.0f;
+      v128_t inv = wasm_f32x4_splat(max > 0 ? 63.0f / max : 0.0f), off = wasm_i16x8_splat(64);
+      for (int i = 0; i < 32; i += 16) {
+        v128_t q[4];
+        for (int j = 0; j < 4; j++)
+          q[j] = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(v + i + 4 * j), inv)));
+        v128_t lo = wasm_i16x8_add(wasm_i16x8_narrow_i32x4(q[0], q[1]), off);
+        v128_t hi = wasm_i16x8_add(wasm_i16x8_narrow_i32x4(q[2], q[3]), off);
+        wasm_v128_store(xq + t * cols + 32 * b + i, wasm_u8x16_narrow_i16x8(lo, hi));
+      }
+    }
   }
 }
 
-// Byte j of a block: weight j in the low nibble, weight j + 16 in the high one, each stored + 8.
-static void dequant_q4(const u8 *q, const float *s, int cols, float *out) {
-  v128_t mask = wasm_i8x16_splat(15), eight = wasm_i8x16_splat(8);
-  for (int b = 0; b < cols / 32; b++) {
-    v128_t d = wasm_f32x4_splat(s[b]);
-    v128_t bytes = wasm_v128_load(q + 16 * b);
-    store_i8x16(wasm_i8x16_sub(wasm_v128_and(bytes, mask), eight), d, out + 32 * b);
-    store_i8x16(wasm_i8x16_sub(wasm_u8x16_shr(bytes, 4), eight), d, out + 32 * b + 16);
-  }
+// Σ w·(x − 64) over 16 columns, added to acc (i32x4). w: 16 signed weights; x: 16 offset values.
+static inline v128_t dot16(v128_t w, v128_t x, v128_t acc) {
+#ifdef __wasm_relaxed_simd__
+  return wasm_i32x4_relaxed_dot_i8x16_i7x16_add(w, x, acc);
+#else
+  v128_t off = wasm_i16x8_splat(64);
+  v128_t xl = wasm_i16x8_sub(wasm_u16x8_extend_low_u8x16(x), off);
+  v128_t xh = wasm_i16x8_sub(wasm_u16x8_extend_high_u8x16(x), off);
+  acc = wasm_i32x4_add(acc, wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(w), xl));
+  return wasm_i32x4_add(acc, wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(w), xh));
+#endif
 }
 
-#define MATMUL_Q(NAME, T, DEQUANT, ROW_BYTES)                                                           \
-  __attribute__((export_name(#NAME))) void NAME(const T *w, const float *s, const float *x, float *y,  \
-                                                int rows, int cols, int tokens, float *wbuf, int ystride) { \
+// The block's integer sum Σ w·q, as 4 lanes. With relaxed SIMD the dot products see x + 64, so
+// they start from −64 · Σ w (`bias`) in lane 0; without, they subtract the offset themselves.
+static inline v128_t block_sum(v128_t w0, v128_t w1, const u8 *x, int32_t bias) {
+#ifdef __wasm_relaxed_simd__
+  v128_t acc = wasm_i32x4_make(-bias, 0, 0, 0);
+#else
+  (void)bias;
+  v128_t acc = wasm_i32x4_splat(0);
+#endif
+  acc = dot16(w0, wasm_v128_load(x), acc);
+  return dot16(w1, wasm_v128_load(x + 16), acc);
+}
+
+// A q4 block's 16 bytes as its 32 signed weights: two vectors of 16.
+static inline void unpack_q4(const u8 *q, v128_t *w0, v128_t *w1) {
+  v128_t bytes = wasm_v128_load(q), eight = wasm_i8x16_splat(8);
+  *w0 = wasm_i8x16_sub(wasm_v128_and(bytes, wasm_i8x16_splat(15)), eight);
+  *w1 = wasm_i8x16_sub(wasm_u8x16_shr(bytes, 4), eight);
+}
+
+// Rows [0, rows) of y for each token: 4 rows at a time, every token against them while they are
+// in cache. w rows are `row_bytes` apart; ws and wb hold nb = cols / 32 values per row.
+#define MATMUL_Q(NAME, T, ROW_BYTES, LOAD)                                                              \
+  __attribute__((export_name(#NAME))) void NAME(const T *w, const float *ws, const int32_t *wb,        \
+                                                const u8 *xq, const float *xs, float *y, int rows,     \
+                                                int cols, int tokens, int ystride) {                   \
     int nb = cols / 32;                                                                                \
     for (int r = 0; r < rows; r += 4) {                                                                \
       int here = rows - r < 4 ? rows - r : 4;                                                          \
-      for (int i = 0; i < 4; i++) {                                                                    \
-        float *dst = wbuf + (long)i * cols;                                                            \
-        if (i < here) DEQUANT(w + (long)(r + i) * ROW_BYTES, s + (long)(r + i) * nb, cols, dst);      \
-        else for (int c = 0; c < cols; c++) dst[c] = 0.0f;                                             \
+      for (long t = 0; t < tokens; t++) {                                                              \
+        v128_t acc[4];                                                                                 \
+        for (int i = 0; i < 4; i++) acc[i] = wasm_f32x4_splat(0);                                      \
+        const u8 *x = xq + t * cols;                                                                   \
+        for (int b = 0; b < nb; b++) {                                                                 \
+          float sx = xs[t * nb + b];                                                                   \
+          for (int i = 0; i < here; i++) {                                                             \
+            long row = r + i;                                                                          \
+            v128_t w0, w1;                                                                             \
+            LOAD(w + row * (ROW_BYTES), b, &w0, &w1);                                                  \
+            v128_t sum = block_sum(w0, w1, x + 32 * b, wb[row * nb + b]);                              \
+            FMA(acc[i], wasm_f32x4_convert_i32x4(sum), wasm_f32x4_splat(ws[row * nb + b] * sx));      \
+          }                                                                                            \
+        }                                                                                              \
+        for (int i = 0; i < here; i++) y[t * ystride + r + i] = hsum(acc[i]);                          \
       }                                                                                                \
-      matmul_rows(wbuf, x, y, r, rows, cols, cols, tokens, ystride);                                   \
     }                                                                                                  \
   }
 
-MATMUL_Q(matmul_q8, i8, dequant_q8, cols)
-MATMUL_Q(matmul_q4, u8, dequant_q4, cols / 2)
+static inline void load_q8(const i8 *row, int b, v128_t *w0, v128_t *w1) {
+  *w0 = wasm_v128_load(row + 32 * b);
+  *w1 = wasm_v128_load(row + 32 * b + 16);
+}
+static inline void load_q4(const u8 *row, int b, v128_t *w0, v128_t *w1) { unpack_q4(row + 16 * b, w0, w1); }
+
+MATMUL_Q(matmul_q8, i8, cols, load_q8)
+MATMUL_Q(matmul_q4, u8, cols / 2, load_q4)
