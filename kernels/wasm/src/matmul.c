@@ -232,15 +232,15 @@ static inline v128_t dot16(v128_t w, v128_t x, v128_t acc) {
 
 // The block's integer sum Σ w·q, as 4 lanes. With relaxed SIMD the dot products see x + 64, so
 // they start from −64 · Σ w (`bias`) in lane 0; without, they subtract the offset themselves.
-static inline v128_t block_sum(v128_t w0, v128_t w1, const u8 *x, int32_t bias) {
+static inline v128_t block_sum(v128_t w0, v128_t w1, v128_t x0, v128_t x1, int32_t bias) {
 #ifdef __wasm_relaxed_simd__
   v128_t acc = wasm_i32x4_make(-bias, 0, 0, 0);
 #else
   (void)bias;
   v128_t acc = wasm_i32x4_splat(0);
 #endif
-  acc = dot16(w0, wasm_v128_load(x), acc);
-  return dot16(w1, wasm_v128_load(x + 16), acc);
+  acc = dot16(w0, x0, acc);
+  return dot16(w1, x1, acc);
 }
 
 // A q4 block's 16 bytes as its 32 signed weights: two vectors of 16.
@@ -251,7 +251,9 @@ static inline void unpack_q4(const u8 *q, v128_t *w0, v128_t *w1) {
 }
 
 // Rows [0, rows) of y for each token: 4 rows at a time, every token against them while they are
-// in cache. w rows are `row_bytes` apart; ws and wb hold nb = cols / 32 values per row.
+// in cache; each block's activations are loaded once for the 4 rows. w rows are `row_bytes` apart;
+// ws and wb hold nb = cols / 32 values per row. A last tile with fewer rows repeats its last row
+// (computed, not stored).
 #define MATMUL_Q(NAME, T, ROW_BYTES, LOAD)                                                              \
   __attribute__((export_name(#NAME))) void NAME(const T *w, const float *ws, const int32_t *wb,        \
                                                 const u8 *xq, const float *xs, float *y, int rows,     \
@@ -259,21 +261,33 @@ static inline void unpack_q4(const u8 *q, v128_t *w0, v128_t *w1) {
     int nb = cols / 32;                                                                                \
     for (int r = 0; r < rows; r += 4) {                                                                \
       int here = rows - r < 4 ? rows - r : 4;                                                          \
+      long rr[4];                                                                                      \
+      for (int i = 0; i < 4; i++) rr[i] = r + (i < here ? i : here - 1);                               \
+      const T *w0 = w + rr[0] * (ROW_BYTES), *w1 = w + rr[1] * (ROW_BYTES);                            \
+      const T *w2 = w + rr[2] * (ROW_BYTES), *w3 = w + rr[3] * (ROW_BYTES);                            \
+      const float *s0 = ws + rr[0] * nb, *s1 = ws + rr[1] * nb, *s2 = ws + rr[2] * nb, *s3 = ws + rr[3] * nb; \
+      const int32_t *b0 = wb + rr[0] * nb, *b1 = wb + rr[1] * nb, *b2 = wb + rr[2] * nb, *b3 = wb + rr[3] * nb; \
       for (long t = 0; t < tokens; t++) {                                                              \
-        v128_t acc[4];                                                                                 \
-        for (int i = 0; i < 4; i++) acc[i] = wasm_f32x4_splat(0);                                      \
+        v128_t a0 = wasm_f32x4_splat(0), a1 = a0, a2 = a0, a3 = a0;                                    \
         const u8 *x = xq + t * cols;                                                                   \
+        const float *sx = xs + t * nb;                                                                 \
         for (int b = 0; b < nb; b++) {                                                                 \
-          float sx = xs[t * nb + b];                                                                   \
-          for (int i = 0; i < here; i++) {                                                             \
-            long row = r + i;                                                                          \
-            v128_t w0, w1;                                                                             \
-            LOAD(w + row * (ROW_BYTES), b, &w0, &w1);                                                  \
-            v128_t sum = block_sum(w0, w1, x + 32 * b, wb[row * nb + b]);                              \
-            FMA(acc[i], wasm_f32x4_convert_i32x4(sum), wasm_f32x4_splat(ws[row * nb + b] * sx));      \
-          }                                                                                            \
+          v128_t xa = wasm_v128_load(x + 32 * b), xb = wasm_v128_load(x + 32 * b + 16);                \
+          v128_t p0, p1;                                                                               \
+          LOAD(w0, b, &p0, &p1);                                                                       \
+          FMA(a0, wasm_f32x4_convert_i32x4(block_sum(p0, p1, xa, xb, b0[b])), wasm_f32x4_splat(s0[b] * sx[b])); \
+          LOAD(w1, b, &p0, &p1);                                                                       \
+          FMA(a1, wasm_f32x4_convert_i32x4(block_sum(p0, p1, xa, xb, b1[b])), wasm_f32x4_splat(s1[b] * sx[b])); \
+          LOAD(w2, b, &p0, &p1);                                                                       \
+          FMA(a2, wasm_f32x4_convert_i32x4(block_sum(p0, p1, xa, xb, b2[b])), wasm_f32x4_splat(s2[b] * sx[b])); \
+          LOAD(w3, b, &p0, &p1);                                                                       \
+          FMA(a3, wasm_f32x4_convert_i32x4(block_sum(p0, p1, xa, xb, b3[b])), wasm_f32x4_splat(s3[b] * sx[b])); \
         }                                                                                              \
-        for (int i = 0; i < here; i++) y[t * ystride + r + i] = hsum(acc[i]);                          \
+        float *out = y + t * ystride + r;                                                              \
+        out[0] = hsum(a0);                                                                             \
+        if (here > 1) out[1] = hsum(a1);                                                               \
+        if (here > 2) out[2] = hsum(a2);                                                               \
+        if (here > 3) out[3] = hsum(a3);                                                               \
       }                                                                                                \
     }                                                                                                  \
   }
