@@ -6,7 +6,13 @@
  * @module
  */
 
-import { type BackendName, createBackend, type QuantFormat, wasmThreadsSupported } from "../kernels/mod.ts";
+import {
+  type BackendName,
+  createBackend,
+  isQuantized,
+  type QuantFormat,
+  wasmThreadsSupported,
+} from "../kernels/mod.ts";
 import { type QuantizedCount, quantizedSavings, quantizingBackend } from "./quantize.ts";
 import { HuggingFaceTokenizer, type Tokenizer, WorldTokenizer } from "../tokenizers/mod.ts";
 import { ModelLoadError } from "./errors.ts";
@@ -102,10 +108,17 @@ export async function assembleModel(source: ModelSource, options: LoadOptions = 
   const big = total >= 64 * 1024 * 1024 && wasmThreadsSupported();
   const threads = options.threads ?? (big ? Math.max(1, navigator.hardwareConcurrency ?? 1) : 1);
   const slots = options.slots ?? DEFAULT_SLOTS;
+  // A checkpoint `deno task quantize` wrote is in its format already (its matrices stored quantized;
+  // those it could not store so, such as a tied head, are quantized here as they load).
+  const stored = [...tensors.values()].find((t) => isQuantized(t.dtype))?.dtype as QuantFormat | undefined;
+  if (stored && options.weights && options.weights !== stored) {
+    throw new ModelLoadError(
+      `${where}: its weights are stored as ${stored}; load it without --weights or as ${stored}`,
+    );
+  }
+  const weights = options.weights ?? stored;
   const full = backendSize(spec, tensors, { chunk, slots, config });
-  const size = options.weights
-    ? { ...full, capacity: full.capacity - quantizedSavings(tensors, options.weights) }
-    : full;
+  const size = weights ? { ...full, capacity: full.capacity - quantizedSavings(tensors, weights) } : full;
   // Runtimes that define Worker but refuse WASM threads (some edge platforms) fall back to one thread.
   const backend = await createBackend({ ...size, threads }, options.backend).catch((err) => {
     if (threads === 1 || options.threads !== undefined) throw err;
@@ -116,7 +129,7 @@ export async function assembleModel(source: ModelSource, options: LoadOptions = 
   const quantized: QuantizedCount = { weights: 0, quantized: 0 };
   try {
     options.onProgress?.({ stage: "weights", done: 0, total });
-    const placing = options.weights ? quantizingBackend(backend, options.weights, quantized) : backend;
+    const placing = weights ? quantizingBackend(backend, weights, quantized) : backend;
     model = createRecurrentModel({ ...spec.model(tensors, placing, config), backend, chunk, slots });
     options.onProgress?.({ stage: "tokenizer", done: 0, total });
     const picked = await pickTokenizer(source, spec.defaultVocab);
@@ -137,8 +150,8 @@ export async function assembleModel(source: ModelSource, options: LoadOptions = 
     tokenizer,
     fingerprint,
     chatTemplate,
-    weights: options.weights,
-    quantized: options.weights ? quantized : undefined,
+    weights,
+    quantized: weights ? quantized : undefined,
   };
 }
 

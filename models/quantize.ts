@@ -31,8 +31,8 @@ export function keepsPrecision(name: string | undefined): boolean {
   return name !== undefined && KEPT.some((re) => re.test(name));
 }
 
-/** Whether a matrix source goes to the backend quantized. */
-function quantizes(src: MatrixSource): boolean {
+/** Whether a float matrix source goes to the backend quantized. */
+export function quantizes(src: MatrixSource): boolean {
   return !isQuantized(src.dtype) && quantizable(src.cols) && !keepsPrecision(src.name);
 }
 
@@ -53,7 +53,7 @@ export function quantizingBackend(backend: Backend, format: QuantFormat, count?:
       const yes = quantizes(src);
       if (count) {
         count.weights += src.rows * src.cols;
-        if (yes) count.quantized += src.rows * src.cols;
+        if (yes || isQuantized(src.dtype)) count.quantized += src.rows * src.cols;
       }
       return backend.matrix(yes ? quantizeMatrix(src, format) : src);
     },
@@ -69,7 +69,9 @@ export function quantizingBackend(backend: Backend, format: QuantFormat, count?:
 export function quantizedSavings(tensors: TensorMap, format: QuantFormat): number {
   let saved = 0;
   for (const [name, t] of tensors) {
-    if (t.shape.length !== 2 || !quantizable(t.shape[0]) || !quantizable(t.shape[1])) continue;
+    if (
+      isQuantized(t.dtype) || t.shape.length !== 2 || !quantizable(t.shape[0]) || !quantizable(t.shape[1])
+    ) continue;
     if (keepsPrecision(name)) continue;
     const n = t.shape[0] * t.shape[1];
     saved += t.bytes.byteLength - n * (format === "q8" ? 1 : 0.5) - (n / 32) * 4;

@@ -1,4 +1,4 @@
-import type { Backend, WeightDType } from "../kernels/mod.ts";
+import type { Backend, MatrixDType } from "../kernels/mod.ts";
 
 /** The model families this service knows. */
 export type Family = "rwkv7" | "rwkv4" | "mamba" | "mamba2" | "retnet";
@@ -18,7 +18,7 @@ export interface ModelInfo {
   /** Logits per token (the embedding rows). */
   readonly vocabSize: number;
   /** The element type of the weights as loaded. */
-  readonly weightDType: WeightDType;
+  readonly weightDType: MatrixDType;
   /** The state's parts, in the order they sit in `RecurrentState.data`. */
   readonly stateParts: readonly StatePart[];
   /** Total f32 elements of a state. */

@@ -7,12 +7,33 @@
  * @module
  */
 
-import { dtypeBytes, type WeightDType } from "../../kernels/mod.ts";
+import {
+  dtypeBytes,
+  isQuantized,
+  type MatrixDType,
+  type QuantFormat,
+  type WeightDType,
+} from "../../kernels/mod.ts";
 import { ModelLoadError } from "../errors.ts";
 import { numel, type RawTensor, type TensorMap } from "./tensor.ts";
 
 const DTYPES: Record<string, WeightDType> = { F32: "f32", F16: "f16", BF16: "bf16" };
-const NAMES: Record<WeightDType, string> = { f32: "F32", f16: "F16", bf16: "BF16" };
+
+/**
+ * Quantized checkpoints (written by `deno task quantize`) say so in their metadata: `{"quantized": "q8"}`
+ * or `"q4"`. Each quantized matrix NAME of `[rows, cols]` is stored as NAME (I8 `[rows, cols]` for q8,
+ * U8 `[rows, cols / 2]` for q4: kernels/quant.ts's packing) and NAME.q_scales (F32 `[rows, cols / 32]`).
+ */
+export const QUANTIZED_METADATA = "quantized";
+/** The suffix of a quantized matrix's scales tensor. */
+export const SCALES_SUFFIX = ".q_scales";
+const NAMES: Record<WeightDType | "i8" | "u8", string> = {
+  f32: "F32",
+  f16: "F16",
+  bf16: "BF16",
+  i8: "I8",
+  u8: "U8",
+};
 const MAX_HEADER = 100 * 1024 * 1024;
 
 /** Parses a safetensors file held in memory; `file` names it in errors. */
@@ -33,19 +54,65 @@ export function parseSafetensors(bytes: Uint8Array, file = "safetensors file"): 
     throw new ModelLoadError(`${file}: header is not a JSON object`);
   }
   const data = bytes.subarray(8 + headerLength);
+  const meta = header.__metadata__ as Record<string, unknown> | undefined;
+  const quantized = meta?.[QUANTIZED_METADATA];
+  if (quantized !== undefined && quantized !== "q8" && quantized !== "q4") {
+    throw new ModelLoadError(
+      `${file}: metadata names an unknown quantized format ${JSON.stringify(quantized)}`,
+    );
+  }
   const tensors = new Map<string, RawTensor>();
   for (const [name, entry] of Object.entries(header)) {
-    if (name === "__metadata__") continue;
-    tensors.set(name, readEntry(name, entry, data, file));
+    if (name === "__metadata__" || (quantized && name.endsWith(SCALES_SUFFIX))) continue;
+    const scales = quantized ? header[name + SCALES_SUFFIX] : undefined;
+    tensors.set(
+      name,
+      scales === undefined
+        ? readEntry(name, entry, data, file)
+        : readQuantized(name, entry, scales, quantized as QuantFormat, data, file),
+    );
   }
   return tensors;
 }
 
-function readEntry(name: string, entry: unknown, data: Uint8Array, file: string): RawTensor {
+// A quantized matrix: its packed weights and its scales, joined as one tensor of shape [rows, cols].
+function readQuantized(
+  name: string,
+  entry: unknown,
+  scalesEntry: unknown,
+  format: QuantFormat,
+  data: Uint8Array,
+  file: string,
+): RawTensor {
+  const packed = readEntry(name, entry, data, file, format === "q8" ? "I8" : "U8");
+  const scales = readEntry(name + SCALES_SUFFIX, scalesEntry, data, file);
+  const [rows, width] = packed.shape;
+  const cols = format === "q8" ? width : width * 2;
+  if (packed.shape.length !== 2 || scales.dtype !== "f32" || numel(scales.shape) * 32 !== rows * cols) {
+    throw new ModelLoadError(`${file}: tensor "${name}" is not a ${format} matrix with its scales`);
+  }
+  const bytes = new Uint8Array(packed.bytes.byteLength + scales.bytes.byteLength);
+  bytes.set(packed.bytes);
+  bytes.set(scales.bytes, packed.bytes.byteLength);
+  return { name, dtype: format, shape: [rows, cols], bytes };
+}
+
+// One entry; `bytesOf` names the I8/U8 dtype a quantized matrix's packed weights must have.
+function readEntry(
+  name: string,
+  entry: unknown,
+  data: Uint8Array,
+  file: string,
+  bytesOf?: string,
+): RawTensor {
   const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
   const where = `${file}: tensor "${name}"`;
   if (typeof e !== "object" || e === null) throw new ModelLoadError(`${where} has no description`);
-  const dtype = typeof e.dtype === "string" ? DTYPES[e.dtype] : undefined;
+  const dtype: MatrixDType | undefined = bytesOf
+    ? (e.dtype === bytesOf ? "q8" : undefined) // one byte per stored element
+    : typeof e.dtype === "string"
+    ? DTYPES[e.dtype]
+    : undefined;
   if (!dtype) {
     throw new ModelLoadError(
       `${where} has unsupported dtype ${JSON.stringify(e.dtype)}: use F32, F16 or BF16`,
@@ -77,13 +144,13 @@ function readEntry(name: string, entry: unknown, data: Uint8Array, file: string)
       }`,
     );
   }
-  return { name, dtype, shape, bytes: data.subarray(start, end) };
+  return { name, dtype: bytesOf ? "q8" : dtype, shape, bytes: data.subarray(start, end) };
 }
 
-/** What a safetensors header says of one tensor. */
+/** What a safetensors header says of one tensor (I8/U8: a quantized matrix's packed weights). */
 export interface TensorEntry {
   readonly name: string;
-  readonly dtype: WeightDType;
+  readonly dtype: WeightDType | "i8" | "u8";
   readonly shape: readonly number[];
   /** Bytes of its data. */
   readonly byteLength: number;
@@ -118,7 +185,13 @@ export function writeSafetensors(
   metadata?: Record<string, string>,
 ): Uint8Array {
   const list = [...tensors];
-  const head = safetensorsHeader(list.map((t) => ({ ...t, byteLength: t.bytes.byteLength })), metadata);
+  const head = safetensorsHeader(
+    list.map((t) => {
+      if (isQuantized(t.dtype)) throw new TypeError(`Write quantized "${t.name}" as its stored parts`);
+      return { name: t.name, dtype: t.dtype, shape: t.shape, byteLength: t.bytes.byteLength };
+    }),
+    metadata,
+  );
   const out = new Uint8Array(head.byteLength + list.reduce((n, t) => n + t.bytes.byteLength, 0));
   out.set(head);
   let at = head.byteLength;

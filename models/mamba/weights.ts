@@ -1,5 +1,5 @@
 import { mambaStateSize } from "./state.ts";
-import type { Backend, Matrix, WeightDType } from "../../kernels/mod.ts";
+import type { Backend, Matrix, MatrixDType } from "../../kernels/mod.ts";
 import { bytesToF32 } from "../../kernels/mod.ts";
 import { ModelLoadError } from "../errors.ts";
 import type { TensorMap } from "../formats/tensor.ts";
@@ -42,7 +42,7 @@ export interface MambaLayer {
 /** All weights of a Mamba model. */
 export interface MambaWeights {
   readonly dims: MambaDims;
-  readonly dtype: WeightDType;
+  readonly dtype: MatrixDType;
   readonly emb: Matrix; // [vocab][d], host memory
   readonly layers: readonly MambaLayer[];
   readonly normF: Float32Array; // [d]

@@ -1,5 +1,5 @@
 import { mamba2StateSize } from "./state.ts";
-import type { Backend, Matrix, WeightDType } from "../../kernels/mod.ts";
+import type { Backend, Matrix, MatrixDType } from "../../kernels/mod.ts";
 import { ModelLoadError } from "../errors.ts";
 import type { TensorMap } from "../formats/tensor.ts";
 import { configNumber, configNumbers } from "../shared/config.ts";
@@ -47,7 +47,7 @@ export interface Mamba2Layer {
 /** All weights of a Mamba-2 model. */
 export interface Mamba2Weights {
   readonly dims: Mamba2Dims;
-  readonly dtype: WeightDType;
+  readonly dtype: MatrixDType;
   readonly emb: Matrix; // [vocab][d], host memory
   readonly layers: readonly Mamba2Layer[];
   readonly normF: Float32Array;

@@ -1,5 +1,5 @@
 import { retnetStateSize } from "./state.ts";
-import type { Backend, Matrix, WeightDType } from "../../kernels/mod.ts";
+import type { Backend, Matrix, MatrixDType } from "../../kernels/mod.ts";
 import { ModelLoadError } from "../errors.ts";
 import type { TensorMap } from "../formats/tensor.ts";
 import { configNumber } from "../shared/config.ts";
@@ -42,7 +42,7 @@ export interface RetNetLayer {
 /** All weights of a RetNet decoder. */
 export interface RetNetWeights {
   readonly dims: RetNetDims;
-  readonly dtype: WeightDType;
+  readonly dtype: MatrixDType;
   readonly emb: Matrix; // [vocab][d], host memory
   readonly embNorm: Float32Array | undefined; // layernorm_embedding (RMSNorm), if configured
   readonly layers: readonly RetNetLayer[];

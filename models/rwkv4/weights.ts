@@ -1,5 +1,5 @@
 import { rwkv4StateSize } from "./state.ts";
-import type { Backend, Matrix, WeightDType } from "../../kernels/mod.ts";
+import type { Backend, Matrix, MatrixDType } from "../../kernels/mod.ts";
 import { ModelLoadError } from "../errors.ts";
 import type { TensorMap } from "../formats/tensor.ts";
 import { configNumber, type ModelConfig } from "../shared/config.ts";
@@ -46,7 +46,7 @@ export interface Rwkv4Layer {
 /** All weights of an RWKV-4 model. */
 export interface Rwkv4Weights {
   readonly dims: Rwkv4Dims;
-  readonly dtype: WeightDType;
+  readonly dtype: MatrixDType;
   readonly emb: Matrix; // [vocab][C], host memory
   readonly preLn: NormParams;
   readonly layers: readonly Rwkv4Layer[];

@@ -1,5 +1,5 @@
 import { rwkv7StateSize } from "./state.ts";
-import type { Backend, Matrix, WeightDType } from "../../kernels/mod.ts";
+import type { Backend, Matrix, MatrixDType } from "../../kernels/mod.ts";
 import { ModelLoadError } from "../errors.ts";
 import type { TensorMap } from "../formats/tensor.ts";
 import { type Footprint, hostMatrix, type NormParams, tensorBytes, TensorReader } from "../shared/weights.ts";
@@ -55,7 +55,7 @@ export interface Rwkv7Layer {
 /** All weights of an RWKV-7 model, placed in a backend. */
 export interface Rwkv7Weights {
   readonly dims: Rwkv7Dims;
-  readonly dtype: WeightDType;
+  readonly dtype: MatrixDType;
   readonly emb: Matrix; // [vocab][C], kept in host memory (rows are looked up, never multiplied)
   readonly ln0: NormParams;
   readonly layers: readonly Rwkv7Layer[];

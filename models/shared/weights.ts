@@ -1,4 +1,4 @@
-import { bytesToF32, type Matrix, type MatrixSource, type WeightDType } from "../../kernels/mod.ts";
+import { bytesToF32, isQuantized, type Matrix, type MatrixSource } from "../../kernels/mod.ts";
 import { ModelLoadError } from "../errors.ts";
 import { numel, type RawTensor, type TensorMap } from "../formats/tensor.ts";
 
@@ -26,8 +26,8 @@ export interface NormParams {
   readonly eps: number;
 }
 
-/** A matrix as a checkpoint holds it: floats (before any quantization). */
-export type CheckpointMatrix = MatrixSource & { readonly dtype: WeightDType };
+/** A matrix as a checkpoint holds it: floats, or a quantized checkpoint's q8/q4 blocks. */
+export type CheckpointMatrix = MatrixSource;
 
 /** Looks tensors up by name and checks their shapes, naming the tensor in every error. */
 export class TensorReader {
@@ -72,6 +72,9 @@ export class TensorReader {
   /** A 2-D tensor stored as `[rows, cols]`, returned transposed as a `[cols][rows]` matrix source. */
   transposed(name: string, rows: number, cols: number): CheckpointMatrix {
     const src = this.matrix(name, rows, cols);
+    if (isQuantized(src.dtype)) {
+      throw new ModelLoadError(`Tensor "${name}" is stored quantized, but the model needs it transposed`);
+    }
     const size = src.dtype === "f32" ? 4 : 2;
     const out = new Uint8Array(src.bytes.byteLength);
     for (let r = 0; r < rows; r++) {
