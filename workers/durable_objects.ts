@@ -23,7 +23,9 @@ export interface StoreEnv {
 }
 
 /** The store's bindings out of a Worker's env, or undefined when wrangler.toml declares none. */
-export function storeBindings(env: Partial<StoreEnv>): StoreBindings | undefined {
+export function storeBindings(
+  env: Partial<StoreEnv>,
+): StoreBindings | undefined {
   if (!env.SESSIONS || !env.BLOBS || !env.OWNERS) return undefined;
   return { sessions: env.SESSIONS, blobs: env.BLOBS, owners: env.OWNERS };
 }
@@ -40,7 +42,10 @@ export class SessionObject extends DurableObject<StoreEnv> {
   /** Opens the session's tables. */
   constructor(ctx: DurableObjectState, env: StoreEnv) {
     super(ctx, env);
-    this.#record = new SessionRecord(ctx.storage, new Links(storeBindings(env)!, blobShards(env)));
+    this.#record = new SessionRecord(
+      ctx.storage,
+      new Links(storeBindings(env)!, blobShards(env)),
+    );
   }
   read() {
     return this.#record.read();
