@@ -1,11 +1,14 @@
 // One session, inside its own Durable Object: its metadata and version (compare-and-swap is a
-// plain check, the object being single-threaded), its generations' events, its lease, and an
-// outbox. Whatever a publish or a deletion must tell other objects (the blob shard: the new blob
-// is used, the old one is not; the owner: bytes and count) is written to the outbox in the same
-// transaction as the change, then sent; the object's alarm sends what a crash left unsent, and
-// deletes the session once its TTL has passed.
+// plain check, the object being single-threaded), its current generation's events (a new
+// generation's first publish drops the last one's), its lease, and an outbox (./outbox.ts):
+// whatever a publish or a deletion must tell other objects (the blob shard: the new blob is used,
+// the old one is not; the owner: bytes and count) is written there in the same transaction as the
+// change, then sent. The object's alarm sends what a crash left unsent and deletes the session
+// once its TTL has passed. Tables are made by the first write, so reading a session that does not
+// exist stores nothing, and an object left with nothing to keep deletes its storage.
 import type { Lease, SessionMeta, StoredEvent, VersionedMeta } from "../types.ts";
 import type { Links } from "./links.ts";
+import { Outbox } from "./outbox.ts";
 import { first, type ObjectStorage, rows, run } from "./sql.ts";
 
 /** A publish as the session's object takes it (the store pinned `meta.blob` first). */
@@ -40,53 +43,32 @@ export const PIN_TTL_MS = 120_000;
 const RETRY_MS = 10_000;
 
 interface MetaRow {
+  id: string;
   prefix: string;
   json: string;
   version: string;
   blob: string;
   owner: string | null;
+  generation: string | null;
   expires_at: number;
 }
 
-interface Job {
-  seq: number;
-  prefix: string;
-  kind: "settle" | "unpin" | "drop" | "own" | "disown";
-  session: string;
-  blob: string | null;
-  pin: string | null;
-  owner: string | null;
-  bytes: number | null;
-  updated_at: number | null;
-}
+const TABLES = [
+  "CREATE TABLE meta (k INTEGER PRIMARY KEY CHECK (k = 0), id TEXT, prefix TEXT, json TEXT, version TEXT, blob TEXT, owner TEXT, generation TEXT, expires_at INTEGER)",
+  "CREATE TABLE events (generation TEXT, position INTEGER, event TEXT, data TEXT, PRIMARY KEY (generation, position))",
+  "CREATE TABLE lease (k INTEGER PRIMARY KEY CHECK (k = 0), owner TEXT, expires_at INTEGER)",
+];
 
 /** See the module comment. */
 export class SessionRecord {
   readonly #storage: ObjectStorage;
-  readonly #links: Links;
-  #sending: Promise<void> = Promise.resolve();
+  readonly #outbox: Outbox;
+  #tables = false;
 
-  /** Opens the session's tables (created on first use); `links` reach the other objects. */
+  /** The session object over `storage`; `links` reach the other objects. */
   constructor(storage: ObjectStorage, links: Links) {
     this.#storage = storage;
-    this.#links = links;
-    const sql = storage.sql;
-    run(
-      sql,
-      "CREATE TABLE IF NOT EXISTS meta (k INTEGER PRIMARY KEY CHECK (k = 0), prefix TEXT, json TEXT, version TEXT, blob TEXT, owner TEXT, expires_at INTEGER)",
-    );
-    run(
-      sql,
-      "CREATE TABLE IF NOT EXISTS events (generation TEXT, position INTEGER, event TEXT, data TEXT, PRIMARY KEY (generation, position))",
-    );
-    run(
-      sql,
-      "CREATE TABLE IF NOT EXISTS lease (k INTEGER PRIMARY KEY CHECK (k = 0), owner TEXT, expires_at INTEGER)",
-    );
-    run(
-      sql,
-      "CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, prefix TEXT, kind TEXT, session TEXT, blob TEXT, pin TEXT, owner TEXT, bytes INTEGER, updated_at INTEGER)",
-    );
+    this.#outbox = new Outbox(storage, links);
   }
 
   /** The session's metadata and version, or undefined (never published, deleted or expired). */
@@ -103,72 +85,79 @@ export class SessionRecord {
   /** Publishes `request.meta` with its events if the version is still `request.expected`. */
   async swap(request: SwapRequest): Promise<SwapResult> {
     const { meta, expected, events, pin, pinnedAt, ttlMs, prefix } = request;
+    const session = meta.id;
     const sql = this.#storage.sql;
     const result = this.#storage.transactionSync((): SwapResult => {
+      this.#create();
       this.#expire();
       const old = this.#row();
       const refused = old?.version !== expected
         ? "version"
         : Date.now() - pinnedAt > PIN_TRUST_MS
         ? "pin"
-        : "";
+        : undefined;
       if (refused) {
-        this.#enqueue({ prefix, kind: "unpin", session: meta.id, blob: meta.blob, pin });
+        this.#outbox.add({ prefix, session, kind: "unpin", blob: meta.blob, pin });
         return { refused };
       }
       const version = crypto.randomUUID();
+      const generation = meta.generation?.id ?? null;
       run(
         sql,
-        "INSERT OR REPLACE INTO meta VALUES (0, ?, ?, ?, ?, ?, ?)",
+        "INSERT OR REPLACE INTO meta VALUES (0, ?, ?, ?, ?, ?, ?, ?, ?)",
+        session,
         prefix,
         JSON.stringify(meta),
         version,
         meta.blob,
         meta.owner ?? null,
+        generation,
         meta.updatedAt + ttlMs,
       );
-      for (const e of events) {
-        const generation = meta.generation!.id;
-        run(
-          sql,
-          "INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?)",
-          generation,
-          e.position,
-          e.event,
-          e.data,
-        );
+      if (generation !== null) {
+        if (old?.generation !== generation) run(sql, "DELETE FROM events WHERE generation != ?", generation);
+        for (const e of events) {
+          run(
+            sql,
+            "INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?)",
+            generation,
+            e.position,
+            e.event,
+            e.data,
+          );
+        }
       }
-      this.#enqueue({ prefix, kind: "settle", session: meta.id, blob: meta.blob, pin });
-      if (old && old.blob !== meta.blob) {
-        this.#enqueue({ prefix, kind: "drop", session: meta.id, blob: old.blob });
-      }
+      this.#outbox.add({ prefix, session, kind: "settle", blob: meta.blob, pin });
+      if (old && old.blob !== meta.blob) this.#outbox.add({ prefix, session, kind: "drop", blob: old.blob });
       if (old?.owner && old.owner !== meta.owner) {
-        this.#enqueue({ prefix, kind: "disown", session: meta.id, owner: old.owner });
+        this.#outbox.add({ prefix, session, kind: "disown", owner: old.owner });
       }
       if (meta.owner) {
         const { owner, stateBytes: bytes, updatedAt } = meta;
-        this.#enqueue({ prefix, kind: "own", session: meta.id, owner, bytes, updated_at: updatedAt });
+        this.#outbox.add({ prefix, session, kind: "own", owner, bytes, updatedAt });
       }
       return { version };
     });
-    await this.#sendSafely();
+    await this.#send();
     return result;
   }
 
   /** Deletes the session, its events and lease; returns whether it existed. */
   async remove(): Promise<boolean> {
+    if (!this.#exists()) return false;
     const existed = this.#storage.transactionSync(() => {
       this.#expire();
       const row = this.#row();
       if (row) this.#delete(row);
       return row !== undefined;
     });
-    await this.#sendSafely();
+    await this.#send();
     return existed;
   }
 
   /** The events of generation `generationId` after position `after`, in order. */
   events(generationId: string, after: number): StoredEvent[] {
+    if (!this.#exists()) return [];
     return rows<StoredEvent>(
       this.#storage.sql,
       "SELECT position, event, data FROM events WHERE generation = ? AND position > ? ORDER BY position",
@@ -178,20 +167,27 @@ export class SessionRecord {
   }
 
   /** Takes the lease for `ttlMs` if it is free, expired or already `owner`'s. */
-  acquire(owner: string, ttlMs: number): boolean {
+  async acquire(owner: string, ttlMs: number): Promise<boolean> {
     const held = this.lease();
     if (held && held.owner !== owner) return false;
-    run(this.#storage.sql, "INSERT OR REPLACE INTO lease VALUES (0, ?, ?)", owner, Date.now() + ttlMs);
+    const expiresAt = Date.now() + ttlMs;
+    this.#storage.transactionSync(() => {
+      this.#create();
+      run(this.#storage.sql, "INSERT OR REPLACE INTO lease VALUES (0, ?, ?)", owner, expiresAt);
+    });
+    // A lease on no session: the alarm deletes the object's storage once it expires.
+    if (!this.#row()) await this.#storage.setAlarm(expiresAt + 1);
     return true;
   }
 
   /** Gives the lease back if `owner` holds it. */
   release(owner: string): void {
-    run(this.#storage.sql, "DELETE FROM lease WHERE owner = ?", owner);
+    if (this.#exists()) run(this.#storage.sql, "DELETE FROM lease WHERE owner = ?", owner);
   }
 
   /** The lease, if one is held and not expired. */
   lease(): Lease | undefined {
+    if (!this.#exists()) return undefined;
     const row = first<{ owner: string; expires_at: number }>(
       this.#storage.sql,
       "SELECT owner, expires_at FROM lease",
@@ -201,22 +197,36 @@ export class SessionRecord {
 
   /** The object's alarm: deletes the session if its TTL passed, and sends what the outbox holds. */
   async alarm(): Promise<void> {
+    if (!this.#exists()) return;
     this.#storage.transactionSync(() => this.#expire());
-    await this.#send();
+    await this.#outbox.send();
+    await this.#settle();
   }
 
   async #current(): Promise<MetaRow | undefined> {
-    if (!this.#expired(this.#row())) return this.#row();
+    const row = this.#exists() ? this.#row() : undefined;
+    if (!this.#expired(row)) return row;
     this.#storage.transactionSync(() => this.#expire());
-    await this.#sendSafely();
+    await this.#send();
     return undefined;
   }
 
+  // Whether the tables exist (a read of a session never written stores nothing).
+  #exists(): boolean {
+    this.#tables ||=
+      first(this.#storage.sql, "SELECT 1 FROM sqlite_master WHERE name = 'meta'") !== undefined;
+    return this.#tables;
+  }
+
+  #create(): void {
+    if (this.#exists()) return;
+    for (const table of TABLES) run(this.#storage.sql, table);
+    this.#outbox.create();
+    this.#tables = true;
+  }
+
   #row(): MetaRow | undefined {
-    return first<MetaRow>(
-      this.#storage.sql,
-      "SELECT prefix, json, version, blob, owner, expires_at FROM meta",
-    );
+    return first<MetaRow>(this.#storage.sql, "SELECT * FROM meta");
   }
 
   #expired(row: MetaRow | undefined): boolean {
@@ -231,68 +241,33 @@ export class SessionRecord {
 
   #delete(row: MetaRow): void {
     const sql = this.#storage.sql;
-    const id = (JSON.parse(row.json) as SessionMeta).id;
     run(sql, "DELETE FROM meta");
     run(sql, "DELETE FROM events");
     run(sql, "DELETE FROM lease");
-    this.#enqueue({ prefix: row.prefix, kind: "drop", session: id, blob: row.blob });
-    if (row.owner) this.#enqueue({ prefix: row.prefix, kind: "disown", session: id, owner: row.owner });
-  }
-
-  #enqueue(job: Partial<Job> & Pick<Job, "prefix" | "kind" | "session">): void {
-    run(
-      this.#storage.sql,
-      "INSERT INTO outbox (prefix, kind, session, blob, pin, owner, bytes, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-      job.prefix,
-      job.kind,
-      job.session,
-      job.blob ?? null,
-      job.pin ?? null,
-      job.owner ?? null,
-      job.bytes ?? null,
-      job.updated_at ?? null,
-    );
+    const { id: session, prefix } = row;
+    this.#outbox.add({ prefix, session, kind: "drop", blob: row.blob });
+    if (row.owner) this.#outbox.add({ prefix, session, kind: "disown", owner: row.owner });
   }
 
   // Sends the outbox now; if that fails, the alarm (set first) tries again.
-  async #sendSafely(): Promise<void> {
+  async #send(): Promise<void> {
     await this.#storage.setAlarm(Date.now() + RETRY_MS);
-    await this.#send().catch((err) => console.error("sending a session's outbox failed (retried):", err));
-  }
-
-  // Sends the outbox's jobs in order, one sender at a time, then sets the alarm to the expiry.
-  #send(): Promise<void> {
-    const sending = this.#sending.then(() => this.#drain());
-    this.#sending = sending.catch(() => {});
-    return sending;
-  }
-
-  async #drain(): Promise<void> {
-    const sql = this.#storage.sql;
-    for (const job of rows<Job>(sql, "SELECT * FROM outbox ORDER BY seq")) {
-      await this.#run(job);
-      run(sql, "DELETE FROM outbox WHERE seq = ?", job.seq);
+    try {
+      await this.#outbox.send();
+      await this.#settle();
+    } catch (err) {
+      console.error(`sending a session's outbox failed (the alarm retries in ${RETRY_MS} ms):`, err);
     }
-    const row = this.#row();
-    if (first(sql, "SELECT 1 FROM outbox LIMIT 1")) await this.#storage.setAlarm(Date.now());
-    else if (row && Number.isFinite(row.expires_at)) await this.#storage.setAlarm(row.expires_at + 1);
-    else await this.#storage.deleteAlarm();
   }
 
-  async #run(job: Job): Promise<void> {
-    const links = this.#links.withPrefix(job.prefix);
-    const ref = { blob: job.blob!, session: job.session, pin: job.pin! };
-    switch (job.kind) {
-      case "settle":
-        return await links.shardOf(job.blob!)?.settle(ref);
-      case "unpin":
-        return await links.shardOf(job.blob!)?.unpin(ref);
-      case "drop":
-        return await links.shardOf(job.blob!)?.drop(job.blob!, job.session);
-      case "own":
-        return await links.owner(job.owner!).own(job.session, job.bytes!, job.updated_at!);
-      case "disown":
-        return await links.owner(job.owner!).disown(job.session);
-    }
+  // With the outbox sent, the alarm goes off when the session (or a lease on none) expires; an
+  // object left with nothing deletes its storage. No await before the last storage call: no other
+  // call slips in between what was checked and what is done.
+  #settle(): Promise<void> {
+    if (this.#outbox.pending()) return this.#storage.setAlarm(Date.now());
+    const until = this.#row()?.expires_at ?? this.lease()?.expiresAt;
+    if (until !== undefined) return this.#storage.setAlarm(until + 1);
+    this.#tables = false;
+    return Promise.all([this.#storage.deleteAlarm(), this.#storage.deleteAll()]).then(() => {});
   }
 }

@@ -27,6 +27,8 @@ export interface ObjectStorage {
   setAlarm(at: number): Promise<void>;
   /** Cancels the alarm. */
   deleteAlarm(): Promise<void>;
+  /** Deletes everything the object stores (its tables included). */
+  deleteAll(): Promise<void>;
 }
 
 /** The rows of `query`, typed by the caller. */

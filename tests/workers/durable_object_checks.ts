@@ -1,6 +1,7 @@
 // What the Durable Object store adds beyond the contract, checked inside workerd by
 // tests/workers/contract_worker.ts: expiry by the session object's alarm, one stored copy of a
-// blob shared by forks, and what a refused publish leaves behind.
+// blob shared by forks, what a refused publish leaves behind, only the current generation's
+// events kept, and a deleted session's id starting afresh.
 import assert from "node:assert/strict";
 import { bytes, type ContractCheck, type ContractSubject, meta } from "../helpers/store_contract.ts";
 import type { DurableObjectStore, DurableObjectStoreOptions } from "../../store/durable_object.ts";
@@ -68,6 +69,53 @@ export const DURABLE_OBJECT_CHECKS: readonly DurableObjectCheck[] = [
       assert.equal(await store.storedBlobs(), 2, "the current blob and the refused one");
       assert.equal(await store.sweep(0), 1);
       await assert.rejects(store.readBlob(lost));
+      assert.equal(await store.storedBlobs(), 1);
+    },
+  },
+  {
+    name: "a new generation's first publish drops the last generation's events",
+    async run(subject) {
+      const store = await subject.make();
+      const b = await store.putBlob(bytes(4, 0));
+      const gen = (id: string) => ({
+        id,
+        status: "done" as const,
+        start: 1,
+        request: {},
+        checkpoint: 2,
+        heldText: "",
+      });
+      const event = { position: 1, event: "token" as const, data: "{}" };
+      const v1 = await store.publish({ ...meta("s", b), generation: gen("g1") }, undefined, [event]);
+      assert.equal((await store.readEvents("s", "g1")).length, 1);
+      await store.publish({ ...meta("s", b), generation: gen("g2") }, v1, [event, { ...event, position: 2 }]);
+      assert.deepEqual(await store.readEvents("s", "g1"), []);
+      assert.deepEqual((await store.readEvents("s", "g2")).map((e) => e.position), [1, 2]);
+    },
+  },
+  {
+    name: "a deleted session's id starts afresh: no version, events or lease of the old one",
+    async run(subject) {
+      const store = await subject.make();
+      const b = await store.putBlob(bytes(4, 0));
+      const generation = {
+        id: "g",
+        status: "running" as const,
+        start: 1,
+        request: {},
+        checkpoint: 1,
+        heldText: "",
+      };
+      const v1 = await store.publish({ ...meta("s", b), generation }, undefined, [
+        { position: 1, event: "token", data: "{}" },
+      ]);
+      assert.ok(await store.acquireLease("s", "gen", 60_000));
+      assert.ok(await store.delete("s"));
+      assert.equal(await store.lease("s"), undefined);
+      assert.deepEqual(await store.readEvents("s", "g"), []);
+      const b2 = await store.putBlob(bytes(4, 1));
+      assert.equal(await store.publish(meta("s", b2), v1), undefined, "the old version is void");
+      assert.ok(await store.publish(meta("s", b2), undefined));
       assert.equal(await store.storedBlobs(), 1);
     },
   },
