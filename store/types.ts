@@ -93,8 +93,8 @@ export interface LiveSubscription {
 }
 
 /**
- * Durable session storage. Every implementation (Deno KV, memory, Redis; Durable
- * Objects later) keeps these promises:
+ * Durable session storage. Every implementation (Deno KV, memory, Redis, Durable
+ * Objects) keeps these promises:
  * - a state blob is written whole before it is published, and published with
  *   one atomic swap of the session's metadata checked against its version, so
  *   readers see the old state or the new one, never a mix;

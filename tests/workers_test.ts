@@ -4,57 +4,11 @@
 import assert from "node:assert/strict";
 import { readEvents } from "./helpers/sse.ts";
 import { startServer } from "./helpers/server.ts";
+import { startWrangler, wranglerMissing } from "./helpers/wrangler.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
-const WRANGLER = `${ROOT}node_modules/.bin/wrangler`;
-const missing = await Deno.stat(WRANGLER).then(
-  () => undefined,
-  () => "wrangler is not installed (deno task workers:setup)",
-);
-if (missing) console.warn(`workers_test skipped: ${missing}`);
 
-function freePort(): number {
-  const listener = Deno.listen({ port: 0, hostname: "127.0.0.1" });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
-
-async function startWrangler(persist: string): Promise<{ base: string; stop: () => Promise<void> }> {
-  const port = freePort();
-  const child = new Deno.Command(WRANGLER, {
-    args: [
-      "dev",
-      "--port",
-      String(port),
-      "--ip",
-      "127.0.0.1",
-      "--persist-to",
-      persist,
-      "--log-level",
-      "warn",
-    ],
-    cwd: ROOT,
-    env: { CI: "true", WRANGLER_SEND_METRICS: "false" },
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  const base = `http://127.0.0.1:${port}`;
-  const stop = async () => {
-    try {
-      child.kill("SIGINT");
-    } catch { /* already gone */ }
-    await child.status;
-  };
-  for (let i = 0; i < 240; i++) {
-    const up = await fetch(`${base}/health`).then((r) => (r.body?.cancel(), r.ok), () => false);
-    if (up) return { base, stop };
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  await stop();
-  throw new Error("wrangler dev did not answer /health within 2 minutes");
-}
+if (wranglerMissing) console.warn(`workers_test skipped: ${wranglerMissing}`);
 
 const post = (base: string, path: string, body: unknown) =>
   fetch(`${base}${path}`, {
@@ -66,12 +20,12 @@ const post = (base: string, path: string, body: unknown) =>
 Deno.test({
   name:
     "wrangler dev (workerd) serves completions, chat streams and sessions token for token as the Deno server",
-  ignore: missing !== undefined,
+  ignore: wranglerMissing !== undefined,
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
     const persist = await Deno.makeTempDir();
-    const workers = await startWrangler(persist);
+    const workers = await startWrangler({ persist });
     const deno = await startServer({ STORE: "memory" });
     try {
       const completion = {

@@ -6,8 +6,9 @@
  * The playground page is served at `/` from the same bundle (its scripts and the kernels' bytes
  * as text modules).
  *
- * Not yet: a Durable Object store. Sessions live in the isolate's memory (a MemoryStore), so they
- * last only as long as that isolate; completions and chat need no store.
+ * Sessions live in Durable Objects (store/durable_object.ts, the classes in ./durable_objects.ts)
+ * when wrangler.toml binds them, so they outlive any isolate; without the bindings, in the
+ * isolate's memory. A cron trigger sweeps blobs no session uses.
  *
  * @module
  */
@@ -26,13 +27,35 @@ import { provideKernelModule } from "../kernels/mod.ts";
 import { assembleModel, type ModelFile } from "../models/mod.ts";
 import { SessionService } from "../engine/mod.ts";
 import { MemoryStore } from "../store/memory.ts";
+import { DurableObjectStore } from "../store/durable_object.ts";
+import type { StateStore } from "../store/types.ts";
 import { createApp, DEFAULT_LIMITS, type Playground } from "../routes/mod.ts";
+import { blobShards, storeBindings, type StoreEnv } from "./durable_objects.ts";
 
-/** Variables a deployment may set (wrangler.toml `[vars]` or secrets). */
-interface Env {
+export { BlobShardObject, OwnerObject, SessionObject } from "./durable_objects.ts";
+
+/** Variables a deployment may set (wrangler.toml `[vars]` or secrets), and the store's bindings. */
+interface Env extends Partial<StoreEnv> {
   readonly API_KEYS?: string;
   readonly CORS_ORIGINS?: string;
   readonly MAX_TOKENS?: string;
+  readonly SESSION_TTL_HOURS?: string;
+  readonly CHECKPOINT_EVERY?: string;
+  readonly LEASE_MS?: string;
+}
+
+/** Blobs younger than this are never swept (a publish may be about to use them), as on Deno. */
+const SWEEP_GRACE_MS = 10 * 60 * 1000;
+
+/** The Durable Object store when wrangler.toml binds it, else the isolate's memory. */
+function openStore(env: Env): StateStore {
+  const bindings = storeBindings(env);
+  if (!bindings) return new MemoryStore();
+  const ttlMs = (Number(env.SESSION_TTL_HOURS) || 168) * 3600 * 1000;
+  return new DurableObjectStore(bindings, {
+    ttlMs,
+    blobShards: blobShards(env),
+  });
 }
 
 type App = ReturnType<typeof createApp>;
@@ -56,7 +79,13 @@ async function start(env: Env): Promise<App> {
     { name: "vocab.txt", size: vocabBytes.length, open: () => Promise.resolve(vocabBytes) },
   ];
   const models = new Map([[loaded.id, loaded]]);
-  const sessions = new SessionService({ store: new MemoryStore(), models, defaultModel: loaded.id });
+  const sessions = new SessionService({
+    store: openStore(env),
+    models,
+    defaultModel: loaded.id,
+    checkpointEvery: Number(env.CHECKPOINT_EVERY) || undefined,
+    leaseMs: Number(env.LEASE_MS) || undefined,
+  });
   const list = (v?: string) => new Set((v ?? "").split(",").map((s) => s.trim()).filter(Boolean));
   console.log(
     `loaded ${loaded.id} (${loaded.family}, ${loaded.model.backend.name}) in ${Date.now() - started} ms`,
@@ -65,7 +94,10 @@ async function start(env: Env): Promise<App> {
     models,
     defaultModel: loaded.id,
     createdAt: Math.floor(Date.now() / 1000),
-    limits: { ...DEFAULT_LIMITS, maxTokens: Number(env.MAX_TOKENS) || DEFAULT_LIMITS.maxTokens },
+    limits: {
+      ...DEFAULT_LIMITS,
+      maxTokens: Number(env.MAX_TOKENS) || DEFAULT_LIMITS.maxTokens,
+    },
     sessions,
     apiKeys: list(env.API_KEYS),
     corsOrigins: list(env.CORS_ORIGINS),
@@ -99,5 +131,13 @@ export default {
       throw err;
     });
     return (await app).fetch(request);
+  },
+
+  /** The cron trigger: deletes blobs no session uses (left by a crash between write and publish). */
+  async scheduled(_controller: unknown, env: Env): Promise<void> {
+    const store = openStore(env);
+    if (store instanceof DurableObjectStore) {
+      console.log(`swept ${await store.sweep(SWEEP_GRACE_MS)} blobs`);
+    }
   },
 };
