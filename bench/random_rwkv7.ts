@@ -19,14 +19,21 @@ function loraDim(c: number, factor: number): number {
 
 /**
  * Random weights of a given RWKV-7 shape in BlinkDL's layout (values small enough to keep
- * activations finite; speed does not depend on them).
+ * activations finite; speed does not depend on them). `sizesOnly`: tensors with shapes and byte
+ * lengths but no data (bench/fit.ts plans memory from them).
  */
-export function randomRwkv7(shape: Rwkv7Shape, dtype: WeightDType, seed = 1): TensorMap {
+export function randomRwkv7(shape: Rwkv7Shape, dtype: WeightDType, seed = 1, sizesOnly = false): TensorMap {
   const rand = mulberry32(seed);
   const C = shape.nEmbd, H = C / shape.headSize;
   const tensors = new Map<string, RawTensor>();
   const add = (name: string, dims: number[], scale = 0.02, offset = 0) => {
     const n = dims.reduce((a, b) => a * b, 1);
+    if (sizesOnly) {
+      // Only sizes are read (memory planning): a stand-in that knows its length and holds nothing.
+      const bytes = { byteLength: n * (dtype === "f32" ? 4 : 2) } as Uint8Array;
+      tensors.set(name, { name, dtype, shape: dims, bytes });
+      return;
+    }
     const f32 = new Float32Array(n);
     for (let i = 0; i < n; i++) f32[i] = offset + (rand() * 2 - 1) * scale;
     let bytes: Uint8Array;

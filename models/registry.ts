@@ -19,6 +19,10 @@ export interface FamilySpec {
   model(tensors: TensorMap, backend: Backend, config?: Record<string, unknown>): FamilyModel;
   /** The default vocabulary file (in assets/) when a directory brings no tokenizer. */
   defaultVocab?: string;
+  /** The embedding's tensor: looked up in host memory, in backend memory only as a tied head. */
+  embedding: string;
+  /** The output head's tensor, when the checkpoint does not tie it to the embedding. */
+  head: string;
 }
 
 /** The model families, by name. */
@@ -28,26 +32,36 @@ export const FAMILIES: ReadonlyMap<Family, FamilySpec> = new Map<Family, FamilyS
     footprint: rwkv7Footprint,
     model: (tensors, backend) => rwkv7Model(loadRwkv7Weights(tensors, backend)),
     defaultVocab: "rwkv_vocab_v20230424.txt",
+    embedding: "emb.weight",
+    head: "head.weight",
   }],
   ["rwkv4", {
     detect: (tensors, config) => isRwkv4(tensors, config),
     footprint: rwkv4Footprint,
     model: (tensors, backend, config) => rwkv4Model(loadRwkv4Weights(tensors, backend, config)),
+    embedding: "rwkv.embeddings.weight",
+    head: "head.weight",
   }],
   ["mamba", {
     detect: (tensors, config) => isMamba(tensors, config),
     footprint: mambaFootprint,
     model: (tensors, backend, config) => mambaModel(loadMambaWeights(tensors, backend, config)),
+    embedding: "backbone.embeddings.weight",
+    head: "lm_head.weight",
   }],
   ["mamba2", {
     detect: (tensors, config) => isMamba2(tensors, config),
     footprint: mamba2Footprint,
     model: (tensors, backend, config) => mamba2Model(loadMamba2Weights(tensors, backend, config)),
+    embedding: "backbone.embeddings.weight",
+    head: "lm_head.weight",
   }],
   ["retnet", {
     detect: (tensors, config) => isRetNet(tensors, config),
     footprint: retnetFootprint,
     model: (tensors, backend, config) => retnetModel(loadRetNetWeights(tensors, backend, config)),
+    embedding: "embed_tokens.weight",
+    head: "output_projection.weight",
   }],
 ]);
 
@@ -63,5 +77,10 @@ export function backendSize(
 ): { capacity: number; maxCols: number } {
   const f = spec.footprint(tensors, shape.chunk, shape.config);
   const arena = (shape.slots + 1) * (f.stateFloats + f.vocab + 4) * 4;
-  return { capacity: f.capacity + arena + constantBytes(tensors) + 4 * shape.chunk * 4, maxCols: f.maxCols };
+  // The footprints count every tensor; an embedding with a head of its own stays in host memory.
+  const hostOnly = tensors.has(spec.head) ? tensors.get(spec.embedding)?.bytes.byteLength ?? 0 : 0;
+  return {
+    capacity: f.capacity - hostOnly + arena + constantBytes(tensors) + 4 * shape.chunk * 4,
+    maxCols: f.maxCols,
+  };
 }
