@@ -11,8 +11,13 @@ export interface Matrix {
   readonly cols: number;
   /** Element type of the weights. */
   readonly dtype: WeightDType;
-  /** The raw elements, in the backend's memory: f32 values or 16-bit patterns. */
-  readonly data: Float32Array | Uint16Array;
+  /**
+   * The raw elements in host memory (f32 values or 16-bit patterns), for the backends that
+   * compute on the host; absent when the matrix lives on a GPU (see `handle`).
+   */
+  readonly data?: Float32Array | Uint16Array;
+  /** A device backend's private handle to the elements; only the backend that made it looks at it. */
+  readonly handle?: unknown;
 }
 
 /** Raw weights to hand to a backend: the elements of a `[rows][cols]` matrix. */
@@ -213,4 +218,4 @@ export interface Backend {
 }
 
 /** The backends the registry knows. */
-export type BackendName = "reference" | "wasm";
+export type BackendName = "reference" | "wasm" | "webgpu";

@@ -1,5 +1,5 @@
 import type { Backend, Matrix, MatrixSource, Wkv7Inputs, Wkv7Shape } from "../types.ts";
-import { dtypeBytes } from "../widen.ts";
+import { dtypeBytes, hostData } from "../widen.ts";
 import { kernelModule, wasmRelaxedSimdSupported, wasmSimdSupported, wasmThreadsSupported } from "./loader.ts";
 import { OPS, ThreadPool } from "./pool.ts";
 import { type CpuKernels, cpuOpMethods } from "../cpu/execute.ts";
@@ -109,7 +109,7 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
       if (m.cols > scratchFloats) throw new RangeError(`Matrix has ${m.cols} columns, above maxCols`);
       const name = `matvec_${m.dtype}` as const;
       const size = dtypeBytes(m.dtype);
-      const [w, xp, yp] = [ptr(m.data), ptr(x), ptr(y)];
+      const [w, xp, yp] = [ptr(hostData(m)), ptr(x), ptr(y)];
       const part = (
         i: number,
         r0: number,
@@ -122,7 +122,7 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
       if (m.cols > scratchFloats / 4) throw new RangeError(`Matrix has ${m.cols} columns, above maxCols`);
       const name = `matmul_${m.dtype}` as const;
       const size = dtypeBytes(m.dtype);
-      const [w, xp, yp] = [ptr(m.data), ptr(x), ptr(y)];
+      const [w, xp, yp] = [ptr(hostData(m)), ptr(x), ptr(y)];
       const part = (
         i: number,
         r0: number,
