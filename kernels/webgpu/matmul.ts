@@ -31,28 +31,26 @@ fn main(${BUILTINS}) {
   let row = flatGroup(vec3<u32>(wid.xy, 0u), vec3<u32>(nwg.xy, 1u));
   if (row >= p.rows) { return; }
   let t0 = wid.z * TILE;
+  let tokens = min(TILE, p.n - t0); // this tile's tokens (uniform: from the workgroup id)
   var acc: array<f32, TILE>;
   for (var k = lid; k < p.pairs; k += 64u) {
     let wv = pair(row, k);
     let c = 2u * k;
     let odd = c + 1u < p.cols;
-    for (var j = 0u; j < TILE; j++) {
-      let t = t0 + j;
-      if (t < p.n) {
-        let xo = t * p.cols + c;
-        acc[j] += wv.x * x[xo] + select(0.0, wv.y * x[xo + 1u], odd);
-      }
+    for (var j = 0u; j < tokens; j++) {
+      let xo = (t0 + j) * p.cols + c;
+      acc[j] += wv.x * x[xo] + select(0.0, wv.y * x[xo + 1u], odd);
     }
   }
-  for (var j = 0u; j < TILE; j++) { partial[j * 64u + lid] = acc[j]; }
+  for (var j = 0u; j < tokens; j++) { partial[j * 64u + lid] = acc[j]; }
   workgroupBarrier();
   for (var s = 32u; s > 0u; s >>= 1u) {
     if (lid < s) {
-      for (var j = 0u; j < TILE; j++) { partial[j * 64u + lid] += partial[j * 64u + lid + s]; }
+      for (var j = 0u; j < tokens; j++) { partial[j * 64u + lid] += partial[j * 64u + lid + s]; }
     }
     workgroupBarrier();
   }
-  if (lid < TILE && t0 + lid < p.n) { out[(t0 + lid) * p.rows + row] = partial[lid * 64u]; }
+  if (lid < tokens) { out[(t0 + lid) * p.rows + row] = partial[lid * 64u]; }
 }`;
 
 /** The matmul's single dispatch: rows × token tiles workgroups. */
