@@ -161,6 +161,22 @@ async function checkBatched(dir: string): Promise<void> {
   }
 }
 
+Deno.test("webgpu: without an adapter, creating the backend throws an Error saying so", async () => {
+  Object.defineProperty(navigator, "gpu", {
+    value: { requestAdapter: () => Promise.resolve(null) },
+    configurable: true,
+  });
+  try {
+    await assert.rejects(
+      () => createBackend({ capacity: 0, maxCols: 0 }, "webgpu"),
+      /No WebGPU adapter found/,
+    );
+  } finally {
+    delete (navigator as { gpu?: unknown }).gpu;
+  }
+  assert.ok(missing || (await navigator.gpu.requestAdapter()), "navigator.gpu restored");
+});
+
 if (missing) {
   Deno.test({ name: `webgpu: skipped (${missing})`, ignore: true, fn() {} });
 } else {
