@@ -19,7 +19,7 @@ import { TokenizerLoadError } from "./tokenizers/mod.ts";
 
 const USAGE =
   `Usage: deno task start [--model DIR]... [--port N] [--host H] [--store PATH|memory|redis://HOST:PORT/DB]
-                       [--backend wasm|reference] [--threads N] [--weights int8|q4]
+                       [--backend wasm|webgpu|reference] [--threads N] [--weights int8|q4]
 Environment: MODEL (comma-separated dirs), PORT (default 8000), HOST (default 0.0.0.0),
   WEIGHTS (int8 or q4: quantize the models' matrices as they load; default: the checkpoint's precision),
   STORE (Deno KV file, default sessions.kv; "memory" keeps sessions in this process only;

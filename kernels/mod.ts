@@ -1,5 +1,5 @@
 /**
- * Compute kernels behind one interface: a pure-TS reference and WASM-SIMD.
+ * Compute kernels behind one interface: a pure-TS reference, WASM-SIMD and WebGPU.
  * Knows nothing of models, sessions or HTTP.
  *
  * @module
@@ -9,6 +9,7 @@ import type { Backend, BackendName } from "./types.ts";
 import { createReferenceBackend } from "./reference/backend.ts";
 import { createWasmBackend } from "./wasm/backend.ts";
 import { wasmSimdSupported } from "./wasm/loader.ts";
+import { createWebGpuBackend } from "./webgpu/backend.ts";
 
 export type {
   Backend,
@@ -51,6 +52,7 @@ export const BACKENDS: ReadonlyMap<BackendName, (size: BackendSize) => Promise<B
 >([
   ["reference", () => Promise.resolve(createReferenceBackend())],
   ["wasm", (size) => createWasmBackend(size)],
+  ["webgpu", (size) => createWebGpuBackend(size)],
 ]);
 
 /** The fastest backend this runtime supports. */

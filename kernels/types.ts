@@ -14,10 +14,15 @@ export interface Matrix {
   readonly cols: number;
   /** Element type (or quantized format) of the weights. */
   readonly dtype: MatrixDType;
-  /** The raw elements, in the backend's memory: f32 values, 16-bit patterns, or packed q8/q4 weights. */
-  readonly data: Float32Array | Uint16Array | Int8Array | Uint8Array;
+  /**
+   * The raw elements in host memory (f32 values, 16-bit patterns, or packed q8/q4 weights), for the
+   * backends that compute on the host; absent when the matrix lives on a GPU (see `handle`).
+   */
+  readonly data?: Float32Array | Uint16Array | Int8Array | Uint8Array;
   /** q8 and q4: the f32 scale of each block of 32 columns, `[rows][cols / 32]`. */
   readonly scales?: Float32Array;
+  /** A device backend's private handle to the elements; only the backend that made it looks at it. */
+  readonly handle?: unknown;
 }
 
 /** Raw weights to hand to a backend: the elements of a `[rows][cols]` matrix. */
@@ -220,4 +225,4 @@ export interface Backend {
 }
 
 /** The backends the registry knows. */
-export type BackendName = "reference" | "wasm";
+export type BackendName = "reference" | "wasm" | "webgpu";

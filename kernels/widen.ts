@@ -20,18 +20,27 @@ export function f16ToF32(bits: number): number {
   return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
+/** A matrix's elements in host memory; a TypeError for a matrix that lives on a GPU. */
+export function hostData(m: Matrix): Float32Array | Uint16Array | Int8Array | Uint8Array {
+  if (!m.data) {
+    throw new TypeError("This matrix lives in GPU memory: run it on the backend that made it");
+  }
+  return m.data;
+}
+
 /** Widens row `r` of a matrix into `out` as f32 (quantized rows dequantized). */
 export function widenTo(m: Matrix, r: number, out: Float32Array): void {
   if (m.dtype === "q8" || m.dtype === "q4") {
-    dequantizeRow(m.dtype, m.data as Int8Array | Uint8Array, m.scales!, m.cols, r, out);
+    dequantizeRow(m.dtype, hostData(m) as Int8Array | Uint8Array, m.scales!, m.cols, r, out);
     return;
   }
   const o = r * m.cols;
+  const data = hostData(m);
   if (m.dtype === "f32") {
-    out.set((m.data as Float32Array).subarray(o, o + m.cols));
+    out.set((data as Float32Array).subarray(o, o + m.cols));
     return;
   }
-  const src = m.data as Uint16Array;
+  const src = data as Uint16Array;
   const convert = m.dtype === "bf16" ? bf16ToF32 : f16ToF32;
   for (let c = 0; c < m.cols; c++) out[c] = convert(src[o + c]);
 }

@@ -1,5 +1,5 @@
 import type { Backend, Matrix, MatrixSource, Wkv7Inputs, Wkv7Shape } from "../types.ts";
-import { dtypeBytes, widenTo } from "../widen.ts";
+import { dtypeBytes, hostData, widenTo } from "../widen.ts";
 import { isQuantized, packedBytes, QUANT_BLOCK } from "../quant.ts";
 import { kernelModule, wasmRelaxedSimdSupported, wasmSimdSupported, wasmThreadsSupported } from "./loader.ts";
 import { OPS, ThreadPool } from "./pool.ts";
@@ -115,7 +115,7 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
     quantizeX(ptr(x), tokens, m.cols, xq.at, xq.scales);
     const name = m.dtype === "q8" ? "matmul_q8" : "matmul_q4";
     const rowBytes = dtypeBytes(m.dtype) * m.cols;
-    const [w, s, b, yp] = [m.data.byteOffset, ptr(m.scales!), blockSums.get(m)!, ptr(y)];
+    const [w, s, b, yp] = [hostData(m).byteOffset, ptr(m.scales!), blockSums.get(m)!, ptr(y)];
     const part = (_i: number, r0: number, r1: number) => [
       w + r0 * rowBytes,
       s + 4 * r0 * nb,
@@ -173,7 +173,7 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
       if (m.cols > scratchFloats) throw new RangeError(`Matrix has ${m.cols} columns, above maxCols`);
       const name = `matvec_${m.dtype as "f32" | "f16" | "bf16"}` as const;
       const size = dtypeBytes(m.dtype);
-      const [w, xp, yp] = [ptr(m.data as Float32Array), ptr(x), ptr(y)];
+      const [w, xp, yp] = [ptr(hostData(m) as Float32Array), ptr(x), ptr(y)];
       const part = (
         i: number,
         r0: number,
@@ -187,7 +187,7 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
       if (isQuantized(m.dtype)) return matmulQuantized(m, x, y, tokens);
       const name = `matmul_${m.dtype as "f32" | "f16" | "bf16"}` as const;
       const size = dtypeBytes(m.dtype);
-      const [w, xp, yp] = [ptr(m.data as Float32Array), ptr(x), ptr(y)];
+      const [w, xp, yp] = [ptr(hostData(m) as Float32Array), ptr(x), ptr(y)];
       const part = (
         i: number,
         r0: number,

@@ -1,0 +1,191 @@
+import type { Op, Tensor, TensorDType } from "../ops.ts";
+import type { Backend, Matrix, MatrixSource } from "../types.ts";
+import { requestGpuDevice } from "./device.ts";
+import { planOp } from "./encode.ts";
+import { floatDType, hostBytes, packMatrix, tensorUsage, uploadMatrix } from "./memory.ts";
+import { gpu, type Plan, type PlanContext } from "./plan.ts";
+
+/** Options of {@linkcode createWebGpuBackend} (the registry's size; GPU buffers are made one by one). */
+export interface WebGpuBackendOptions {
+  /** Bytes of weights and buffers the model needs (informational here). */
+  readonly capacity?: number;
+  /** The widest matrix, in columns (informational here). */
+  readonly maxCols?: number;
+}
+
+/** A plan made ready: its pipeline and bind group, built once per op instance. */
+interface Ready {
+  readonly pipeline: GPUComputePipeline;
+  readonly group: GPUBindGroup;
+  readonly dispatch: readonly [number, number, number];
+}
+
+const OP_LISTS_ONLY = "The WebGPU backend runs op lists only: use tensor(), write(), submit() and read()";
+
+/**
+ * The WebGPU backend: tensors are storage buffers, weights stay in GPU memory (16-bit ones
+ * packed, widened in the shaders), and `submit` encodes a whole op list into one command
+ * buffer. It has no synchronous path (`sync` is undefined): models run through `step()`.
+ */
+export async function createWebGpuBackend(_options: WebGpuBackendOptions = {}): Promise<Backend> {
+  const device = await requestGpuDevice();
+  const pipelines = new Map<string, GPUComputePipeline>();
+  const ready = new WeakMap<Op, Ready[]>();
+  const uploaded = new WeakMap<Matrix, GPUBuffer>();
+  const none = device.createBuffer({ label: "none", size: 16, usage: GPUBufferUsage.STORAGE });
+
+  const ctx: PlanContext = {
+    none,
+    matrix(m: Matrix): GPUBuffer {
+      if (m.handle instanceof GPUBuffer) return m.handle;
+      // A host matrix (the models keep embedding tables on the host): uploaded once, on first use.
+      let buffer = uploaded.get(m);
+      if (!buffer) {
+        const packed = packMatrix({
+          rows: m.rows,
+          cols: m.cols,
+          dtype: floatDType(m.dtype),
+          bytes: hostBytes(m),
+        });
+        uploaded.set(m, buffer = uploadMatrix(device, packed, `host matrix [${m.rows}][${m.cols}]`));
+      }
+      return buffer;
+    },
+  };
+
+  function pipeline(plan: Plan): GPUComputePipeline {
+    let p = pipelines.get(plan.key);
+    if (!p) {
+      const module = device.createShaderModule({ label: plan.key, code: plan.code() });
+      p = device.createComputePipeline({
+        label: plan.key,
+        layout: "auto",
+        compute: { module, entryPoint: "main" },
+      });
+      pipelines.set(plan.key, p);
+    }
+    return p;
+  }
+
+  function prepare(plan: Plan): Ready {
+    const p = pipeline(plan);
+    const params = device.createBuffer({
+      label: `${plan.key} params`,
+      size: Math.max(16, Math.ceil(plan.params.byteLength / 16) * 16),
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
+    device.queue.writeBuffer(params, 0, plan.params);
+    const entries: GPUBindGroupEntry[] = [
+      { binding: 0, resource: { buffer: params } },
+      ...plan.buffers.map((buffer, i) => ({ binding: i + 1, resource: { buffer } })),
+    ];
+    const group = device.createBindGroup({ label: plan.key, layout: p.getBindGroupLayout(0), entries });
+    return { pipeline: p, group, dispatch: plan.dispatch };
+  }
+
+  function readyOf(op: Op): Ready[] {
+    let r = ready.get(op);
+    if (!r) ready.set(op, r = planOp(op, ctx).map(prepare));
+    return r;
+  }
+
+  function checkRange(t: Tensor, row: number, rows: number, what: string): void {
+    if (!Number.isInteger(row) || !Number.isInteger(rows) || row < 0 || rows < 0 || row + rows > t.rows) {
+      throw new RangeError(`${what} rows ${row}..${row + rows} of a [${t.rows}][${t.cols}] tensor`);
+    }
+  }
+
+  return {
+    name: "webgpu",
+    threads: 1,
+    matrix(src: MatrixSource): Matrix {
+      const packed = packMatrix({ ...src, dtype: floatDType(src.dtype) });
+      const handle = uploadMatrix(device, packed, `matrix [${src.rows}][${src.cols}] ${src.dtype}`);
+      return { rows: src.rows, cols: src.cols, dtype: src.dtype, handle };
+    },
+    tensor(rows: number, cols: number, dtype: TensorDType = "f32"): Tensor {
+      if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 0 || cols < 0) {
+        throw new RangeError(`A tensor is [rows][cols] of whole numbers, not [${rows}][${cols}]`);
+      }
+      const size = Math.max(4, rows * cols * 4);
+      if (size > device.limits.maxStorageBufferBindingSize) {
+        throw new RangeError(`A [${rows}][${cols}] tensor exceeds this GPU's largest storage binding`);
+      }
+      const handle = device.createBuffer({ label: `tensor [${rows}][${cols}]`, size, usage: tensorUsage() });
+      return { rows, cols, dtype, handle };
+    },
+    write(t: Tensor, data: Float32Array | Int32Array, row = 0): void {
+      if (row * t.cols + data.length > t.rows * t.cols || row < 0 || !Number.isInteger(row)) {
+        throw new RangeError(
+          `Writing ${data.length} values at row ${row} overflows a [${t.rows}][${t.cols}] tensor`,
+        );
+      }
+      // A copy when the type differs or the values sit in shared memory (a WASM backend's).
+      const values = t.dtype === "f32"
+        ? (data instanceof Float32Array && data.buffer instanceof ArrayBuffer
+          ? data as Float32Array<ArrayBuffer>
+          : Float32Array.from(data))
+        : (data instanceof Int32Array && data.buffer instanceof ArrayBuffer
+          ? data as Int32Array<ArrayBuffer>
+          : Int32Array.from(data));
+      if (values.length > 0) device.queue.writeBuffer(gpu(t, "write target"), row * t.cols * 4, values);
+    },
+    async submit(ops: readonly Op[]): Promise<void> {
+      // Validation is awaited only when the list has ops not seen before (their pipelines and bind
+      // groups are new); later submits of a recorded list return at once. The queue runs work in
+      // order, so a read() or write() after this sees the results.
+      const fresh = ops.some((op) => !ready.has(op));
+      if (fresh) device.pushErrorScope("validation");
+      let steps: Ready[];
+      try {
+        steps = ops.flatMap(readyOf);
+      } catch (err) {
+        if (fresh) await device.popErrorScope();
+        throw err;
+      }
+      const encoder = device.createCommandEncoder();
+      const pass = encoder.beginComputePass();
+      for (const r of steps) {
+        pass.setPipeline(r.pipeline);
+        pass.setBindGroup(0, r.group);
+        pass.dispatchWorkgroups(r.dispatch[0], r.dispatch[1], r.dispatch[2]);
+      }
+      pass.end();
+      device.queue.submit([encoder.finish()]);
+      const error = fresh ? await device.popErrorScope() : null;
+      if (error) throw new Error(`WebGPU rejected the op list: ${error.message}`);
+    },
+    async read(t: Tensor, row = 0, rows = t.rows - row): Promise<Float32Array> {
+      checkRange(t, row, rows, "Reading");
+      const size = rows * t.cols * 4;
+      if (size === 0) return new Float32Array(0);
+      const staging = device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      try {
+        const encoder = device.createCommandEncoder();
+        encoder.copyBufferToBuffer(gpu(t, "read source"), row * t.cols * 4, staging, 0, size);
+        device.queue.submit([encoder.finish()]);
+        await staging.mapAsync(GPUMapMode.READ);
+        const bytes = staging.getMappedRange().slice(0);
+        staging.unmap();
+        return t.dtype === "f32" ? new Float32Array(bytes) : Float32Array.from(new Int32Array(bytes));
+      } finally {
+        staging.destroy();
+      }
+    },
+    close(): void {
+      device.destroy();
+    },
+    f32: opListsOnly,
+    matvec: opListsOnly,
+    matmul: opListsOnly,
+    wkv7: opListsOnly,
+    selectiveScan: opListsOnly,
+    ssdScan: opListsOnly,
+    retention: opListsOnly,
+    wkv4: opListsOnly,
+  };
+}
+
+function opListsOnly(): never {
+  throw new TypeError(OP_LISTS_ONLY);
+}

@@ -1,0 +1,110 @@
+/**
+ * Ops that move rows: embed (token ids → widened table rows), gather (chosen rows) and slice
+ * (a column range of each row).
+ *
+ * @module
+ */
+
+import type { EmbedOp, GatherOp, SliceOp } from "../ops.ts";
+import { checkShape, gpu, type Plan, type PlanContext, threads } from "./plan.ts";
+import { floatDType, rowStride } from "./memory.ts";
+import { BUILTINS, FLAT, weightType, widen } from "./wgsl.ts";
+import type { WeightDType } from "../types.ts";
+
+const embedCode = (dtype: WeightDType) => () => `
+struct P { n: u32, cols: u32, vocab: u32, pairs: u32, stride: u32 }
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read> w: array<${weightType(dtype)}>; // [vocab][stride] the table
+@group(0) @binding(2) var<storage, read_write> ids: array<i32>; // [n] token ids
+@group(0) @binding(3) var<storage, read_write> out: array<f32>; // [n][cols]
+${FLAT}
+${widen(dtype)}
+@compute @workgroup_size(64)
+fn main(${BUILTINS}) {
+  let i = flatThread(wid, nwg, lid);
+  if (i >= p.n * p.pairs) { return; }
+  let t = i / p.pairs;
+  let k = i % p.pairs;
+  let id = ids[t];
+  // The runner checks ids before writing them; a bad one reads as a zero row here.
+  var v = vec2<f32>(0.0, 0.0);
+  if (id >= 0 && u32(id) < p.vocab) { v = pair(u32(id), k); }
+  out[t * p.cols + 2u * k] = v.x;
+  if (2u * k + 1u < p.cols) { out[t * p.cols + 2u * k + 1u] = v.y; }
+}`;
+
+/** `out[t] = table[ids[t]]`: one thread per pair of columns. */
+export function embedPlan(op: EmbedOp, ctx: PlanContext): Plan[] {
+  const { table, n } = op;
+  checkShape(op.ids, "embed ids", { rows: n, dtype: "i32" });
+  checkShape(op.out, "embed out", { rows: n, cols: table.cols });
+  const pairs = Math.ceil(table.cols / 2);
+  return [{
+    key: `embed_${table.dtype}`,
+    code: embedCode(floatDType(table.dtype)),
+    params: Uint32Array.of(n, table.cols, table.rows, pairs, rowStride(table.cols, floatDType(table.dtype))),
+    buffers: [ctx.matrix(table), gpu(op.ids, "embed ids"), gpu(op.out, "embed out")],
+    dispatch: threads(n * pairs),
+  }];
+}
+
+const gatherCode = () => `
+struct P { n: u32, cols: u32, rows: u32 }
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read_write> x: array<f32>; // [rows][cols]
+@group(0) @binding(2) var<storage, read_write> index: array<i32>; // [n] rows of x to take
+@group(0) @binding(3) var<storage, read_write> out: array<f32>; // [n][cols]
+${FLAT}
+@compute @workgroup_size(64)
+fn main(${BUILTINS}) {
+  let i = flatThread(wid, nwg, lid);
+  if (i >= p.n * p.cols) { return; }
+  let r = i / p.cols;
+  let src = u32(clamp(index[r], 0, i32(p.rows) - 1));
+  out[i] = x[src * p.cols + i % p.cols];
+}`;
+
+/** `out[i] = x[index[i]]`. */
+export function gatherPlan(op: GatherOp): Plan[] {
+  const { x, n } = op;
+  checkShape(op.index, "gather index", { rows: n, dtype: "i32" });
+  checkShape(op.out, "gather out", { rows: n, cols: x.cols });
+  checkShape(x, "gather x", { rows: 1 });
+  return [{
+    key: "gather",
+    code: gatherCode,
+    params: Uint32Array.of(n, x.cols, x.rows),
+    buffers: [gpu(x, "gather x"), gpu(op.index, "gather index"), gpu(op.out, "gather out")],
+    dispatch: threads(n * x.cols),
+  }];
+}
+
+const sliceCode = () => `
+struct P { n: u32, cols: u32, srcCols: u32, offset: u32 }
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read_write> x: array<f32>; // [n][srcCols]
+@group(0) @binding(2) var<storage, read_write> out: array<f32>; // [n][cols]
+${FLAT}
+@compute @workgroup_size(64)
+fn main(${BUILTINS}) {
+  let i = flatThread(wid, nwg, lid);
+  if (i >= p.n * p.cols) { return; }
+  out[i] = x[(i / p.cols) * p.srcCols + p.offset + i % p.cols];
+}`;
+
+/** `out[t] = x[t][offset .. offset + out.cols]`. */
+export function slicePlan(op: SliceOp): Plan[] {
+  const { x, out, n, offset } = op;
+  checkShape(x, "slice x", { rows: n });
+  checkShape(out, "slice out", { rows: n });
+  if (offset < 0 || offset + out.cols > x.cols) {
+    throw new RangeError(`Slice ${offset}..${offset + out.cols} is outside a row of ${x.cols}`);
+  }
+  return [{
+    key: "slice",
+    code: sliceCode,
+    params: Uint32Array.of(n, out.cols, x.cols, offset),
+    buffers: [gpu(x, "slice x"), gpu(out, "slice out")],
+    dispatch: threads(n * out.cols),
+  }];
+}

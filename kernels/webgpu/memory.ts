@@ -1,0 +1,77 @@
+/**
+ * How tensors and weights sit in GPU memory. A tensor is one storage buffer of `rows * cols`
+ * f32 or i32 values. A weight matrix is one storage buffer of its rows: f32 rows of `cols`
+ * floats, or 16-bit rows packed two to a u32 word (element 2k in the low half), each row padded
+ * to a whole word, so shaders widen bf16 and f16 themselves and need no `shader-f16`.
+ *
+ * @module
+ */
+
+import type { Matrix, MatrixDType, WeightDType } from "../types.ts";
+
+/** A matrix's element type as this backend keeps it; a TypeError for q8/q4 (not run on WebGPU yet). */
+export function floatDType(dtype: MatrixDType): WeightDType {
+  if (dtype === "q8" || dtype === "q4") {
+    throw new TypeError(
+      `The WebGPU backend does not run ${dtype} weights yet: load without --weights, or on wasm`,
+    );
+  }
+  return dtype;
+}
+
+/** Usage of tensor buffers: bound as storage, written from the host, copied out for reads. */
+export function tensorUsage(): number {
+  return GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+}
+
+/** Elements (f32) or words (16-bit pairs) per stored row of a `cols`-wide matrix. */
+export function rowStride(cols: number, dtype: WeightDType): number {
+  return dtype === "f32" ? cols : Math.ceil(cols / 2);
+}
+
+/** A matrix's elements laid out as the GPU keeps them (16-bit rows padded to whole words). */
+export function packMatrix(
+  m: { rows: number; cols: number; dtype: WeightDType; bytes: Uint8Array },
+): Uint8Array {
+  const { rows, cols, dtype, bytes } = m;
+  const size = dtype === "f32" ? 4 : 2;
+  if (bytes.byteLength !== rows * cols * size) {
+    throw new RangeError(
+      `A [${rows}][${cols}] ${dtype} matrix needs ${rows * cols * size} bytes, got ${bytes.byteLength}`,
+    );
+  }
+  const stride = rowStride(cols, dtype) * 4;
+  if (dtype === "f32" || cols % 2 === 0) {
+    const out = new Uint8Array(Math.max(4, Math.ceil(bytes.byteLength / 4) * 4));
+    out.set(bytes);
+    return out;
+  }
+  const out = new Uint8Array(Math.max(4, rows * stride));
+  for (let r = 0; r < rows; r++) out.set(bytes.subarray(r * cols * 2, (r + 1) * cols * 2), r * stride);
+  return out;
+}
+
+/** Uploads packed matrix bytes into a new storage buffer. */
+export function uploadMatrix(device: GPUDevice, packed: Uint8Array, label: string): GPUBuffer {
+  const limit = device.limits.maxStorageBufferBindingSize;
+  if (packed.byteLength > limit) {
+    throw new RangeError(
+      `${label} takes ${packed.byteLength} bytes; this GPU binds at most ${limit}: use the wasm backend`,
+    );
+  }
+  const buffer = device.createBuffer({
+    label,
+    size: packed.byteLength,
+    usage: GPUBufferUsage.STORAGE,
+    mappedAtCreation: true,
+  });
+  new Uint8Array(buffer.getMappedRange()).set(packed);
+  buffer.unmap();
+  return buffer;
+}
+
+/** The bytes of a host matrix (as the CPU backends keep it), for upload. */
+export function hostBytes(m: Matrix): Uint8Array {
+  if (!m.data) throw new TypeError("A matrix without host data or a WebGPU handle cannot be uploaded");
+  return new Uint8Array(m.data.buffer, m.data.byteOffset, m.data.byteLength);
+}

@@ -1,0 +1,76 @@
+/**
+ * RetNet's recurrent retention: one thread per (run, head, value channel) keeps its row of the
+ * kv state (`keyDim` values) in registers: row ← row·keep + k·(v·add), o = q · row.
+ *
+ * @module
+ */
+
+import type { RetentionOp } from "../ops.ts";
+import { checkShape, checkState, gpu, type Plan, rowBuffers, threads } from "./plan.ts";
+import { BUILTINS, FLAT, RUNS } from "./wgsl.ts";
+
+const code = (keyDim: number) => () => `
+struct P { n: u32, heads: u32, valueDim: u32, arenaCols: u32, offset: u32 }
+const DK = ${keyDim}u;
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read_write> q: array<f32>; // [n][heads * DK] rotated queries
+@group(0) @binding(2) var<storage, read_write> k: array<f32>; // [n][heads * DK] rotated, scaled keys
+@group(0) @binding(3) var<storage, read_write> v: array<f32>; // [n][heads * valueDim]
+@group(0) @binding(4) var<storage, read_write> keep: array<f32>; // [n][heads]
+@group(0) @binding(5) var<storage, read_write> add: array<f32>; // [n][heads]
+@group(0) @binding(6) var<storage, read_write> o: array<f32>; // [n][heads * valueDim]
+@group(0) @binding(7) var<storage, read_write> arena: array<f32>; // [slots][arenaCols]; [heads][valueDim][DK] at offset
+@group(0) @binding(8) var<storage, read_write> slot: array<i32>; // [n]
+@group(0) @binding(9) var<storage, read_write> first: array<i32>; // [n]
+${FLAT}
+${RUNS}
+@compute @workgroup_size(64)
+fn main(${BUILTINS}) {
+  let cols = p.heads * p.valueDim;
+  let id = flatThread(wid, nwg, lid);
+  if (id >= p.n * cols) { return; }
+  let row = id / cols;
+  if (!startsRun(row)) { return; }
+  let ha = id % cols; // head * valueDim + a
+  let h = ha / p.valueDim;
+  let base = slotOf(row) * p.arenaCols + p.offset + ha * DK;
+  var s: array<f32, DK>;
+  for (var j = 0u; j < DK; j++) { s[j] = arena[base + j]; }
+  let end = runEnd(row, p.n);
+  for (var t = row; t < end; t++) {
+    let kp = keep[t * p.heads + h];
+    let va = v[t * cols + ha] * add[t * p.heads + h];
+    let qo = (t * p.heads + h) * DK;
+    var acc = 0.0;
+    for (var j = 0u; j < DK; j++) {
+      s[j] = s[j] * kp + k[qo + j] * va;
+      acc += q[qo + j] * s[j];
+    }
+    o[t * cols + ha] = acc;
+  }
+  for (var j = 0u; j < DK; j++) { arena[base + j] = s[j]; }
+}`;
+
+/** One thread per (row, head, value channel); only rows that start a run work. */
+export function retentionPlan(op: RetentionOp): Plan[] {
+  const { n, heads: H, keyDim: DK, valueDim: DV, state } = op;
+  if (!Number.isInteger(DK) || DK < 1 || DK > 256) throw new RangeError(`Key size ${DK} is outside 1..256`);
+  checkShape(op.q, "retention q", { rows: n, cols: H * DK });
+  checkShape(op.k, "retention k", { rows: n, cols: H * DK });
+  checkShape(op.v, "retention v", { rows: n, cols: H * DV });
+  checkShape(op.o, "retention o", { rows: n, cols: H * DV });
+  checkShape(op.keep, "retention keep", { rows: n, cols: H });
+  checkShape(op.add, "retention add", { rows: n, cols: H });
+  checkState(state, H * DV * DK, "retention state");
+  return [{
+    key: `retention_dk${DK}`,
+    code: code(DK),
+    params: Uint32Array.of(n, H, DV, state.arena.cols, state.offset),
+    buffers: [
+      ...[op.q, op.k, op.v, op.keep, op.add, op.o].map((t) => gpu(t, "retention input")),
+      gpu(state.arena, "state arena"),
+      ...rowBuffers(op.rows, n),
+    ],
+    dispatch: threads(n * H * DV),
+  }];
+}

@@ -1,0 +1,38 @@
+// `deno task start --backend webgpu` (BACKEND=webgpu) serves the same greedy completion and seeded
+// session stream as the WASM server, on whatever adapter this machine has (lavapipe in CI).
+import assert from "node:assert/strict";
+import { startServer } from "./helpers/server.ts";
+import { postJson, readEvents, textOf } from "./helpers/sse.ts";
+
+const adapter = "gpu" in navigator ? await navigator.gpu.requestAdapter().catch(() => null) : null;
+const why = adapter ? "" : " (skipped: no WebGPU adapter here; apt-get install mesa-vulkan-drivers)";
+
+Deno.test({
+  name: "a server on the WebGPU backend answers as the WASM one" + why,
+  ignore: !adapter,
+  async fn() {
+    const texts: string[][] = [];
+    for (const backend of ["webgpu", "wasm"]) {
+      const server = await startServer({ STORE: "memory", BACKEND: backend });
+      try {
+        assert.match(server.log, new RegExp(`${backend} backend`));
+        const greedy = await (await postJson(`${server.base}/v1/completions`, {
+          prompt: "In the beginning",
+          max_tokens: 24,
+          temperature: 0,
+        })).json();
+        const session = await (await postJson(`${server.base}/v1/sessions`, { prompt: "And God said" }))
+          .json();
+        const events = await readEvents(
+          await postJson(`${server.base}/v1/sessions/${session.id}/generate`, { max_tokens: 16, seed: 3 }),
+        );
+        texts.push([greedy.choices[0].text, textOf(events)]);
+      } finally {
+        server.child.kill("SIGTERM");
+        await server.child.status;
+      }
+    }
+    assert.ok(texts[0][0].length > 0);
+    assert.deepEqual(texts[0], texts[1]);
+  },
+});

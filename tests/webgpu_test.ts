@@ -1,0 +1,209 @@
+// The WebGPU backend (lavapipe's software Vulkan where there is no GPU): every op kind against the
+// reference backend on seeded random inputs, then every family's tiny fixture through step() against
+// the reference goldens (greedy tokens identical, logprobs and state within 1e-3), chunked prefill
+// equal to recurrence, and a batched decode step equal to each session alone. Skipped, saying why,
+// only when no adapter exists. Tolerances are relative to max(1, |reference|).
+import assert from "node:assert/strict";
+import { logSoftmax } from "../engine/mod.ts";
+import { type Backend, createBackend } from "../kernels/mod.ts";
+import { createReferenceBackend } from "../kernels/reference/backend.ts";
+import { loadModel, type RecurrentModel } from "../models/mod.ts";
+import { compareOps, maxError, webgpuMissing } from "./helpers/webgpu.ts";
+import { OP_CASES } from "./helpers/webgpu_op_cases.ts";
+
+const missing = await webgpuMissing();
+const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
+/** Families against the goldens, as tests/parity_test.ts. */
+const TOL_MODEL = 1e-3;
+const SHOW = Deno.env.get("WEBGPU_ERRORS") === "1";
+
+const reference = createReferenceBackend();
+let shared: Backend | undefined;
+const gpuBackend = async () => shared ??= await createBackend({ capacity: 1 << 20, maxCols: 512 }, "webgpu");
+
+const FAMILY_CASES: [family: string, fixture: string][] = [
+  ["rwkv7", "tiny"],
+  ["rwkv7", "tiny3"],
+  ["rwkv4", "tiny"],
+  ["mamba", "tiny"],
+  ["mamba2", "tiny"],
+  ["retnet", "tiny"],
+];
+
+interface Goldens {
+  prompt: number[];
+  prompt_logprobs: number[];
+  logprobs_after_prompt: number[];
+  state_after_prompt: Record<string, number[]>;
+  greedy: number[];
+  greedy_logprobs: number[];
+}
+
+function argmax(a: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < a.length; i++) if (a[i] > a[best]) best = i;
+  return best;
+}
+
+/** Asserts `actual` within `tol` of `expected` (relative to max(1, |expected|)); returns the largest error. */
+function assertClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  tol: number,
+  what: string,
+): number {
+  const { error, at } = maxError(Float32Array.from(actual), Float32Array.from(expected));
+  assert.ok(error <= tol, `${what}[${at}]: ${actual[at]} on WebGPU vs ${expected[at]} (tolerance ${tol})`);
+  return error;
+}
+
+function assertSameBits(actual: Float32Array, expected: Float32Array, what: string): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  const a = new Uint32Array(actual.buffer, actual.byteOffset, actual.length);
+  const e = new Uint32Array(expected.buffer, expected.byteOffset, expected.length);
+  const i = a.findIndex((bits, j) => bits !== e[j]);
+  assert.equal(i, -1, `${what}[${i}]: ${actual[i]} batched vs ${expected[i]} alone`);
+}
+
+/** The state's parts by name, as views into one slot's floats. */
+function parts(model: RecurrentModel, data: Float32Array): Record<string, Float32Array> {
+  const out: Record<string, Float32Array> = {};
+  let at = 0;
+  for (const p of model.info.stateParts) {
+    const n = p.shape.reduce((a, b) => a * b, 1);
+    out[p.name] = data.subarray(at, at + n);
+    at += n;
+  }
+  return out;
+}
+
+/** One step of one session's tokens in `slot`: its logits. */
+async function step(model: RecurrentModel, slot: number, tokens: number[]): Promise<Float32Array> {
+  return (await model.step([{ slot, tokens }]))[0]!;
+}
+
+/** Token by token against the goldens, then the prompt in chunks of 7 against the recurrence. */
+async function checkFamily(dir: string): Promise<number> {
+  const g: Goldens = JSON.parse(await Deno.readTextFile(`${dir}/goldens.json`));
+  const { model } = await loadModel(dir, { backend: "webgpu", chunk: 7, slots: 2 });
+  try {
+    let worst = 0;
+    const close = (a: ArrayLike<number>, e: ArrayLike<number>, tol: number, what: string) =>
+      worst = Math.max(worst, assertClose(a, e, tol, what));
+    model.writeSlot(0, model.newState());
+    let logits: Float32Array | undefined;
+    const promptLogprobs: number[] = [];
+    for (const tok of g.prompt) {
+      if (logits) promptLogprobs.push(logSoftmax(logits)[tok]);
+      logits = await step(model, 0, [tok]);
+    }
+    close(promptLogprobs, g.prompt_logprobs, TOL_MODEL, "prompt logprobs");
+    close(logSoftmax(logits!), g.logprobs_after_prompt, TOL_MODEL, "logprobs after prompt");
+    const stepped = await model.readSlot(0);
+    const mine = parts(model, stepped);
+    assert.deepEqual(Object.keys(mine).sort(), Object.keys(g.state_after_prompt).sort());
+    for (const [name, values] of Object.entries(g.state_after_prompt)) {
+      close(mine[name], values, TOL_MODEL, `state ${name}`);
+    }
+    // Chunked prefill in slot 1 (24 tokens in chunks of 7), logits only after the last chunk.
+    model.writeSlot(1, model.newState());
+    let chunkLogits: Float32Array | undefined;
+    for (let start = 0; start < g.prompt.length; start += 7) {
+      const last = start + 7 >= g.prompt.length;
+      const tokens = g.prompt.slice(start, start + 7);
+      [chunkLogits] = await model.step([{ slot: 1, tokens, logits: last }]);
+    }
+    close(chunkLogits!, logits!, 1e-4, "chunked prefill logits vs token by token");
+    close(await model.readSlot(1), stepped, 1e-4, "chunked prefill state vs token by token");
+    const tokens: number[] = [], logprobs: number[] = [];
+    for (let i = 0; i < g.greedy.length; i++) {
+      const lp = logSoftmax(logits!);
+      tokens.push(argmax(lp));
+      logprobs.push(lp[tokens[i]]);
+      logits = await step(model, 0, [tokens[i]]);
+    }
+    assert.deepEqual(tokens, g.greedy);
+    close(logprobs, g.greedy_logprobs, TOL_MODEL, "greedy logprobs");
+    return worst;
+  } finally {
+    model.backend.close();
+  }
+}
+
+/** Four sessions prefilled in one step, then decoded together: each equals its own run alone, bit for bit. */
+async function checkBatched(dir: string): Promise<void> {
+  const { model } = await loadModel(dir, { backend: "webgpu", chunk: 32, slots: 4 });
+  try {
+    const vocab = model.info.vocabSize;
+    const prompts = [3, 1, 9, 5].map((len, s) =>
+      Array.from({ length: len }, (_, i) => (s * 31 + i * 7 + 1) % vocab)
+    );
+    const DECODE = 4;
+    const alone: { logits: Float32Array[]; state: Float32Array }[] = [];
+    for (const prompt of prompts) {
+      model.writeSlot(0, model.newState());
+      const logits = [await step(model, 0, prompt)];
+      for (let i = 0; i < DECODE; i++) logits.push(await step(model, 0, [argmax(logits[i])]));
+      alone.push({ logits, state: await model.readSlot(0) });
+    }
+    prompts.forEach((_, slot) => model.writeSlot(slot, model.newState()));
+    let logits = await model.step(prompts.map((tokens, slot) => ({ slot, tokens })));
+    for (let i = 0; i <= DECODE; i++) {
+      logits.forEach((l, s) => assertSameBits(l!, alone[s].logits[i], `session ${s} logits after step ${i}`));
+      if (i === DECODE) break;
+      logits = await model.step(logits.map((l, slot) => ({ slot, tokens: [argmax(l!)] })));
+    }
+    for (let s = 0; s < prompts.length; s++) {
+      assertSameBits(await model.readSlot(s), alone[s].state, `session ${s} state`);
+    }
+  } finally {
+    model.backend.close();
+  }
+}
+
+Deno.test("webgpu: without an adapter, creating the backend throws an Error saying so", async () => {
+  Object.defineProperty(navigator, "gpu", {
+    value: { requestAdapter: () => Promise.resolve(null) },
+    configurable: true,
+  });
+  try {
+    await assert.rejects(
+      () => createBackend({ capacity: 0, maxCols: 0 }, "webgpu"),
+      /No WebGPU adapter found/,
+    );
+  } finally {
+    delete (navigator as { gpu?: unknown }).gpu;
+  }
+  assert.ok(missing || (await navigator.gpu.requestAdapter()), "navigator.gpu restored");
+});
+
+if (missing) {
+  Deno.test({ name: `webgpu: skipped (${missing})`, ignore: true, fn() {} });
+} else {
+  for (const [name, tol, build] of OP_CASES) {
+    Deno.test(`webgpu ${name} matches the reference (tolerance ${tol})`, async () => {
+      const gpu = await gpuBackend();
+      // Twice: the second submit reuses the recorded pipelines and carries the state on.
+      const error = await compareOps({ gpu, reference }, build, { tol, seed: 17, times: 2, what: name });
+      if (SHOW) console.log(`max error ${error.toExponential(2)}`);
+    });
+  }
+  Deno.test("webgpu: the legacy direct methods say it runs op lists only", async () => {
+    const gpu = await gpuBackend();
+    assert.equal(gpu.name, "webgpu");
+    assert.equal(gpu.sync, undefined);
+    assert.throws(() => gpu.f32(4), { name: "TypeError", message: /op lists only/ });
+    assert.throws(() => gpu.wkv4({} as never, {} as never, {} as never), TypeError);
+  });
+  for (const [family, fixture] of FAMILY_CASES) {
+    const dir = `${FIXTURES}${family}/${fixture}`;
+    Deno.test(`webgpu ${family} ${fixture}: step() matches the reference goldens; chunked prefill equals recurrence`, async () => {
+      const error = await checkFamily(dir);
+      if (SHOW) console.log(`max error ${error.toExponential(2)}`);
+    });
+    if (fixture === "tiny") {
+      Deno.test(`webgpu ${family}: four sessions in one step equal each alone, bit for bit`, () =>
+        checkBatched(dir));
+    }
+  }
+}
