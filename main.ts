@@ -19,7 +19,7 @@ import { TokenizerLoadError } from "./tokenizers/mod.ts";
 
 const USAGE =
   `Usage: deno task start [--model DIR]... [--port N] [--host H] [--store PATH|memory|redis://HOST:PORT/DB]
-                       [--backend wasm|webgpu|reference] [--threads N] [--weights int8|q4]
+                       [--backend wasm|webgpu|reference|auto] [--threads N] [--weights int8|q4]
 Environment: MODEL (comma-separated dirs), PORT (default 8000), HOST (default 0.0.0.0),
   WEIGHTS (int8 or q4: quantize the models' matrices as they load; default: the checkpoint's precision),
   STORE (Deno KV file, default sessions.kv; "memory" keeps sessions in this process only;
@@ -48,7 +48,7 @@ const { values } = parseCommand(USAGE, {
 const dirs = values.model ?? Deno.env.get("MODEL")?.split(",").filter(Boolean) ?? [DEFAULT_MODEL_DIR];
 const port = intFlag("port", values.port ?? Deno.env.get("PORT"), 8000);
 const hostname = values.host ?? Deno.env.get("HOST") ?? "0.0.0.0";
-const backend = (values.backend ?? Deno.env.get("BACKEND")) as BackendName | undefined;
+const backend = (values.backend ?? Deno.env.get("BACKEND")) as BackendName | "auto" | undefined;
 const threadsFlag = values.threads ?? Deno.env.get("THREADS");
 const threads = threadsFlag ? intFlag("threads", threadsFlag, 1) || 1 : undefined;
 const weights = weightsFlag(values.weights ?? Deno.env.get("WEIGHTS"));
@@ -75,6 +75,7 @@ for (const dir of dirs) {
       weights ? `, ${weights} weights` : ""
     }) in ${ms} ms`,
   );
+  if (loaded.backendChoice) console.log(`backend auto chose ${b.name}: ${loaded.backendChoice}`);
 }
 
 const env = (name: string) => Deno.env.get(name);

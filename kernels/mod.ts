@@ -31,6 +31,7 @@ export {
   wasmThreadsSupported,
 } from "./wasm/loader.ts";
 export { measureWasmBandwidth } from "./wasm/bandwidth.ts";
+export { type BackendChoice, chooseBackend, selfCheck } from "./select.ts";
 export { measureWasmFmaPeak } from "./wasm/compute_peak.ts";
 
 /** How much memory a backend must be able to hold. */
@@ -63,6 +64,8 @@ export function defaultBackendName(): BackendName {
 /** Makes a backend by name (default: the fastest available). */
 export function createBackend(size: BackendSize, name: BackendName = defaultBackendName()): Promise<Backend> {
   const make = BACKENDS.get(name);
-  if (!make) throw new TypeError(`Unknown backend "${name}": use one of ${[...BACKENDS.keys()].join(", ")}`);
+  if (!make) {
+    throw new TypeError(`Unknown backend "${name}": use one of ${[...BACKENDS.keys()].join(", ")}, or auto`);
+  }
   return make(size);
 }

@@ -8,6 +8,7 @@
 
 import {
   type BackendName,
+  chooseBackend,
   createBackend,
   isQuantized,
   type QuantFormat,
@@ -35,6 +36,8 @@ export interface LoadedModel {
   readonly fingerprint: string;
   /** The format its matrices were quantized into (`--weights`); absent: the checkpoint's precision. */
   readonly weights?: QuantFormat;
+  /** Why `--backend auto` chose the backend it did (absent when one was named). */
+  readonly backendChoice?: string;
   /** With `weights`: the multiplied weights placed, and how many of them were quantized. */
   readonly quantized?: QuantizedCount;
   /** The checkpoint's own chat template (Jinja, from tokenizer_config.json), if it has one. */
@@ -43,8 +46,8 @@ export interface LoadedModel {
 
 /** Options of {@linkcode assembleModel} (and of the directory loader). */
 export interface LoadOptions {
-  /** Kernel backend (default: the fastest available). */
-  backend?: BackendName;
+  /** Kernel backend (default: the fastest CPU one); "auto" adds WebGPU where it passes a self-check. */
+  backend?: BackendName | "auto";
   /** Tokens per prefill chunk, and most rows of one step (default 64). */
   chunk?: number;
   /** State slots in backend memory: sessions that can decode in one step (default 16). */
@@ -120,10 +123,12 @@ export async function assembleModel(source: ModelSource, options: LoadOptions = 
   const full = backendSize(spec, tensors, { chunk, slots, config });
   const size = weights ? { ...full, capacity: full.capacity - quantizedSavings(tensors, weights) } : full;
   // Runtimes that define Worker but refuse WASM threads (some edge platforms) fall back to one thread.
-  const backend = await createBackend({ ...size, threads }, options.backend).catch((err) => {
+  const choice = options.backend === "auto" ? await chooseBackend() : undefined;
+  const backendName = choice?.name ?? (options.backend as BackendName | undefined);
+  const backend = await createBackend({ ...size, threads }, backendName).catch((err) => {
     if (threads === 1 || options.threads !== undefined) throw err;
     console.warn(`${threads} kernel threads unavailable (${(err as Error).message}); using 1`);
-    return createBackend({ ...size, threads: 1 }, options.backend);
+    return createBackend({ ...size, threads: 1 }, backendName);
   });
   let model: RecurrentModel, tokenizer: Tokenizer;
   const quantized: QuantizedCount = { weights: 0, quantized: 0 };
@@ -152,6 +157,7 @@ export async function assembleModel(source: ModelSource, options: LoadOptions = 
     chatTemplate,
     weights,
     quantized: weights ? quantized : undefined,
+    backendChoice: choice?.why,
   };
 }
 
