@@ -251,7 +251,9 @@ static inline void unpack_q4(const u8 *q, v128_t *w0, v128_t *w1) {
 }
 
 // Rows [0, rows) of y for each token: 4 rows at a time, every token against them while they are
-// in cache; each block's activations are loaded once for the 4 rows. w rows are `row_bytes` apart;
+// in cache, two tokens at a time (each block's weights unpacked once for both); each block's
+// activations are loaded once for the 4 rows. Every (row, token) sum takes its blocks in order, in
+// either tile: the result does not depend on the batch. w rows are `row_bytes` apart;
 // ws and wb hold nb = cols / 32 values per row. A last tile with fewer rows repeats its last row
 // (computed, not stored).
 #define MATMUL_Q(NAME, T, ROW_BYTES, LOAD)                                                              \
@@ -267,7 +269,33 @@ static inline void unpack_q4(const u8 *q, v128_t *w0, v128_t *w1) {
       const T *w2 = w + rr[2] * (ROW_BYTES), *w3 = w + rr[3] * (ROW_BYTES);                            \
       const float *s0 = ws + rr[0] * nb, *s1 = ws + rr[1] * nb, *s2 = ws + rr[2] * nb, *s3 = ws + rr[3] * nb; \
       const int32_t *b0 = wb + rr[0] * nb, *b1 = wb + rr[1] * nb, *b2 = wb + rr[2] * nb, *b3 = wb + rr[3] * nb; \
-      for (long t = 0; t < tokens; t++) {                                                              \
+      long t = 0;                                                                                      \
+      for (; t + 2 <= tokens; t += 2) {                                                                \
+        v128_t a[8];                                                                                   \
+        for (int i = 0; i < 8; i++) a[i] = wasm_f32x4_splat(0);                                        \
+        const u8 *x = xq + t * cols, *z = x + cols;                                                    \
+        const float *sx = xs + t * nb, *sz = sx + nb;                                                  \
+        for (int b = 0; b < nb; b++) {                                                                 \
+          v128_t xa = wasm_v128_load(x + 32 * b), xb = wasm_v128_load(x + 32 * b + 16);                \
+          v128_t za = wasm_v128_load(z + 32 * b), zb = wasm_v128_load(z + 32 * b + 16);                \
+          const T *wr[4] = {w0, w1, w2, w3};                                                           \
+          const float *sr[4] = {s0, s1, s2, s3};                                                       \
+          const int32_t *br[4] = {b0, b1, b2, b3};                                                     \
+          for (int i = 0; i < 4; i++) {                                                                \
+            v128_t p0, p1;                                                                             \
+            LOAD(wr[i], b, &p0, &p1);                                                                  \
+            FMA(a[i], wasm_f32x4_convert_i32x4(block_sum(p0, p1, xa, xb, br[i][b])),                   \
+                wasm_f32x4_splat(sr[i][b] * sx[b]));                                                   \
+            FMA(a[4 + i], wasm_f32x4_convert_i32x4(block_sum(p0, p1, za, zb, br[i][b])),               \
+                wasm_f32x4_splat(sr[i][b] * sz[b]));                                                   \
+          }                                                                                            \
+        }                                                                                              \
+        for (int i = 0; i < here; i++) {                                                               \
+          y[t * ystride + r + i] = hsum(a[i]);                                                         \
+          y[(t + 1) * ystride + r + i] = hsum(a[4 + i]);                                               \
+        }                                                                                              \
+      }                                                                                                \
+      for (; t < tokens; t++) {                                                                        \
         v128_t a0 = wasm_f32x4_splat(0), a1 = a0, a2 = a0, a3 = a0;                                    \
         const u8 *x = xq + t * cols;                                                                   \
         const float *sx = xs + t * nb;                                                                 \
