@@ -8,7 +8,7 @@
  */
 
 import { createBackend, type QuantFormat, quantizable } from "../kernels/mod.ts";
-import { keepsPrecision, quantizedSavings, quantizingBackend } from "../models/quantize.ts";
+import { keepsPrecision, quantizingBackend } from "../models/quantize.ts";
 import {
   backendSize,
   createRecurrentModel,
@@ -55,8 +55,7 @@ export async function buildModel(
   weights?: QuantFormat,
 ): Promise<RecurrentModel> {
   const spec = [...FAMILIES.values()].find((f) => f.detect(tensors, config))!;
-  const size = backendSize(spec, tensors, { chunk: CHUNK, slots: DEFAULT_SLOTS, config });
-  if (weights) size.capacity -= quantizedSavings(tensors, weights);
+  const size = backendSize(spec, tensors, { chunk: CHUNK, slots: DEFAULT_SLOTS, config, weights });
   const backend = await createBackend({ ...size, threads }, "wasm");
   const placing = weights ? quantizingBackend(backend, weights) : backend;
   return createRecurrentModel({ ...spec.model(tensors, placing, config), backend, chunk: CHUNK });

@@ -14,7 +14,7 @@ import {
   type QuantFormat,
   wasmThreadsSupported,
 } from "../kernels/mod.ts";
-import { type QuantizedCount, quantizedSavings, quantizingBackend } from "./quantize.ts";
+import { type QuantizedCount, quantizingBackend } from "./quantize.ts";
 import { HuggingFaceTokenizer, type Tokenizer, WorldTokenizer } from "../tokenizers/mod.ts";
 import { ModelLoadError } from "./errors.ts";
 import { parseSafetensors } from "./formats/safetensors.ts";
@@ -120,8 +120,7 @@ export async function assembleModel(source: ModelSource, options: LoadOptions = 
     );
   }
   const weights = options.weights ?? stored;
-  const full = backendSize(spec, tensors, { chunk, slots, config });
-  const size = weights ? { ...full, capacity: full.capacity - quantizedSavings(tensors, weights) } : full;
+  const size = backendSize(spec, tensors, { chunk, slots, config, weights });
   // Runtimes that define Worker but refuse WASM threads (some edge platforms) fall back to one thread.
   const choice = options.backend === "auto" ? await chooseBackend() : undefined;
   const backendName = choice?.name ?? (options.backend as BackendName | undefined);

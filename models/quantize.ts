@@ -62,19 +62,27 @@ export function quantizingBackend(backend: Backend, format: QuantFormat, count?:
 }
 
 /**
- * Bytes fewer than the checkpoint's that the matrices take quantized: counted on 2-D tensors whose
- * sides are both whole blocks (a matrix may be placed transposed), so the backend is never sized
- * below what it will hold.
+ * Bytes fewer than the checkpoint's that the matrices take quantized (in a file: packed weights and
+ * scales), and how many blocks of 32 they hold (the WASM backend keeps 4 more bytes per block beside
+ * them). Counted on 2-D tensors whose sides are both whole blocks (a matrix may be placed
+ * transposed), so a backend is never sized below what it will hold; `except` names a tensor that is
+ * not placed (an untied embedding).
  */
-export function quantizedSavings(tensors: TensorMap, format: QuantFormat): number {
-  let saved = 0;
+export function quantizedSavings(
+  tensors: TensorMap,
+  format: QuantFormat,
+  except?: string,
+): { saved: number; blocks: number } {
+  let saved = 0, blocks = 0;
   for (const [name, t] of tensors) {
+    if (name === except) continue;
     if (
       isQuantized(t.dtype) || t.shape.length !== 2 || !quantizable(t.shape[0]) || !quantizable(t.shape[1])
     ) continue;
     if (keepsPrecision(name)) continue;
     const n = t.shape[0] * t.shape[1];
     saved += t.bytes.byteLength - n * (format === "q8" ? 1 : 0.5) - (n / 32) * 4;
+    blocks += n / 32;
   }
-  return Math.max(0, saved);
+  return { saved: Math.max(0, saved), blocks };
 }

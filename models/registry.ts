@@ -1,4 +1,5 @@
-import type { Backend } from "../kernels/mod.ts";
+import type { Backend, QuantFormat } from "../kernels/mod.ts";
+import { quantizedSavings } from "./quantize.ts";
 import type { TensorMap } from "./formats/tensor.ts";
 import { isMamba2, loadMamba2Weights, mamba2Footprint, mamba2Model } from "./mamba2/mod.ts";
 import { isMamba, loadMambaWeights, mambaFootprint, mambaModel } from "./mamba/mod.ts";
@@ -66,21 +67,25 @@ export const FAMILIES: ReadonlyMap<Family, FamilySpec> = new Map<Family, FamilyS
 ]);
 
 /**
- * What a backend must be sized for to run a checkpoint: its weights, working buffers for `chunk`
- * rows, the constants, and a state arena of `slots` + 1 slots (one spare for `forward`) with a
- * logits row for each.
+ * What a backend must be sized for to run a checkpoint: its weights (quantized into `weights`, if
+ * given), working buffers for `chunk` rows, the constants, and a state arena of `slots` + 1 slots
+ * (one spare for `forward`) with a logits row for each.
  */
 export function backendSize(
   spec: FamilySpec,
   tensors: TensorMap,
-  shape: { chunk: number; slots: number; config?: Record<string, unknown> },
+  shape: { chunk: number; slots: number; config?: Record<string, unknown>; weights?: QuantFormat },
 ): { capacity: number; maxCols: number } {
   const f = spec.footprint(tensors, shape.chunk, shape.config);
   const arena = (shape.slots + 1) * (f.stateFloats + f.vocab + 4) * 4;
   // The footprints count every tensor; an embedding with a head of its own stays in host memory.
-  const hostOnly = tensors.has(spec.head) ? tensors.get(spec.embedding)?.bytes.byteLength ?? 0 : 0;
+  const hostOnly = tensors.has(spec.head) ? spec.embedding : undefined;
+  const hostBytes = hostOnly ? tensors.get(hostOnly)?.bytes.byteLength ?? 0 : 0;
+  // Quantized: packed weights and scales, and the WASM kernels' 4 bytes per block beside them.
+  const q = shape.weights ? quantizedSavings(tensors, shape.weights, hostOnly) : { saved: 0, blocks: 0 };
+  const saved = q.saved - 4 * q.blocks;
   return {
-    capacity: f.capacity - hostOnly + arena + constantBytes(tensors) + 4 * shape.chunk * 4,
+    capacity: f.capacity - hostBytes - saved + arena + constantBytes(tensors) + 4 * shape.chunk * 4,
     maxCols: f.maxCols,
   };
 }

@@ -75,3 +75,16 @@ Deno.test({
     await assert.rejects(loadModel(dir, { weights: "q8", backend: "webgpu" }), /does not run q8 weights yet/);
   },
 });
+
+Deno.test("the backend is sized for quantized weights with an untied embedding (RWKV-7, vocab 16384)", async () => {
+  const { randomRwkv7 } = await import("../bench/random_rwkv7.ts");
+  const { buildModel } = await import("../bench/side_by_side.ts");
+  const tensors = randomRwkv7({ nLayer: 1, nEmbd: 512, headSize: 64, vocab: 16384 }, "bf16");
+  for (const weights of [undefined, "q8", "q4"] as const) {
+    const model = await buildModel(tensors, 1, undefined, weights);
+    model.writeSlot(0, model.newState());
+    const [logits] = await model.step([{ slot: 0, tokens: [1, 2, 3] }]);
+    assert.equal(logits!.length, 16384);
+    model.backend.close();
+  }
+});
