@@ -28,10 +28,10 @@ const MB = (n: number) => (n / 1e6).toFixed(0);
  * Bytes a file written by `deno task quantize` takes (approximately: transposed LoRA matrices stay
  * bf16 there); the embedding is never stored quantized.
  */
-function fileBytes(tensors: TensorMap, weights?: QuantFormat): number {
+function fileBytes(tensors: TensorMap, embedding: string, weights?: QuantFormat): number {
   let total = 0;
   for (const t of tensors.values()) total += t.bytes.byteLength;
-  return total - (weights ? quantizedSavings(tensors, weights, "emb.weight").saved : 0);
+  return total - (weights ? quantizedSavings(tensors, weights, embedding).saved : 0);
 }
 
 console.log("| RWKV-7 size | bf16: file + WASM = total | int8 | q4 |");
@@ -41,7 +41,7 @@ for (const [name, shape] of SHAPES) {
   const spec = FAMILIES.get("rwkv7")!;
   const cells = ([undefined, "q8", "q4"] as const).map((weights) => {
     const wasm = backendSize(spec, tensors, { chunk: 64, slots: 4, weights }).capacity;
-    const file = fileBytes(tensors, weights);
+    const file = fileBytes(tensors, spec.embedding, weights);
     const total = file + wasm;
     return `${MB(file)} + ${MB(wasm)} = ${MB(total)} MB ${total <= LIMIT ? "fits" : "does not fit"}`;
   });

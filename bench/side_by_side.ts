@@ -7,8 +7,8 @@
  * @module
  */
 
-import { createBackend, type QuantFormat, quantizable } from "../kernels/mod.ts";
-import { keepsPrecision, quantizingBackend } from "../models/quantize.ts";
+import { createBackend, type QuantFormat, quantizedBytes } from "../kernels/mod.ts";
+import { quantizesTensor, quantizingBackend } from "../models/quantize.ts";
 import {
   backendSize,
   createRecurrentModel,
@@ -61,33 +61,26 @@ export async function buildModel(
   return createRecurrentModel({ ...spec.model(tensors, placing, config), backend, chunk: CHUNK });
 }
 
-const EMBEDDINGS = new Set([
-  "emb.weight",
-  "rwkv.embeddings.weight",
-  "backbone.embeddings.weight",
-  "embed_tokens.weight",
-]);
-const HEADS = ["head.weight", "lm_head.weight", "output_projection.weight"];
-
 /**
  * Weights one decode step reads: every tensor but the embedding (one row of it), plus a tied
- * head. Returns bytes, elements (each one multiply-add per token) and the head's elements
- * (prefill computes the head for the last token only).
+ * head; q8/q4 matrices at their quantized size. Returns bytes, elements (each one multiply-add per
+ * token) and the head's elements (prefill computes the head for the last token only).
  */
 export function decodeWeights(
   tensors: TensorMap,
   weights?: QuantFormat,
+  config?: Record<string, unknown>,
 ): { bytes: number; elements: number; head: number } {
+  const spec = [...FAMILIES.values()].find((f) => f.detect(tensors, config))!;
+  const tied = !tensors.has(spec.head);
   let bytes = 0, elements = 0, head = 0;
-  const tied = !HEADS.some((h) => tensors.has(h));
   for (const [name, t] of tensors) {
-    if (EMBEDDINGS.has(name) && !tied) continue;
+    if (name === spec.embedding && !tied) continue;
     const n = t.shape.reduce((a, b) => a * b, 1);
-    const quantized = weights && t.shape.length === 2 && quantizable(t.shape[0]) && quantizable(t.shape[1]) &&
-      !keepsPrecision(name);
-    bytes += quantized ? n * (weights === "q8" ? 1 : 0.5) + (n / 32) * 4 : t.bytes.byteLength;
+    const quantized = weights && quantizesTensor(name, t);
+    bytes += quantized ? quantizedBytes(weights, t.shape[0], t.shape[1]) : t.bytes.byteLength;
     elements += n;
-    if (HEADS.includes(name) || EMBEDDINGS.has(name)) head += n;
+    if (name === spec.head || name === spec.embedding) head += n;
   }
   return { bytes, elements, head };
 }
@@ -148,7 +141,7 @@ export async function measure(
     const batch16 = threads === 1
       ? (await benchBatch(model, [16], counts.batchSteps)).find((r) => r.sessions === 16)!.gain
       : undefined;
-    const w = decodeWeights(tensors, weights);
+    const w = decodeWeights(tensors, weights, config);
     return {
       model: name,
       dtype: weights === "q8" ? "int8" : weights ?? model.info.weightDType,

@@ -33,14 +33,6 @@ q4: 5), its other files copied. Serve it like any model directory.
   --weights W   int8 or q4
   -h, --help    this text`;
 
-/** Embeddings: looked up by row, never stored quantized (a tied head is quantized as it loads). */
-const EMBEDDINGS = new Set([
-  "emb.weight",
-  "rwkv.embeddings.weight",
-  "backbone.embeddings.weight",
-  "embed_tokens.weight",
-]);
-
 if (import.meta.main) {
   exitOnUserMistakes();
   const { values, positionals } = parseCommand(USAGE, { weights: { type: "string" } });
@@ -60,7 +52,8 @@ function storedQuantized(tensors: TensorMap, config?: Record<string, unknown>): 
   recorder.matrix = (src: MatrixSource): Matrix => {
     const t = src.name === undefined ? undefined : tensors.get(src.name);
     const asStored = t !== undefined && t.shape[0] === src.rows && t.shape[1] === src.cols;
-    if (asStored && quantizes(src) && !EMBEDDINGS.has(src.name!)) names.add(src.name!);
+    // The embedding is looked up by row, never stored quantized (a tied head is quantized as it loads).
+    if (asStored && quantizes(src) && src.name !== spec.embedding) names.add(src.name!);
     return { rows: src.rows, cols: src.cols, dtype: src.dtype, data: new Float32Array(0) };
   };
   spec.model(tensors, recorder, config);

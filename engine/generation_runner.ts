@@ -54,8 +54,6 @@ export class GenerationRunner {
   readonly #leaseMs: number;
   readonly #model: (name: string) => LoadedModel;
   readonly #stop = new StopFlag();
-  /** The cancel flag of each generation running here, by session id. */
-  readonly #cancels = new Map<string, { cancelled: boolean }>();
   /** Lease heartbeats, by lease owner (one per generation). */
   readonly #heartbeats = new Map<string, LeaseHeartbeat>();
 
@@ -82,9 +80,9 @@ export class GenerationRunner {
    * with finish reason "cancelled". Returns whether one was running here.
    */
   cancel(id: string): boolean {
-    const flag = this.#cancels.get(id);
-    if (flag) flag.cancelled = true;
-    return flag !== undefined;
+    const live = this.live.get(id);
+    if (live) live.cancelled = true;
+    return live !== undefined;
   }
 
   /** Takes over generation of session `id` if it is running and its lease is free. */
@@ -120,10 +118,8 @@ export class GenerationRunner {
   ): void {
     const live = new LiveGeneration(gen.id, gen.checkpoint, announcer(this.#store, meta.id, gen.id));
     this.live.set(meta.id, live);
-    const cancel = { cancelled: false };
-    this.#cancels.set(meta.id, cancel);
     // Nothing here may reject: a store error at the end of a generation must not end the process.
-    const task = this.#generate(loaded, session, meta, version, gen, live, owner, cancel)
+    const task = this.#generate(loaded, session, meta, version, gen, live, owner)
       .catch((err) => {
         // Live followers only: the durable log keeps the generation resumable from its last checkpoint.
         const message = err instanceof Error ? err.message : String(err);
@@ -133,7 +129,6 @@ export class GenerationRunner {
       .then(async () => {
         live.end();
         if (this.live.get(meta.id) === live) this.live.delete(meta.id);
-        if (this.#cancels.get(meta.id) === cancel) this.#cancels.delete(meta.id);
         await this.#release(meta.id, owner);
       })
       .finally(() => this.#tasks.delete(task));
@@ -148,7 +143,6 @@ export class GenerationRunner {
     gen: GenerationRecord,
     live: LiveGeneration,
     owner: string,
-    cancel: { readonly cancelled: boolean },
   ): Promise<void> {
     const req = gen.request as StoredRequest;
     const request: GenerateRequest = {
@@ -166,7 +160,7 @@ export class GenerationRunner {
     let heldText = gen.heldText;
     let lastCheckpoint = performance.now();
     const signal = this.#stop;
-    const events = observeGeneration(generate(loaded, session, { ...request, signal, cancel }), 0);
+    const events = observeGeneration(generate(loaded, session, { ...request, signal, cancel: live }), 0);
     while (true) {
       let next: IteratorResult<GenerationEvent>;
       try {

@@ -7,6 +7,8 @@ import type { StateStore, StoredEvent } from "../store/types.ts";
  */
 export class LiveGeneration {
   readonly events: StoredEvent[] = [];
+  /** Set by a user's cancel: the generation ends before its next token (finish reason "cancelled"). */
+  cancelled = false;
   #done = false;
   #wake: (() => void)[] = [];
 

@@ -32,6 +32,11 @@ export function packedBytes(format: QuantFormat, rows: number, cols: number): nu
   return format === "q8" ? rows * cols : rows * cols / 2;
 }
 
+/** Bytes of a `rows × cols` matrix in `format`: its packed weights and its scales. */
+export function quantizedBytes(format: QuantFormat, rows: number, cols: number): number {
+  return packedBytes(format, rows, cols) + (rows * cols / QUANT_BLOCK) * 4;
+}
+
 /** Whether a `rows × cols` matrix can be quantized (whole blocks per row). */
 export function quantizable(cols: number): boolean {
   return cols > 0 && cols % QUANT_BLOCK === 0;
@@ -47,7 +52,7 @@ export function quantizeMatrix(src: MatrixSource, format: QuantFormat): MatrixSo
   const values = bytesToF32(src.bytes, src.dtype);
   const packed = packedBytes(format, rows, cols);
   const blocks = rows * cols / QUANT_BLOCK;
-  const out = new Uint8Array(packed + 4 * blocks);
+  const out = new Uint8Array(quantizedBytes(format, rows, cols));
   const scales = new Float32Array(out.buffer, packed, blocks);
   for (let b = 0; b < blocks; b++) {
     const o = b * QUANT_BLOCK;

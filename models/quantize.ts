@@ -12,9 +12,10 @@ import {
   type MatrixSource,
   type QuantFormat,
   quantizable,
+  quantizedBytes,
   quantizeMatrix,
 } from "../kernels/mod.ts";
-import type { TensorMap } from "./formats/tensor.ts";
+import type { RawTensor, TensorMap } from "./formats/tensor.ts";
 
 /** What `--weights` may name: int8 (q8) or 4-bit (q4). */
 export const WEIGHT_FORMATS: Readonly<Record<string, QuantFormat>> = { int8: "q8", q8: "q8", q4: "q4" };
@@ -75,14 +76,20 @@ export function quantizedSavings(
 ): { saved: number; blocks: number } {
   let saved = 0, blocks = 0;
   for (const [name, t] of tensors) {
-    if (name === except) continue;
-    if (
-      isQuantized(t.dtype) || t.shape.length !== 2 || !quantizable(t.shape[0]) || !quantizable(t.shape[1])
-    ) continue;
-    if (keepsPrecision(name)) continue;
-    const n = t.shape[0] * t.shape[1];
-    saved += t.bytes.byteLength - n * (format === "q8" ? 1 : 0.5) - (n / 32) * 4;
-    blocks += n / 32;
+    if (name === except || !quantizesTensor(name, t)) continue;
+    const [rows, cols] = t.shape;
+    saved += t.bytes.byteLength - quantizedBytes(format, rows, cols);
+    blocks += rows * cols / 32;
   }
   return { saved: Math.max(0, saved), blocks };
+}
+
+/**
+ * Whether a checkpoint tensor is a matrix that quantizing covers, whichever way it is placed: 2-D,
+ * both sides whole blocks, float, and not kept in full precision.
+ */
+export function quantizesTensor(name: string, t: RawTensor): boolean {
+  return !isQuantized(t.dtype) && t.shape.length === 2 && quantizable(t.shape[0]) &&
+    quantizable(t.shape[1]) &&
+    !keepsPrecision(name);
 }
