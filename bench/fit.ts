@@ -3,16 +3,17 @@
  * under workerd): the weight file (a Workers bundle holds it in the isolate as an ArrayBuffer) plus
  * the WASM memory the model asks for (its matrices, quantized or not; the state arena of 4 slots as
  * workers/entry.ts makes it; working buffers for a 64-token chunk). The embedding is read from the
- * file in place (aligned), never quantized. The app's own JS heap comes on top (not counted).
+ * file in place (aligned), stored quantized in the int8 and q4 files. The app's own JS heap comes on
+ * top (not counted).
  *
  *   deno run --allow-read bench/fit.ts
  *
  * @module
  */
 
-import type { QuantFormat } from "../kernels/mod.ts";
+import { type QuantFormat, quantizedBytes } from "../kernels/mod.ts";
 import { backendSize, FAMILIES, type TensorMap } from "../models/mod.ts";
-import { quantizedSavings } from "../models/quantize.ts";
+import { quantizedSavings, quantizesEmbedding } from "../models/quantize.ts";
 import { randomRwkv7, type Rwkv7Shape } from "./random_rwkv7.ts";
 
 const SHAPES: [string, Rwkv7Shape][] = [
@@ -26,12 +27,16 @@ const MB = (n: number) => (n / 1e6).toFixed(0);
 
 /**
  * Bytes a file written by `deno task quantize` takes (approximately: transposed LoRA matrices stay
- * bf16 there); the embedding is never stored quantized.
+ * bf16 there), its quantized embedding included.
  */
 function fileBytes(tensors: TensorMap, embedding: string, weights?: QuantFormat): number {
   let total = 0;
   for (const t of tensors.values()) total += t.bytes.byteLength;
-  return total - (weights ? quantizedSavings(tensors, weights, embedding).saved : 0);
+  if (!weights) return total;
+  const emb = tensors.get(embedding)!;
+  const [rows, cols] = emb.shape;
+  const embSaved = quantizesEmbedding(emb) ? emb.bytes.byteLength - quantizedBytes(weights, rows, cols) : 0;
+  return total - quantizedSavings(tensors, weights, embedding).saved - embSaved;
 }
 
 console.log("| RWKV-7 size | bf16: file + WASM = total | int8 | q4 |");

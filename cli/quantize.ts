@@ -1,9 +1,9 @@
 /**
  * Writes a model directory with quantized weights, so small devices download the small file:
  * `deno task quantize IN_DIR OUT_DIR --weights int8|q4`. Every matrix the model multiplies in the
- * checkpoint's orientation is stored quantized (the layout: models/formats/safetensors.ts); the rest
- * (embeddings, matrices the model transposes as it loads, the ones kept in full precision) stays as
- * it was, and loading quantizes whatever of it the format covers. The other files are copied. Before
+ * checkpoint's orientation is stored quantized (the layout: models/formats/safetensors.ts), and so is
+ * the embedding; the rest (matrices the model transposes as it loads, the ones kept in full precision)
+ * stays as it was, and loading quantizes whatever of it the format covers. The other files are copied. Before
  * it finishes it loads both and checks the new directory predicts exactly what the original does
  * with `--weights`.
  *
@@ -20,7 +20,7 @@ import {
   safetensorsHeader,
   type TensorMap,
 } from "../models/mod.ts";
-import { quantizes } from "../models/quantize.ts";
+import { quantizes, quantizesEmbedding } from "../models/quantize.ts";
 import { SCALES_SUFFIX } from "../models/formats/safetensors.ts";
 import type { TensorEntry } from "../models/formats/safetensors.ts";
 import { parsePythonJson } from "../models/formats/python_json.ts";
@@ -52,11 +52,13 @@ function storedQuantized(tensors: TensorMap, config?: Record<string, unknown>): 
   recorder.matrix = (src: MatrixSource): Matrix => {
     const t = src.name === undefined ? undefined : tensors.get(src.name);
     const asStored = t !== undefined && t.shape[0] === src.rows && t.shape[1] === src.cols;
-    // The embedding is looked up by row, never stored quantized (a tied head is quantized as it loads).
-    if (asStored && quantizes(src) && src.name !== spec.embedding) names.add(src.name!);
+    if (asStored && quantizes(src)) names.add(src.name!);
     return { rows: src.rows, cols: src.cols, dtype: src.dtype, data: new Float32Array(0) };
   };
   spec.model(tensors, recorder, config);
+  // The embedding, looked up by row, is stored quantized as `--weights` quantizes it (a tied head with it).
+  const embedding = tensors.get(spec.embedding);
+  if (embedding && quantizesEmbedding(embedding)) names.add(spec.embedding);
   return names;
 }
 

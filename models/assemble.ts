@@ -14,7 +14,7 @@ import {
   type QuantFormat,
   wasmThreadsSupported,
 } from "../kernels/mod.ts";
-import { type QuantizedCount, quantizingBackend } from "./quantize.ts";
+import { type QuantizedCount, quantizingBackend, withQuantizedEmbedding } from "./quantize.ts";
 import { HuggingFaceTokenizer, type Tokenizer, WorldTokenizer } from "../tokenizers/mod.ts";
 import { ModelLoadError } from "./errors.ts";
 import { parseSafetensors } from "./formats/safetensors.ts";
@@ -134,7 +134,8 @@ export async function assembleModel(source: ModelSource, options: LoadOptions = 
   try {
     options.onProgress?.({ stage: "weights", done: 0, total });
     const placing = weights ? quantizingBackend(backend, weights, quantized) : backend;
-    model = createRecurrentModel({ ...spec.model(tensors, placing, config), backend, chunk, slots });
+    const placed = weights ? withQuantizedEmbedding(tensors, spec.embedding, weights) : tensors;
+    model = createRecurrentModel({ ...spec.model(placed, placing, config), backend, chunk, slots });
     options.onProgress?.({ stage: "tokenizer", done: 0, total });
     const picked = await pickTokenizer(source, spec.defaultVocab);
     tokenizer = picked.tokenizer;

@@ -1,7 +1,8 @@
 /**
  * Quantizing a model's weights as it loads (`--weights int8|q4`): every matrix the model multiplies
  * goes to the backend in the chosen format (kernels/quant.ts), except those kept in the checkpoint's
- * precision. Embeddings stay as they are (rows are looked up, not multiplied).
+ * precision. The embedding is quantized too ({@linkcode withQuantizedEmbedding}): it stays in host
+ * memory, and its rows are dequantized as tokens are looked up.
  *
  * @module
  */
@@ -64,10 +65,10 @@ export function quantizingBackend(backend: Backend, format: QuantFormat, count?:
 
 /**
  * Bytes fewer than the checkpoint's that the matrices take quantized (in a file: packed weights and
- * scales), and how many blocks of 32 they hold (the WASM backend keeps 4 more bytes per block beside
- * them). Counted on 2-D tensors whose sides are both whole blocks (a matrix may be placed
- * transposed), so a backend is never sized below what it will hold; `except` names a tensor that is
- * not placed (an untied embedding).
+ * scales), and how many blocks of 32 the backend will hold quantized, stored so or quantized as they
+ * load (the WASM backend keeps 4 more bytes per block beside them). Counted on 2-D tensors whose sides
+ * are both whole blocks (a matrix may be placed transposed), so a backend is never sized below what it
+ * will hold; `except` names a tensor that is not placed (an untied embedding).
  */
 export function quantizedSavings(
   tensors: TensorMap,
@@ -76,12 +77,35 @@ export function quantizedSavings(
 ): { saved: number; blocks: number } {
   let saved = 0, blocks = 0;
   for (const [name, t] of tensors) {
-    if (name === except || !quantizesTensor(name, t)) continue;
+    if (name === except) continue;
     const [rows, cols] = t.shape;
-    saved += t.bytes.byteLength - quantizedBytes(format, rows, cols);
-    blocks += rows * cols / 32;
+    if (isQuantized(t.dtype)) {
+      blocks += rows * cols / 32;
+    } else if (quantizesTensor(name, t)) {
+      saved += t.bytes.byteLength - quantizedBytes(format, rows, cols);
+      blocks += rows * cols / 32;
+    }
   }
   return { saved: Math.max(0, saved), blocks };
+}
+
+/**
+ * `tensors` with the embedding `name` quantized into `format`, as `--weights` loads it: its rows are
+ * widened one at a time as tokens are looked up, so it costs q8's or q4's bytes in memory instead of
+ * the checkpoint's. Unchanged when the embedding is stored quantized already, or its rows are not
+ * whole blocks.
+ */
+export function withQuantizedEmbedding(tensors: TensorMap, name: string, format: QuantFormat): TensorMap {
+  const t = tensors.get(name);
+  if (!t || !quantizesEmbedding(t)) return tensors;
+  const [rows, cols] = t.shape;
+  const q = quantizeMatrix({ name, rows, cols, dtype: t.dtype, bytes: t.bytes }, format);
+  return new Map(tensors).set(name, { name, dtype: format, shape: [rows, cols], bytes: q.bytes });
+}
+
+/** Whether an embedding table is quantized by `--weights`: a float matrix whose rows are whole blocks. */
+export function quantizesEmbedding(t: RawTensor): boolean {
+  return !isQuantized(t.dtype) && t.shape.length === 2 && quantizable(t.shape[1]);
 }
 
 /**

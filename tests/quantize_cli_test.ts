@@ -1,6 +1,7 @@
 // deno task quantize: every family's fixture and the default model written as int8 and q4 model
-// directories (a real process, as users run it) that are smaller, load in their format, and predict
-// exactly what the original does quantized as it loads; a mismatched --weights is refused.
+// directories (a real process, as users run it) that are smaller, load in their format (the embedding
+// too), and predict exactly what the original does quantized as it loads; a mismatched --weights is
+// refused.
 import assert from "node:assert/strict";
 import { loadModel, ModelLoadError } from "../models/mod.ts";
 
@@ -36,6 +37,8 @@ for (const dir of MODELS) {
       for (const [from, w] of [[`${ROOT}${dir}`, format], [out, undefined]] as const) {
         const loaded = await loadModel(from, { weights: w });
         assert.equal(loaded.weights, format);
+        // The embedding (whose dtype the model reports) is quantized too: stored so, or as it loads.
+        assert.equal(loaded.model.info.weightDType, format);
         logits.push(loaded.model.forward(prompt, loaded.model.newState()));
         loaded.model.backend.close();
       }

@@ -1,6 +1,6 @@
 import type { Backend, Matrix, MatrixSource, Wkv7Inputs, Wkv7Shape } from "../types.ts";
 import { widenTo } from "../widen.ts";
-import { isQuantized, packedBytes, QUANT_BLOCK } from "../quant.ts";
+import { viewMatrix } from "../host_matrix.ts";
 import { type CpuKernels, cpuOpMethods } from "../cpu/execute.ts";
 import {
   referenceRetention,
@@ -15,22 +15,8 @@ import {
  */
 export function createReferenceBackend(): Backend {
   const kernels: CpuKernels & Pick<Backend, "matrix" | "f32" | "matvec"> = {
-    matrix(src: MatrixSource): Matrix {
-      const copy = src.bytes.slice();
-      const n = src.rows * src.cols;
-      if (isQuantized(src.dtype)) {
-        const packed = packedBytes(src.dtype, src.rows, src.cols);
-        const data = src.dtype === "q8"
-          ? new Int8Array(copy.buffer, 0, n)
-          : new Uint8Array(copy.buffer, 0, packed);
-        const scales = new Float32Array(copy.buffer, packed, n / QUANT_BLOCK);
-        return { rows: src.rows, cols: src.cols, dtype: src.dtype, data, scales };
-      }
-      const data = src.dtype === "f32"
-        ? new Float32Array(copy.buffer, 0, n)
-        : new Uint16Array(copy.buffer, 0, n);
-      return { rows: src.rows, cols: src.cols, dtype: src.dtype, data };
-    },
+    // A copy: the checkpoint's bytes may be freed or reused.
+    matrix: (src: MatrixSource): Matrix => viewMatrix(src, src.bytes.slice()),
     f32: (length) => new Float32Array(length),
     matvec(m, x, y) {
       const row = new Float32Array(m.cols);

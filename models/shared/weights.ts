@@ -1,4 +1,4 @@
-import { bytesToF32, isQuantized, type Matrix, type MatrixSource } from "../../kernels/mod.ts";
+import { bytesToF32, isQuantized, type Matrix, type MatrixSource, viewMatrix } from "../../kernels/mod.ts";
 import { ModelLoadError } from "../errors.ts";
 import { numel, type RawTensor, type TensorMap } from "../formats/tensor.ts";
 
@@ -9,14 +9,12 @@ export function tensorBytes(tensors: TensorMap): number {
   return total;
 }
 
-/** A matrix left in host memory (embeddings: rows are looked up, never multiplied), without a copy when aligned. */
+/**
+ * A matrix left in host memory (embeddings: rows are looked up, never multiplied), float or q8/q4,
+ * without a copy when aligned.
+ */
 export function hostMatrix(src: MatrixSource): Matrix {
-  const bytes = src.bytes.byteOffset % 4 === 0 ? src.bytes : src.bytes.slice();
-  const n = src.rows * src.cols;
-  const data = src.dtype === "f32"
-    ? new Float32Array(bytes.buffer, bytes.byteOffset, n)
-    : new Uint16Array(bytes.buffer, bytes.byteOffset, n);
-  return { rows: src.rows, cols: src.cols, dtype: src.dtype, data };
+  return viewMatrix(src, src.bytes.byteOffset % 4 === 0 ? src.bytes : src.bytes.slice());
 }
 
 /** Affine parameters of a layer or group norm. */
