@@ -7,7 +7,7 @@
  */
 
 import { exitOnUserMistakes, parseCommand } from "./cli/command.ts";
-import { DEFAULT_MODEL_DIR, intFlag, weightsFlag } from "./cli/defaults.ts";
+import { DEFAULT_MODEL_DIR, intFlag, stateDTypeFlag, weightsFlag } from "./cli/defaults.ts";
 import { loadProgress } from "./cli/load.ts";
 import { SessionService } from "./engine/mod.ts";
 import { MemoryStore, openDenoKvStore, openRedisStore, type StateStore } from "./store/mod.ts";
@@ -20,8 +20,11 @@ import { TokenizerLoadError } from "./tokenizers/mod.ts";
 const USAGE =
   `Usage: deno task start [--model DIR]... [--port N] [--host H] [--store PATH|memory|redis://HOST:PORT/DB]
                        [--backend wasm|webgpu|reference|auto] [--threads N] [--weights int8|q4]
+                       [--state-dtype f32|bf16]
 Environment: MODEL (comma-separated dirs), PORT (default 8000), HOST (default 0.0.0.0),
   WEIGHTS (int8 or q4: quantize the models' matrices as they load; default: the checkpoint's precision),
+  STATE_DTYPE (f32 or bf16: how checkpoints store session states; bf16 halves them and rounds the
+  live state at each checkpoint so resumes stay exact; default f32),
   STORE (Deno KV file, default sessions.kv; "memory" keeps sessions in this process only;
   redis://[:password@]host:port/db shares sessions between instances, with live streams),
   API_KEYS (comma-separated; none: no authentication), SESSION_TTL_HOURS (default 168),
@@ -43,6 +46,7 @@ const { values } = parseCommand(USAGE, {
   store: { type: "string" },
   threads: { type: "string" },
   weights: { type: "string" },
+  "state-dtype": { type: "string" },
 });
 
 const dirs = values.model ?? Deno.env.get("MODEL")?.split(",").filter(Boolean) ?? [DEFAULT_MODEL_DIR];
@@ -52,6 +56,7 @@ const backend = (values.backend ?? Deno.env.get("BACKEND")) as BackendName | "au
 const threadsFlag = values.threads ?? Deno.env.get("THREADS");
 const threads = threadsFlag ? intFlag("threads", threadsFlag, 1) || 1 : undefined;
 const weights = weightsFlag(values.weights ?? Deno.env.get("WEIGHTS"));
+const stateDType = stateDTypeFlag(values["state-dtype"] ?? Deno.env.get("STATE_DTYPE"));
 
 const models = new Map();
 const modelFiles = new Map<string, ModelFile[]>();
@@ -97,6 +102,7 @@ const sessions = new SessionService({
   defaultModel,
   checkpointEvery: intFlag("CHECKPOINT_EVERY", env("CHECKPOINT_EVERY"), 16) || 16,
   leaseMs: intFlag("LEASE_MS", env("LEASE_MS"), 10_000) || 10_000,
+  stateDType,
   quota: {
     sessions: intFlag("QUOTA_SESSIONS", env("QUOTA_SESSIONS"), 1000),
     bytes: intFlag("QUOTA_STORED_MB", env("QUOTA_STORED_MB"), 2048) * 1024 * 1024,
@@ -126,7 +132,7 @@ const where = storePath === "memory"
   : kvPath === undefined
   ? "Deno KV (the deployment's database: Deno.openKv() with no path)"
   : `Deno KV (${kvPath})`;
-console.log(`sessions in ${where}`);
+console.log(`sessions in ${where}${stateDType === "bf16" ? ", states stored as bf16" : ""}`);
 // Collect state left by expired sessions or interrupted writes every hour. A long-lived process
 // also sweeps as it starts; on Deno Deploy, whose isolates start often, Deno.cron runs it instead
 // (or, where cron is unavailable, a timer in isolates that live an hour).

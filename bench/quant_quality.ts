@@ -3,7 +3,9 @@
  * Revelation 12–22, which its training left out) and each family's committed fixture (random
  * weights; on the same text), the perplexity of the checkpoint's precision, int8 and q4, and how
  * many of 40 greedy tokens each quantized run shares with the checkpoint's before they differ.
- * Prints a markdown table (the README's).
+ * Then what the bf16 state mode (`STATE_DTYPE=bf16`) costs: the perplexity when the state is rounded
+ * to bf16 at every checkpoint (every 16 tokens, the default, and at every token, the worst case),
+ * and the blob's bytes. Prints markdown tables (the README's).
  *
  *   deno task bench:quant [--tokens N]
  *
@@ -14,6 +16,7 @@ import { parseArgs } from "node:util";
 import type { QuantFormat } from "../kernels/mod.ts";
 import { type LoadedModel, loadModel } from "../models/mod.ts";
 import { argmax, logSoftmax } from "../engine/sampler.ts";
+import { encodeStateBlob, newSession, roundToBf16 } from "../engine/mod.ts";
 
 const { values } = parseArgs({ options: { tokens: { type: "string" } } });
 const limit = Number(values.tokens ?? 4000);
@@ -29,12 +32,16 @@ const MODELS = [
 ];
 const FORMATS: (QuantFormat | undefined)[] = [undefined, "q8", "q4"];
 
-/** Perplexity of the model on the first `limit` tokens of the text, teacher forced. */
-function perplexity(loaded: LoadedModel, tokens: number[]): number {
+/**
+ * Perplexity of the model on the first `limit` tokens of the text, teacher forced; with `roundEvery`,
+ * the state is rounded to bf16 after every that many tokens (as bf16 checkpoints do).
+ */
+function perplexity(loaded: LoadedModel, tokens: number[], roundEvery?: number): number {
   const state = loaded.model.newState();
   let logits = loaded.model.forward([tokens[0]], state);
   let nll = 0;
   for (let i = 1; i < tokens.length; i++) {
+    if (roundEvery && i % roundEvery === 0) roundToBf16(state.data);
     nll -= logSoftmax(logits)[tokens[i]];
     logits = loaded.model.forward([tokens[i]], state);
   }
@@ -83,6 +90,26 @@ for (const dir of MODELS) {
       pct(rows[1].ppl)
     } · ${pct(rows[2].ppl)} | ${shared(rows[1].greedy)} · ${shared(rows[2].greedy)} |`,
   );
+}
+
+console.log(
+  `\n| model | perplexity: f32 state · bf16 every 16 tokens · every token | vs f32 | blob bytes: f32 · bf16 |`,
+);
+console.log(`| --- | --- | --- | --- |`);
+for (const dir of MODELS) {
+  const loaded = await loadModel(`${root}${dir}`);
+  const tokens = loaded.tokenizer.encode(text).slice(0, limit);
+  const ppl = [undefined, 16, 1].map((every) => perplexity(loaded, tokens, every));
+  const pct = (p: number) => `${p >= ppl[0] ? "+" : ""}${(100 * (p / ppl[0] - 1)).toFixed(3)} %`;
+  const session = newSession(loaded, 1);
+  session.logits = new Float32Array(loaded.model.info.vocabSize);
+  const bytes = (["f32", "bf16"] as const).map((d) => encodeStateBlob(loaded, session, d).length);
+  console.log(
+    `| ${loaded.id} (${loaded.family}) | ${ppl.map((p) => p.toFixed(3)).join(" · ")} | ${pct(ppl[1])} · ${
+      pct(ppl[2])
+    } | ${bytes.join(" · ")} |`,
+  );
+  loaded.model.backend.close();
 }
 
 /** Which share of the model's multiplied weights its quantized matrices hold. */

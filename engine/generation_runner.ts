@@ -17,8 +17,8 @@ import { generate, type GenerateRequest, type GenerationEvent } from "./generate
 import { LeaseHeartbeat } from "./lease_heartbeat.ts";
 import { announcer, LiveGeneration } from "./live.ts";
 import type { SamplingParams } from "./sampler.ts";
-import { type Session, syncState } from "./session.ts";
-import { decodeStateBlob, encodeStateBlob } from "./state_blob.ts";
+import { reloadState, type Session, syncState } from "./session.ts";
+import { decodeStateBlob, encodeStateBlob, roundToBf16, type StateDType } from "./state_blob.ts";
 import { compileResponseFormat, type ResponseFormat } from "./constraint/mod.ts";
 
 /** A generation's request as stored with it (JSON), so another instance can resume it. */
@@ -42,6 +42,8 @@ export interface GenerationRunnerOptions {
   readonly leaseMs: number;
   /** The served model a session names. */
   readonly model: (name: string) => LoadedModel;
+  /** How checkpoints store the state (default f32; bf16 rounds the live state to it as well). */
+  readonly stateDType?: StateDType;
 }
 
 /** See the module documentation. */
@@ -53,6 +55,7 @@ export class GenerationRunner {
   readonly #every: number;
   readonly #leaseMs: number;
   readonly #model: (name: string) => LoadedModel;
+  readonly #stateDType: StateDType;
   readonly #stop = new StopFlag();
   /** Lease heartbeats, by lease owner (one per generation). */
   readonly #heartbeats = new Map<string, LeaseHeartbeat>();
@@ -63,6 +66,7 @@ export class GenerationRunner {
     this.#every = options.checkpointEvery;
     this.#leaseMs = options.leaseMs;
     this.#model = options.model;
+    this.#stateDType = options.stateDType ?? "f32";
   }
 
   /** Waits for every generation this runner started to finish. */
@@ -256,7 +260,12 @@ export class GenerationRunner {
     events: StoredEvent[],
   ): Promise<string> {
     await syncState(loaded, session);
-    const blob = encodeStateBlob(loaded, session);
+    if (this.#stateDType === "bf16") {
+      // The generation goes on from exactly the state a resume from this checkpoint would load.
+      roundToBf16(session.state.data);
+      reloadState(loaded, session);
+    }
+    const blob = encodeStateBlob(loaded, session, this.#stateDType);
     const next: SessionMeta = {
       ...meta,
       tokens: session.tokens,

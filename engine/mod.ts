@@ -11,7 +11,9 @@ export {
   encodeStateBlob,
   MAX_SESSION_TOKENS,
   maxStateBlobBytes,
+  roundToBf16,
   STATE_BLOB_PREFIX_BYTES,
+  type StateDType,
   StateFormatError,
 } from "./state_blob.ts";
 export {

@@ -76,6 +76,17 @@ export class Scheduler {
     this.#dirty.delete(session);
   }
 
+  /**
+   * Writes the session's host state into its slot again, after the caller changed the host copy
+   * (synced first: a dirty slot would be overwritten).
+   */
+  reload(session: Session): void {
+    const slot = this.#slotOf.get(session);
+    if (slot === undefined) return;
+    if (this.#dirty.has(session)) throw new Error("reload() needs the session's state synced first");
+    this.#model.writeSlot(slot, session.state);
+  }
+
   /** Syncs the session's host state and gives its slot back (at the end of a prefill or generation). */
   async release(session: Session): Promise<void> {
     await this.sync(session);

@@ -60,6 +60,11 @@ export function syncState(loaded: LoadedModel, session: Session): Promise<void> 
   return schedulerOf(loaded.model).sync(session);
 }
 
+/** Copies `session.state` into the session's state slot again, after the host copy was changed. */
+export function reloadState(loaded: LoadedModel, session: Session): void {
+  schedulerOf(loaded.model).reload(session);
+}
+
 /** Syncs `session.state` and gives the session's state slot back to other sessions. */
 export function releaseState(loaded: LoadedModel, session: Session): Promise<void> {
   return schedulerOf(loaded.model).release(session);

@@ -27,7 +27,7 @@ import { checkQuota, type SessionQuota } from "./quota.ts";
 import { findSession, newSessionId } from "./session_access.ts";
 import { newSamplerState, type SamplingParams } from "./sampler.ts";
 import { newSession, prefill, randomSeed } from "./session.ts";
-import { decodeStateBlob, encodeStateBlob } from "./state_blob.ts";
+import { decodeStateBlob, encodeStateBlob, type StateDType } from "./state_blob.ts";
 import { timedStore } from "./timed_store.ts";
 import { compileResponseFormat, type ResponseFormat } from "./constraint/mod.ts";
 
@@ -69,6 +69,8 @@ export interface SessionServiceOptions {
   readonly pollMs?: number;
   /** Most live sessions and stored bytes per principal (default: unlimited). */
   readonly quota?: SessionQuota;
+  /** How sessions' states are stored (default f32; bf16 halves a blob, see engine/state_header.ts). */
+  readonly stateDType?: StateDType;
 }
 
 /** Forks retried when the parent's blob was collected under them (a checkpoint moved the parent on). */
@@ -83,6 +85,7 @@ export class SessionService {
   readonly #leaseMs: number;
   readonly #pollMs: number;
   readonly #quota: SessionQuota | undefined;
+  readonly #stateDType: StateDType;
   readonly #runner: GenerationRunner;
   readonly #closing = new StopFlag();
   #closingSignal?: AbortController;
@@ -96,7 +99,9 @@ export class SessionService {
     this.#leaseMs = options.leaseMs ?? 10_000;
     this.#pollMs = options.pollMs ?? 100;
     this.#quota = options.quota;
+    this.#stateDType = options.stateDType ?? "f32";
     this.#runner = new GenerationRunner(this.#store, {
+      stateDType: this.#stateDType,
       checkpointEvery: this.#every,
       leaseMs: this.#leaseMs,
       model: (name) => this.model(name),
@@ -143,7 +148,7 @@ export class SessionService {
     const session = newSession(loaded, randomSeed());
     await checkQuota(this.#store, who, loaded.model.info.stateSize * 4, this.#quota);
     await prefill(loaded, session, prompt, this.#closing);
-    const blob = encodeStateBlob(loaded, session);
+    const blob = encodeStateBlob(loaded, session, this.#stateDType);
     return await this.#publishNew(loaded, session.tokens, blob, who);
   }
 

@@ -5,10 +5,11 @@
  *          8   u32 LE   format version (2; version 1 blobs, which have no constraint, still load)
  *         12   u32 LE   header length H
  *         16   H bytes  header, UTF-8 JSON: family, model id and fingerprint, state parts
- *                       and their shapes, dtype "f32", token count, sampler state,
+ *                       and their shapes, the state's dtype ("f32" or "bf16"), token
+ *                       count, sampler state,
  *                       detokenizer carry, payload lengths, and (version 2, while a
  *                       constrained generation runs) the constraint's automaton state
- *     16 + H   payload  state (f32 LE), then logits (f32 LE, may be empty)
+ *     16 + H   payload  state (f32 or bf16 LE), then logits (f32 LE, may be empty)
  *        end   u32 LE   CRC-32 of everything before it
  *
  * Reading validates every field against the model it is meant for and throws
@@ -27,11 +28,13 @@ import {
   checkHeader,
   checkPayloadLengths,
   maxStateHeaderBytes,
+  type StateDType,
   StateFormatError,
   type StateHeader,
+  stateValueBytes,
 } from "./state_header.ts";
 
-export { MAX_SESSION_TOKENS, StateFormatError } from "./state_header.ts";
+export { MAX_SESSION_TOKENS, type StateDType, StateFormatError } from "./state_header.ts";
 
 const MAGIC = "RECSTATE";
 const VERSION = 2;
@@ -67,15 +70,49 @@ function readF32(blob: Uint8Array, at: number, into: Float32Array): void {
   for (let i = 0; i < into.length; i++) into[i] = view.getFloat32(at + 4 * i, true);
 }
 
-/** Serializes a session of `loaded`. */
-export function encodeStateBlob(loaded: LoadedModel, session: Session): Uint8Array {
+// bf16 values as little-endian bytes: the high half of each f32 rounded to nearest, ties to even.
+function writeBf16(out: Uint8Array, at: number, values: Float32Array): void {
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  for (let i = 0; i < values.length; i++) {
+    const b = bf16Bits(bits[i]);
+    out[at + 2 * i] = b & 0xff;
+    out[at + 2 * i + 1] = b >>> 8;
+  }
+}
+
+function readBf16(blob: Uint8Array, at: number, into: Float32Array): void {
+  const bits = new Uint32Array(into.buffer, into.byteOffset, into.length);
+  for (let i = 0; i < into.length; i++) bits[i] = (blob[at + 2 * i] | (blob[at + 2 * i + 1] << 8)) << 16;
+}
+
+// The bf16 nearest to an f32 given by its bits (ties to even; NaN stays NaN).
+function bf16Bits(f32: number): number {
+  if ((f32 & 0x7fffffff) > 0x7f800000) return (f32 >>> 16) | 0x40;
+  return ((f32 + 0x7fff + ((f32 >>> 16) & 1)) >>> 16) & 0xffff;
+}
+
+/**
+ * Rounds `values` in place to the nearest bf16 (what a bf16 blob stores), so the state a generation
+ * goes on with is the one a resume from its checkpoint would load.
+ */
+export function roundToBf16(values: Float32Array): void {
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  for (let i = 0; i < bits.length; i++) bits[i] = bf16Bits(bits[i]) << 16;
+}
+
+/** Serializes a session of `loaded`, its state as `dtype` (default f32; bf16 rounds it to nearest). */
+export function encodeStateBlob(
+  loaded: LoadedModel,
+  session: Session,
+  dtype: StateDType = "f32",
+): Uint8Array {
   const info = loaded.model.info;
   const logits = session.logits ?? new Float32Array(0);
   const header: StateHeader = {
     family: info.family,
     model: loaded.id,
     fingerprint: loaded.fingerprint,
-    dtype: "f32",
+    dtype,
     parts: info.stateParts.map((p) => ({ name: p.name, shape: [...p.shape] })),
     tokens: session.tokens,
     sampler: { rng: session.sampler.rng, counts: [...session.sampler.counts] },
@@ -85,7 +122,8 @@ export function encodeStateBlob(loaded: LoadedModel, session: Session): Uint8Arr
     ...(session.constraint ? { constraint: session.constraint } : {}),
   };
   const json = new TextEncoder().encode(JSON.stringify(header));
-  const payload = 4 * (session.state.data.length + logits.length);
+  const stateBytes = stateValueBytes(dtype) * session.state.data.length;
+  const payload = stateBytes + 4 * logits.length;
   const out = new Uint8Array(16 + json.length + payload + 4);
   const view = new DataView(out.buffer);
   out.set(new TextEncoder().encode(MAGIC), 0);
@@ -93,10 +131,10 @@ export function encodeStateBlob(loaded: LoadedModel, session: Session): Uint8Arr
   view.setUint32(12, json.length, true);
   out.set(json, 16);
   let at = 16 + json.length;
-  for (const arr of [session.state.data, logits]) {
-    writeF32(out, at, arr);
-    at += arr.length * 4;
-  }
+  (dtype === "bf16" ? writeBf16 : writeF32)(out, at, session.state.data);
+  at += stateBytes;
+  writeF32(out, at, logits);
+  at += logits.length * 4;
   view.setUint32(at, crc32(out.subarray(0, at)), true);
   return out;
 }
@@ -169,7 +207,8 @@ export function decodeStateBlob(loaded: LoadedModel, blob: Uint8Array): Session 
     return fail("State blob header is not valid JSON");
   }
   const h = checkPayloadLengths(parsed);
-  const expectedLength = 16 + headerLength + 4 * (h.stateFloats + h.logitFloats) + 4;
+  const stateBytes = stateValueBytes(h.dtype) * h.stateFloats;
+  const expectedLength = 16 + headerLength + stateBytes + 4 * h.logitFloats + 4;
   if (!Number.isSafeInteger(expectedLength)) fail("State blob header field payload lengths are invalid");
   if (blob.length < expectedLength) {
     fail(`State blob is truncated: ${blob.length} bytes, the header promises ${expectedLength}`);
@@ -184,8 +223,8 @@ export function decodeStateBlob(loaded: LoadedModel, blob: Uint8Array): Session 
   const info = loaded.model.info;
   const state = loaded.model.newState();
   let at = 16 + headerLength;
-  readF32(blob, at, state.data);
-  at += state.data.length * 4;
+  (h.dtype === "bf16" ? readBf16 : readF32)(blob, at, state.data);
+  at += stateBytes;
   const badState = firstNonFinite(state.data);
   if (badState >= 0) {
     fail(

@@ -30,6 +30,20 @@ const COUNT_ENTRY_BYTES = 20;
 /** What to do about a blob that was edited or made elsewhere. */
 const RE_EXPORT = "export the state again and send it unchanged";
 
+/**
+ * The element type of a blob's state payload: f32 (exact), or bf16 (`STATE_DTYPE=bf16`: half the
+ * bytes; the live state is rounded to it at every checkpoint, so a resume is still exact).
+ */
+export type StateDType = "f32" | "bf16";
+
+/** The state payload types this server reads. */
+const STATE_DTYPES: readonly StateDType[] = ["f32", "bf16"];
+
+/** Bytes of one state value in a payload of `dtype`. */
+export function stateValueBytes(dtype: StateDType): number {
+  return dtype === "bf16" ? 2 : 4;
+}
+
 /** The header as encodeStateBlob writes it. */
 export interface StateHeader {
   /** The model family. */
@@ -38,8 +52,8 @@ export interface StateHeader {
   model: string;
   /** SHA-256 of the weights the state belongs to. */
   fingerprint: string;
-  /** Payload element type; only "f32". */
-  dtype: "f32";
+  /** The state payload's element type (logits are always f32). */
+  dtype: StateDType;
   /** The state's parts and shapes, in payload order. */
   parts: { name: string; shape: number[] }[];
   /** Tokens consumed so far. */
@@ -48,7 +62,7 @@ export interface StateHeader {
   sampler: { rng: number; counts: [number, number][] };
   /** Bytes of an incomplete UTF-8 character. */
   carry: number[];
-  /** f32 values of state in the payload. */
+  /** Values of state in the payload (each of `dtype`). */
   stateFloats: number;
   /** f32 values of logits after the state (0 or the vocabulary size). */
   logitFloats: number;
@@ -57,7 +71,9 @@ export interface StateHeader {
 }
 
 /** A parsed header not yet validated, but for its payload lengths. */
-export type UncheckedHeader = Record<string, unknown> & Pick<StateHeader, "stateFloats" | "logitFloats">;
+export type UncheckedHeader =
+  & Record<string, unknown>
+  & Pick<StateHeader, "stateFloats" | "logitFloats" | "dtype">;
 
 /** The parts of a validated header that a session is built from. */
 export interface CheckedHeader {
@@ -100,8 +116,8 @@ export function maxStateHeaderBytes(loaded: LoadedModel): number {
 }
 
 /**
- * Checks that the parsed header is an object whose payload lengths are whole
- * numbers, so the blob's length and checksum can be checked before anything else.
+ * Checks that the parsed header is an object whose payload lengths are whole numbers and whose
+ * payload type is known, so the blob's length and checksum can be checked before anything else.
  */
 export function checkPayloadLengths(value: unknown): UncheckedHeader {
   if (!isObject(value)) {
@@ -109,6 +125,10 @@ export function checkPayloadLengths(value: unknown): UncheckedHeader {
   }
   for (const field of ["stateFloats", "logitFloats"]) {
     if (!isCount(value[field])) fail(field, `is ${show(value[field])}, not a whole number of floats`);
+  }
+  if (typeof value.dtype !== "string") fail("dtype", `is ${show(value.dtype)}, not a string`);
+  if (!STATE_DTYPES.includes(value.dtype as StateDType)) {
+    fail("dtype", `is ${show(value.dtype)}, not one of ${STATE_DTYPES.map((d) => `"${d}"`).join(", ")}`);
   }
   return value as UncheckedHeader;
 }
@@ -126,7 +146,6 @@ export function checkHeader(loaded: LoadedModel, h: UncheckedHeader): CheckedHea
   if (h.fingerprint !== loaded.fingerprint) {
     fail("fingerprint", `belongs to another model (${show(h.model)}), not "${loaded.id}"`, elsewhere);
   }
-  if (h.dtype !== "f32") fail("dtype", `is ${show(h.dtype)}, only "f32" is supported`);
   checkParts(loaded, h.parts);
   if (h.stateFloats !== info.stateSize) {
     fail("stateFloats", `is ${h.stateFloats}, this model's state has ${info.stateSize}`);

@@ -8,6 +8,7 @@ import {
   encodeStateBlob,
   generate,
   newSession,
+  roundToBf16,
   type Session,
   StateFormatError,
 } from "../engine/mod.ts";
@@ -367,4 +368,50 @@ Deno.test("the size bound holds the largest real header: every token counted, a 
     assert.equal(back.sampler.counts.size, loaded.model.info.vocabSize);
     assert.equal(back.tokens, MAX_SESSION_TOKENS);
   }
+});
+
+Deno.test("roundToBf16 rounds to the nearest bf16, ties to even", () => {
+  const ulp = 2 ** -7; // bf16 keeps 7 fraction bits
+  const values = Float32Array.from([1, 1 + ulp / 2, 1 + 1.5 * ulp, 1 + ulp / 4, -3 - 0.75 * ulp * 2, 0, -0]);
+  roundToBf16(values);
+  assert.deepEqual([...values], [1, 1, 1 + 2 * ulp, 1, -3 - ulp * 2, 0, -0]);
+  const nan = Float32Array.from([NaN]);
+  roundToBf16(nan);
+  assert.ok(Number.isNaN(nan[0]));
+});
+
+Deno.test("a bf16 blob stores the state in half the bytes, rounded; logits stay exact", async () => {
+  const loaded = await loadModel(FIX + "tiny");
+  const s = newSession(loaded, 99);
+  await run(loaded, s, [1, 2, 3], 5);
+  const f32 = encodeStateBlob(loaded, s);
+  const bf16 = encodeStateBlob(loaded, s, "bf16");
+  const n = s.state.data.length;
+  // The header differs by its dtype's two letters ("bf16" against "f32": one more byte).
+  assert.equal(f32.length - bf16.length, 2 * n - 1);
+  const back = decodeStateBlob(loaded, bf16);
+  const rounded = s.state.data.slice();
+  roundToBf16(rounded);
+  assert.deepEqual([...back.state.data], [...rounded]);
+  assert.ok(rounded.some((v, i) => v !== s.state.data[i]), "the state had values bf16 cannot hold");
+  for (let i = 0; i < n; i++) {
+    assert.ok(Math.abs(back.state.data[i] - s.state.data[i]) <= Math.abs(s.state.data[i]) * 2 ** -8);
+  }
+  assert.deepEqual([...back.logits!], [...s.logits!]);
+  assert.equal(back.tokens, s.tokens);
+  // A rounded state is stored exactly: encoding what was decoded gives the same bytes.
+  assert.deepEqual(encodeStateBlob(loaded, back, "bf16"), bf16);
+  // An f32 server reads bf16 blobs and a bf16 server f32 ones: the type is the blob's.
+  assert.deepEqual([...decodeStateBlob(loaded, f32).state.data], [...s.state.data]);
+});
+
+Deno.test("a blob whose state type is unknown, or whose length does not fit its type, is refused", async () => {
+  const { loaded, blob } = await tinyBlob();
+  refused(
+    loaded,
+    rebuild(blob, { header: (h) => ({ ...h, dtype: "f16" }) }),
+    /field dtype is "f16", not one of "f32", "bf16"/,
+  );
+  // An f32 payload labelled bf16 is twice as long as the header says.
+  refused(loaded, rebuild(blob, { header: (h) => ({ ...h, dtype: "bf16" }) }), /trailing bytes/);
 });
