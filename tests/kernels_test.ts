@@ -76,7 +76,8 @@ async function withBackend(
 
 for (const [name, make] of BACKENDS) {
   for (const dtype of ["f32", "f16", "bf16"] as const) {
-    for (const [rows, cols] of [[1, 8], [7, 24], [33, 64], [130, 264]]) {
+    // [16, 40] and [136, 264] are placed as groups of 8 rows (kernels/wasm/row_groups.ts).
+    for (const [rows, cols] of [[1, 8], [7, 24], [33, 64], [130, 264], [16, 40], [136, 264]]) {
       Deno.test(`${name} matvec ${dtype} ${rows}x${cols} matches the reference`, async () => {
         const rand = mulberry32(rows * 1000 + cols);
         await withBackend(make, { capacity: 1 << 22, maxCols: cols }, (backend) => {
@@ -106,6 +107,30 @@ for (const [name, make] of BACKENDS) {
         });
       }
     }
+  }
+  // Rows placed in groups of 8 give bitwise the outputs of the same rows placed row-major: 64 rows
+  // are grouped, 65 (the same 64 and one more) are not.
+  for (const dtype of ["f32", "f16", "bf16"] as const) {
+    Deno.test(`${name} matmul ${dtype}: grouped rows give bitwise the row-major outputs`, async () => {
+      const rand = mulberry32(dtype.length * 4111);
+      await withBackend(make, { capacity: 1 << 22, maxCols: 96 }, (backend) => {
+        const cols = 96, more = randomMatrix(65, cols, dtype, rand);
+        const rowBytes = more.bytes.byteLength / 65;
+        const grouped = backend.matrix({ ...more, rows: 64, bytes: more.bytes.subarray(0, 64 * rowBytes) });
+        const rowMajor = backend.matrix(more);
+        assert.equal(typeof grouped.handle, "number", "64 rows are grouped");
+        assert.ok(rowMajor.data, "65 rows are not");
+        for (const tokens of [1, 2, 5]) {
+          const x = fill(backend, cols * tokens, rand);
+          const [a, b] = [backend.f32(64 * tokens), backend.f32(65 * tokens)];
+          backend.matmul(grouped, x, a, tokens);
+          backend.matmul(rowMajor, x, b, tokens);
+          for (let t = 0; t < tokens; t++) {
+            assert.deepEqual(a.subarray(t * 64, (t + 1) * 64), b.subarray(t * 65, t * 65 + 64), `token ${t}`);
+          }
+        }
+      });
+    });
   }
   // Batch invariance: a token's outputs do not depend on how many tokens share the call (one token
   // takes matmul's 8-row decode path, several its 4 x 2 tiles), so batched decode equals solo.

@@ -3,6 +3,7 @@ import { dtypeBytes, hostData, widenTo } from "../widen.ts";
 import { isQuantized, packedBytes, QUANT_BLOCK } from "../quant.ts";
 import { kernelModule, wasmRelaxedSimdSupported, wasmSimdSupported, wasmThreadsSupported } from "./loader.ts";
 import { OPS, ThreadPool } from "./pool.ts";
+import { groupable, groupRows } from "./row_groups.ts";
 import { type CpuKernels, cpuOpMethods } from "../cpu/execute.ts";
 
 type Kernel = (...args: number[]) => void;
@@ -152,7 +153,7 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
   const kernels: CpuKernels & Pick<Backend, "matrix" | "f32" | "matvec"> = {
     matrix(src: MatrixSource): Matrix {
       const at = alloc(src.bytes.byteLength);
-      new Uint8Array(buffer, at, src.bytes.byteLength).set(src.bytes);
+      if (!groupable(src)) new Uint8Array(buffer, at, src.bytes.byteLength).set(src.bytes);
       const n = src.rows * src.cols;
       if (isQuantized(src.dtype)) {
         const packed = packedBytes(src.dtype, src.rows, src.cols);
@@ -162,6 +163,11 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
         placeBlockSums(m);
         return m;
       }
+      if (groupable(src)) {
+        // Its elements are not in row order: no `data` for host readers, only where they start.
+        groupRows(src, new Uint8Array(buffer, at, src.bytes.byteLength));
+        return { rows: src.rows, cols: src.cols, dtype: src.dtype, handle: at };
+      }
       const data = src.dtype === "f32" ? new Float32Array(buffer, at, n) : new Uint16Array(buffer, at, n);
       return { rows: src.rows, cols: src.cols, dtype: src.dtype, data };
     },
@@ -169,7 +175,7 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
       return new Float32Array(buffer, alloc(length * 4), length);
     },
     matvec(m, x, y) {
-      if (isQuantized(m.dtype)) return kernels.matmul(m, x, y, 1);
+      if (isQuantized(m.dtype) || m.handle !== undefined) return kernels.matmul(m, x, y, 1);
       if (m.cols > scratchFloats) throw new RangeError(`Matrix has ${m.cols} columns, above maxCols`);
       const name = `matvec_${m.dtype as "f32" | "f16" | "bf16"}` as const;
       const size = dtypeBytes(m.dtype);
@@ -185,9 +191,11 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
     matmul(m, x, y, tokens) {
       if (m.cols > scratchFloats / 4) throw new RangeError(`Matrix has ${m.cols} columns, above maxCols`);
       if (isQuantized(m.dtype)) return matmulQuantized(m, x, y, tokens);
-      const name = `matmul_${m.dtype as "f32" | "f16" | "bf16"}` as const;
+      const group = typeof m.handle === "number";
+      const w = group ? m.handle as number : ptr(hostData(m) as Float32Array);
+      const name = `matmul_${m.dtype as "f32" | "f16" | "bf16"}${group ? "_g8" : ""}` as const;
       const size = dtypeBytes(m.dtype);
-      const [w, xp, yp] = [ptr(hostData(m) as Float32Array), ptr(x), ptr(y)];
+      const [xp, yp] = [ptr(x), ptr(y)];
       const part = (
         i: number,
         r0: number,
@@ -197,7 +205,7 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
       const permute = m.dtype !== "f32" && m.cols >= 8;
       if (permute) permute8(xp, tokens, m.cols, 0);
       try {
-        if (pool && m.rows * m.cols * tokens >= minWork) split(name, m.rows, 4, part);
+        if (pool && m.rows * m.cols * tokens >= minWork) split(name, m.rows, group ? 8 : 4, part);
         else k[name](...part(0, 0, m.rows));
       } finally {
         if (permute) permute8(xp, tokens, m.cols, 1);

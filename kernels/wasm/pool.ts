@@ -26,6 +26,9 @@ export const OPS = [
   "wkv4",
   "matmul_q8",
   "matmul_q4",
+  "matmul_f32_g8",
+  "matmul_f16_g8",
+  "matmul_bf16_g8",
 ] as const;
 /** The op that ends a worker. */
 export const QUIT = 255;
