@@ -4,6 +4,17 @@ import { isQuantized, packedBytes, QUANT_BLOCK } from "../quant.ts";
 import { kernelModule, wasmRelaxedSimdSupported, wasmSimdSupported, wasmThreadsSupported } from "./loader.ts";
 import { OPS, ThreadPool } from "./pool.ts";
 import { groupable, groupRows } from "./row_groups.ts";
+import { viewMatrix } from "../host_matrix.ts";
+
+/** Where a quantized matrix's parts start in WASM memory (grouped: see placeQuantized). */
+interface QuantizedHandle {
+  /** Packed weights. */
+  readonly w: number;
+  /** f32 scales. */
+  readonly s: number;
+  /** i32 starting values of the blocks' dot products. */
+  readonly b: number;
+}
 import { type CpuKernels, cpuOpMethods } from "../cpu/execute.ts";
 
 type Kernel = (...args: number[]) => void;
@@ -60,6 +71,15 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
     xq: number,
     xs: number,
   ) => void;
+  const groupQ = instance.exports.group_q as (
+    w: number,
+    s: number,
+    b: number,
+    rows4: number,
+    cols: number,
+    q4: number,
+    tmp: number,
+  ) => void;
   const permute8 = instance.exports.permute8 as (
     x: number,
     tokens: number,
@@ -104,8 +124,7 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
   }
 
   // q8/q4 weights (matmul.c): x is quantized once per call into `xq`, then the rows are split between
-  // threads in tiles of 4. Each quantized matrix has its blocks' 64 · Σ w beside it (`blockSums`).
-  const blockSums = new WeakMap<Matrix, number>();
+  // threads in groups of 4. A quantized matrix lives as groups of 4 rows (`QuantizedHandle`).
   let xq = { at: 0, scales: 0, bytes: 0 };
   function matmulQuantized(m: Matrix, x: Float32Array, y: Float32Array, tokens: number): void {
     const nb = m.cols / QUANT_BLOCK;
@@ -116,7 +135,8 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
     quantizeX(ptr(x), tokens, m.cols, xq.at, xq.scales);
     const name = m.dtype === "q8" ? "matmul_q8" : "matmul_q4";
     const rowBytes = dtypeBytes(m.dtype) * m.cols;
-    const [w, s, b, yp] = [hostData(m).byteOffset, ptr(m.scales!), blockSums.get(m)!, ptr(y)];
+    const { w, s, b } = m.handle as QuantizedHandle;
+    const yp = ptr(y);
     const part = (_i: number, r0: number, r1: number) => [
       w + r0 * rowBytes,
       s + 4 * r0 * nb,
@@ -133,36 +153,38 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
     else k[name](...part(0, 0, m.rows));
   }
 
-  // 64 × the sum of each block's weights, for the relaxed-SIMD dot products' offset x.
-  function placeBlockSums(m: Matrix): void {
-    const nb = m.cols / QUANT_BLOCK;
-    const sums = new Int32Array(buffer, alloc(m.rows * nb * 4), m.rows * nb);
-    const row = new Float32Array(m.cols);
-    const unit = { ...m, scales: new Float32Array(m.rows * nb).fill(1) };
-    for (let r = 0; r < m.rows; r++) {
-      widenTo(unit, r, row);
-      for (let b = 0; b < nb; b++) {
+  // A q8/q4 matrix in backend memory: its weights, scales and the dot products' starting values
+  // (−64 × each block's Σ w), as groups of 4 rows, the last padded with zero rows (matmul.c).
+  function placeQuantized(src: MatrixSource & { dtype: "q8" | "q4" }): Matrix {
+    const { rows, cols, dtype } = src;
+    const rows4 = Math.ceil(rows / 4) * 4, nb = cols / QUANT_BLOCK;
+    const packed = packedBytes(dtype, rows, cols);
+    const w = alloc(packedBytes(dtype, rows4, cols)), s = alloc(rows4 * nb * 4), b = alloc(rows4 * nb * 4);
+    new Uint8Array(buffer, w, packedBytes(dtype, rows4, cols)).fill(0).set(src.bytes.subarray(0, packed));
+    new Uint8Array(buffer, s, rows4 * nb * 4).fill(0).set(src.bytes.subarray(packed));
+    const starts = new Int32Array(buffer, b, rows4 * nb).fill(0);
+    const view = viewMatrix(src, src.bytes.byteOffset % 4 === 0 ? src.bytes : src.bytes.slice());
+    const unit = { ...view, scales: new Float32Array(rows * nb).fill(1) };
+    const row = new Float32Array(cols);
+    for (let r = 0; r < rows; r++) {
+      widenTo(unit, r, row); // the integer weights
+      for (let j = 0; j < nb; j++) {
         let sum = 0;
-        for (let i = 0; i < QUANT_BLOCK; i++) sum += row[b * QUANT_BLOCK + i];
-        sums[r * nb + b] = 64 * sum;
+        for (let i = 0; i < QUANT_BLOCK; i++) sum += row[j * QUANT_BLOCK + i];
+        starts[r * nb + j] = -64 * sum;
       }
     }
-    blockSums.set(m, sums.byteOffset);
+    groupQ(w, s, b, rows4, cols, dtype === "q4" ? 1 : 0, scratch[0]);
+    const handle: QuantizedHandle = { w, s, b };
+    return { rows, cols, dtype, handle };
   }
 
   const kernels: CpuKernels & Pick<Backend, "matrix" | "f32" | "matvec"> = {
     matrix(src: MatrixSource): Matrix {
+      if (isQuantized(src.dtype)) return placeQuantized(src as MatrixSource & { dtype: "q8" | "q4" });
       const at = alloc(src.bytes.byteLength);
       if (!groupable(src)) new Uint8Array(buffer, at, src.bytes.byteLength).set(src.bytes);
       const n = src.rows * src.cols;
-      if (isQuantized(src.dtype)) {
-        const packed = packedBytes(src.dtype, src.rows, src.cols);
-        const data = src.dtype === "q8" ? new Int8Array(buffer, at, n) : new Uint8Array(buffer, at, packed);
-        const scales = new Float32Array(buffer, at + packed, n / QUANT_BLOCK);
-        const m: Matrix = { rows: src.rows, cols: src.cols, dtype: src.dtype, data, scales };
-        placeBlockSums(m);
-        return m;
-      }
       if (groupable(src)) {
         // Its elements are not in row order: no `data` for host readers, only where they start.
         groupRows(src, new Uint8Array(buffer, at, src.bytes.byteLength));

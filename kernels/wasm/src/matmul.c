@@ -261,11 +261,7 @@ GROUP16(matmul_bf16_g8, bf16_even, bf16_odd)
 // ---- quantized weights (kernels/quant.ts): blocks of 32 columns, an f32 scale each ----------
 // Integer dot products. Each token's x is first quantized per block of 32 (quantize_x): x ≈ q · xs
 // with xs = max|x| / 63 and q in -63..63, stored offset by 64 (1..127) so it is a 7-bit unsigned
-// operand. A block's sum Σ w·q is then exact in i32: with relaxed SIMD, two i8 × i7 dot-adds on
-// the offset values, less 64 · Σ w (`wb`, one i32 per block, computed as the matrix is placed);
-// without, the same sum through 16-bit dot products. Per (row, token): an f32 vector accumulates
-// f32(block sum) × (ws · xs) over the blocks in order, then a horizontal sum: the same arithmetic
-// for one token or many, and on both builds.
+// operand. A block's sum Σ w·q is then exact in i32 (see group_q below for how).
 
 typedef int8_t i8;
 typedef uint8_t u8;
@@ -299,114 +295,152 @@ __attribute__((export_name("quantize_x"))) void quantize_x(const float *x, int t
   }
 }
 
-// Σ w·(x − 64) over 16 columns, added to acc (i32x4). w: 16 signed weights; x: 16 offset values.
-static inline v128_t dot16(v128_t w, v128_t x, v128_t acc) {
+// In WASM memory a quantized matrix is held as groups of 4 rows (zero rows pad the last group),
+// block by block, as 16-byte vectors whose i32 lane j holds row j's weights for 4 columns:
+//   q8: 8 vectors per block; vector k holds columns 4k .. 4k+3.
+//   q4: 4 vectors per block; vector k holds columns 8k .. 8k+3 in its low nibbles and 8k+4 .. 8k+7
+//       in its high ones (each weight + 8, as in the file).
+// Scales and the dot products' starting values (−64 · Σ w, see below) likewise: [group][block][4].
+// group_q rearranges a matrix placed in the file's order. Against activations broadcast 4 bytes at
+// a time, one dot-add per vector leaves each row's partial sum in its own lane: a block's 4 exact
+// integer sums at once, with no horizontal sums. Per (row, token) an f32 lane then accumulates
+// f32(block sum) × (ws · xs) over the blocks in order: the same arithmetic for one token or many,
+// on both builds (the integer sums are exact either way).
+
+static inline int nibble(const u8 *block, int i) { return i < 16 ? block[i] & 15 : block[i - 16] >> 4; }
+
+// Rows 0..3 of `src` (row-major, file order, `row_bytes` apart) into `dst` in the grouped order.
+static void group_rows_q(const u8 *src, u8 *dst, int cols, int q4) {
+  int nb = cols / 32;
+  long row_bytes = q4 ? cols / 2 : cols;
+  for (int b = 0; b < nb; b++) {
+    for (int j = 0; j < 4; j++) {
+      const u8 *block = src + j * row_bytes + (q4 ? 16 : 32) * b;
+      for (int k = 0; k < (q4 ? 4 : 8); k++) {
+        for (int m = 0; m < 4; m++) {
+          u8 *d = dst + (long)((q4 ? 4 : 8) * b + k) * 16 + 4 * j + m;
+          *d = q4 ? (u8)(nibble(block, 8 * k + m) | nibble(block, 8 * k + 4 + m) << 4) : block[4 * k + m];
+        }
+      }
+    }
+  }
+}
+
+// [4][nb] 32-bit values -> [nb][4], in place through tmp.
+static void group_values(uint32_t *v, int nb, uint32_t *tmp) {
+  for (int i = 0; i < 4 * nb; i++) tmp[i] = v[i];
+  for (int b = 0; b < nb; b++)
+    for (int j = 0; j < 4; j++) v[4 * b + j] = tmp[j * nb + b];
+}
+
+// A matrix of rows4 (a multiple of 4) rows placed in the file's order: weights w, scales ws and
+// starting values wb, each rearranged in place; tmp holds 4 rows of weights.
+__attribute__((export_name("group_q"))) void group_q(u8 *w, uint32_t *ws, uint32_t *wb, int rows4, int cols,
+                                                     int q4, u8 *tmp) {
+  int nb = cols / 32;
+  long group_bytes = 4L * (q4 ? cols / 2 : cols);
+  for (long g = 0; g < rows4 / 4; g++) {
+    u8 *gw = w + g * group_bytes;
+    for (long i = 0; i < group_bytes; i++) tmp[i] = gw[i];
+    group_rows_q(tmp, gw, cols, q4);
+    group_values(ws + g * 4 * nb, nb, (uint32_t *)tmp);
+    group_values(wb + g * 4 * nb, nb, (uint32_t *)tmp);
+  }
+}
+
+// The exact sums Σ w·q of one block for the group's 4 rows (lanes) and each of nt tokens (x: the
+// tokens' offset activations, `cols` apart). With relaxed SIMD the dot-adds see q + 64 and start
+// from −64 · Σ w (`start`); without, 16-bit dot products take q itself (lane pairs added after).
+INLINE void block_sums(const u8 *wv, const int32_t *start, const u8 *x, int cols, int nt, int q4, v128_t *s) {
 #ifdef __wasm_relaxed_simd__
-  return wasm_i32x4_relaxed_dot_i8x16_i7x16_add(w, x, acc);
+  v128_t init = wasm_v128_load(start);
+  for (int t = 0; t < nt; t++) s[t] = init;
+  for (int k = 0; k < (q4 ? 4 : 8); k++) {
+    v128_t v = wasm_v128_load(wv + 16 * k);
+    if (q4) {
+      v128_t eight = wasm_i8x16_splat(8);
+      v128_t lo = wasm_i8x16_sub(wasm_v128_and(v, wasm_i8x16_splat(15)), eight);
+      v128_t hi = wasm_i8x16_sub(wasm_u8x16_shr(v, 4), eight);
+      for (int t = 0; t < nt; t++) {
+        const u8 *xt = x + (long)t * cols + 8 * k;
+        s[t] = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(lo, wasm_v128_load32_splat(xt), s[t]);
+        s[t] = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(hi, wasm_v128_load32_splat(xt + 4), s[t]);
+      }
+    } else {
+      for (int t = 0; t < nt; t++)
+        s[t] = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(v, wasm_v128_load32_splat(x + (long)t * cols + 4 * k), s[t]);
+    }
+  }
 #else
-  v128_t off = wasm_i16x8_splat(64);
-  v128_t xl = wasm_i16x8_sub(wasm_u16x8_extend_low_u8x16(x), off);
-  v128_t xh = wasm_i16x8_sub(wasm_u16x8_extend_high_u8x16(x), off);
-  acc = wasm_i32x4_add(acc, wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(w), xl));
-  return wasm_i32x4_add(acc, wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(w), xh));
+  (void)start;
+  v128_t lo[4], hi[4], off = wasm_i16x8_splat(64);
+  for (int t = 0; t < nt; t++) lo[t] = hi[t] = wasm_i32x4_splat(0);
+  for (int k = 0; k < 8; k++) {
+    // Vector k of q8, or half k of q4's vector k / 2 (low nibbles, then high): columns c .. c+3.
+    v128_t v;
+    int c;
+    if (q4) {
+      v128_t packed = wasm_v128_load(wv + 16 * (k / 2));
+      v = k % 2 ? wasm_u8x16_shr(packed, 4) : wasm_v128_and(packed, wasm_i8x16_splat(15));
+      v = wasm_i8x16_sub(v, wasm_i8x16_splat(8));
+      c = 8 * (k / 2) + 4 * (k % 2);
+    } else {
+      v = wasm_v128_load(wv + 16 * k);
+      c = 4 * k;
+    }
+    v128_t wl = wasm_i16x8_extend_low_i8x16(v), wh = wasm_i16x8_extend_high_i8x16(v);
+    for (int t = 0; t < nt; t++) {
+      v128_t xv = wasm_i16x8_sub(wasm_u16x8_extend_low_u8x16(wasm_v128_load32_splat(x + (long)t * cols + c)), off);
+      lo[t] = wasm_i32x4_add(lo[t], wasm_i32x4_dot_i16x8(wl, xv));
+      hi[t] = wasm_i32x4_add(hi[t], wasm_i32x4_dot_i16x8(wh, xv));
+    }
+  }
+  // lo = [row 0, row 0, row 1, row 1] partial sums, hi the same for rows 2 and 3.
+  for (int t = 0; t < nt; t++)
+    s[t] = wasm_i32x4_add(wasm_i32x4_shuffle(lo[t], hi[t], 0, 2, 4, 6), wasm_i32x4_shuffle(lo[t], hi[t], 1, 3, 5, 7));
 #endif
 }
 
-// The block's integer sum Σ w·q, as 4 lanes. With relaxed SIMD the dot products see x + 64, so
-// they start from −64 · Σ w (`bias`) in lane 0; without, they subtract the offset themselves.
-static inline v128_t block_sum(v128_t w0, v128_t w1, v128_t x0, v128_t x1, int32_t bias) {
-#ifdef __wasm_relaxed_simd__
-  v128_t acc = wasm_i32x4_make(-bias, 0, 0, 0);
-#else
-  (void)bias;
-  v128_t acc = wasm_i32x4_splat(0);
-#endif
-  acc = dot16(w0, x0, acc);
-  return dot16(w1, x1, acc);
+// The group's `here` rows of y for nt tokens (y: token 0's row 0, tokens `ystride` apart).
+INLINE void group_tile(const u8 *wg, const float *ws, const int32_t *wb, const u8 *xq, const float *xs, float *y,
+                       int cols, int ystride, int here, int nt, int q4) {
+  int nb = cols / 32;
+  v128_t acc[4], s[4];
+  for (int t = 0; t < nt; t++) acc[t] = wasm_f32x4_splat(0);
+  for (int b = 0; b < nb; b++) {
+    block_sums(wg + (long)(q4 ? 64 : 128) * b, wb + 4 * b, xq + 32 * b, cols, nt, q4, s);
+    v128_t scale = wasm_v128_load(ws + 4 * b);
+    for (int t = 0; t < nt; t++)
+      FMA(acc[t], wasm_f32x4_convert_i32x4(s[t]), wasm_f32x4_mul(scale, wasm_f32x4_splat(xs[(long)t * nb + b])));
+  }
+  for (int t = 0; t < nt; t++) {
+    if (here == 4) wasm_v128_store(y + (long)t * ystride, acc[t]);
+    else store_part(y + (long)t * ystride, acc[t], here);
+  }
 }
 
-// A q4 block's 16 bytes as its 32 signed weights: two vectors of 16.
-static inline void unpack_q4(const u8 *q, v128_t *w0, v128_t *w1) {
-  v128_t bytes = wasm_v128_load(q), eight = wasm_i8x16_splat(8);
-  *w0 = wasm_i8x16_sub(wasm_v128_and(bytes, wasm_i8x16_splat(15)), eight);
-  *w1 = wasm_i8x16_sub(wasm_u8x16_shr(bytes, 4), eight);
-}
-
-// Rows [0, rows) of y for each token: 4 rows at a time, every token against them while they are
-// in cache, two tokens at a time (each block's weights unpacked once for both); each block's
-// activations are loaded once for the 4 rows. Every (row, token) sum takes its blocks in order, in
-// either tile: the result does not depend on the batch. w rows are `row_bytes` apart;
-// ws and wb hold nb = cols / 32 values per row. A last tile with fewer rows repeats its last row
-// (computed, not stored).
-#define MATMUL_Q(NAME, T, ROW_BYTES, LOAD)                                                              \
-  __attribute__((export_name(#NAME))) void NAME(const T *w, const float *ws, const int32_t *wb,        \
+// Rows [0, rows) of y for each token, a group of 4 rows at a time (4 tokens at a time against it,
+// then the rest one by one). w, ws and wb point at the first group; the last may be partial.
+#define MATMUL_Q(NAME, Q4)                                                                             \
+  __attribute__((export_name(#NAME))) void NAME(const u8 *w, const float *ws, const int32_t *wb,       \
                                                 const u8 *xq, const float *xs, float *y, int rows,     \
                                                 int cols, int tokens, int ystride) {                   \
     int nb = cols / 32;                                                                                \
+    long group_bytes = 4L * (Q4 ? cols / 2 : cols);                                                    \
     for (int r = 0; r < rows; r += 4) {                                                                \
       int here = rows - r < 4 ? rows - r : 4;                                                          \
-      long rr[4];                                                                                      \
-      for (int i = 0; i < 4; i++) rr[i] = r + (i < here ? i : here - 1);                               \
-      const T *w0 = w + rr[0] * (ROW_BYTES), *w1 = w + rr[1] * (ROW_BYTES);                            \
-      const T *w2 = w + rr[2] * (ROW_BYTES), *w3 = w + rr[3] * (ROW_BYTES);                            \
-      const float *s0 = ws + rr[0] * nb, *s1 = ws + rr[1] * nb, *s2 = ws + rr[2] * nb, *s3 = ws + rr[3] * nb; \
-      const int32_t *b0 = wb + rr[0] * nb, *b1 = wb + rr[1] * nb, *b2 = wb + rr[2] * nb, *b3 = wb + rr[3] * nb; \
-      long t = 0;                                                                                      \
-      for (; t + 2 <= tokens; t += 2) {                                                                \
-        v128_t a[8];                                                                                   \
-        for (int i = 0; i < 8; i++) a[i] = wasm_f32x4_splat(0);                                        \
-        const u8 *x = xq + t * cols, *z = x + cols;                                                    \
-        const float *sx = xs + t * nb, *sz = sx + nb;                                                  \
-        for (int b = 0; b < nb; b++) {                                                                 \
-          v128_t xa = wasm_v128_load(x + 32 * b), xb = wasm_v128_load(x + 32 * b + 16);                \
-          v128_t za = wasm_v128_load(z + 32 * b), zb = wasm_v128_load(z + 32 * b + 16);                \
-          const T *wr[4] = {w0, w1, w2, w3};                                                           \
-          const float *sr[4] = {s0, s1, s2, s3};                                                       \
-          const int32_t *br[4] = {b0, b1, b2, b3};                                                     \
-          for (int i = 0; i < 4; i++) {                                                                \
-            v128_t p0, p1;                                                                             \
-            LOAD(wr[i], b, &p0, &p1);                                                                  \
-            FMA(a[i], wasm_f32x4_convert_i32x4(block_sum(p0, p1, xa, xb, br[i][b])),                   \
-                wasm_f32x4_splat(sr[i][b] * sx[b]));                                                   \
-            FMA(a[4 + i], wasm_f32x4_convert_i32x4(block_sum(p0, p1, za, zb, br[i][b])),               \
-                wasm_f32x4_splat(sr[i][b] * sz[b]));                                                   \
-          }                                                                                            \
-        }                                                                                              \
-        for (int i = 0; i < here; i++) {                                                               \
-          y[t * ystride + r + i] = hsum(a[i]);                                                         \
-          y[(t + 1) * ystride + r + i] = hsum(a[4 + i]);                                               \
-        }                                                                                              \
-      }                                                                                                \
-      for (; t < tokens; t++) {                                                                        \
-        v128_t a0 = wasm_f32x4_splat(0), a1 = a0, a2 = a0, a3 = a0;                                    \
-        const u8 *x = xq + t * cols;                                                                   \
-        const float *sx = xs + t * nb;                                                                 \
-        for (int b = 0; b < nb; b++) {                                                                 \
-          v128_t xa = wasm_v128_load(x + 32 * b), xb = wasm_v128_load(x + 32 * b + 16);                \
-          v128_t p0, p1;                                                                               \
-          LOAD(w0, b, &p0, &p1);                                                                       \
-          FMA(a0, wasm_f32x4_convert_i32x4(block_sum(p0, p1, xa, xb, b0[b])), wasm_f32x4_splat(s0[b] * sx[b])); \
-          LOAD(w1, b, &p0, &p1);                                                                       \
-          FMA(a1, wasm_f32x4_convert_i32x4(block_sum(p0, p1, xa, xb, b1[b])), wasm_f32x4_splat(s1[b] * sx[b])); \
-          LOAD(w2, b, &p0, &p1);                                                                       \
-          FMA(a2, wasm_f32x4_convert_i32x4(block_sum(p0, p1, xa, xb, b2[b])), wasm_f32x4_splat(s2[b] * sx[b])); \
-          LOAD(w3, b, &p0, &p1);                                                                       \
-          FMA(a3, wasm_f32x4_convert_i32x4(block_sum(p0, p1, xa, xb, b3[b])), wasm_f32x4_splat(s3[b] * sx[b])); \
-        }                                                                                              \
-        float *out = y + t * ystride + r;                                                              \
-        out[0] = hsum(a0);                                                                             \
-        if (here > 1) out[1] = hsum(a1);                                                               \
-        if (here > 2) out[2] = hsum(a2);                                                               \
-        if (here > 3) out[3] = hsum(a3);                                                               \
-      }                                                                                                \
+      const u8 *wg = w + (r / 4) * group_bytes;                                                        \
+      const float *gs = ws + (long)r * nb;                                                             \
+      const int32_t *gb = wb + (long)r * nb;                                                           \
+      int t = 0;                                                                                       \
+      for (; t + 4 <= tokens; t += 4)                                                                  \
+        group_tile(wg, gs, gb, xq + (long)t * cols, xs + (long)t * nb, y + (long)t * ystride + r, cols, \
+                   ystride, here, 4, Q4);                                                              \
+      for (; t < tokens; t++)                                                                          \
+        group_tile(wg, gs, gb, xq + (long)t * cols, xs + (long)t * nb, y + (long)t * ystride + r, cols, \
+                   ystride, here, 1, Q4);                                                              \
     }                                                                                                  \
   }
 
-static inline void load_q8(const i8 *row, int b, v128_t *w0, v128_t *w1) {
-  *w0 = wasm_v128_load(row + 32 * b);
-  *w1 = wasm_v128_load(row + 32 * b + 16);
-}
-static inline void load_q4(const u8 *row, int b, v128_t *w0, v128_t *w1) { unpack_q4(row + 16 * b, w0, w1); }
-
-MATMUL_Q(matmul_q8, i8, cols, load_q8)
-MATMUL_Q(matmul_q4, u8, cols / 2, load_q4)
+MATMUL_Q(matmul_q8, 0)
+MATMUL_Q(matmul_q4, 1)
