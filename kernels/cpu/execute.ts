@@ -7,16 +7,53 @@
  * @module
  */
 
-import type { Op, Rows, StateRef, Tensor, TensorDType } from "../ops.ts";
+import type { Op, Rows, StateRef, Tensor, TensorDType, UnaryFn } from "../ops.ts";
 import type { Backend } from "../types.ts";
 import { widenTo } from "../widen.ts";
 import { gelu, sigmoid, softplus } from "./math.ts";
 
 /** The kernels of a CPU backend (what the op list is lowered to). */
-export type CpuKernels = Pick<
-  Backend,
-  "matmul" | "wkv7" | "wkv4" | "selectiveScan" | "ssdScan" | "retention"
->;
+export type CpuKernels =
+  & Pick<Backend, "matmul" | "wkv7" | "wkv4" | "selectiveScan" | "ssdScan" | "retention">
+  & Partial<ElementwiseKernels>;
+
+/**
+ * Element-wise loops a backend may run in its own code (the WASM backend: SIMD); without them, or
+ * where `unary` declines a function (returns false), the loops here run. Arrays are rows of `cols`.
+ */
+export interface ElementwiseKernels {
+  /** `out = fn(x + bias)` over `rows` rows; false if the backend does not compute `fn`. */
+  unary(
+    fn: UnaryFn,
+    x: Float32Array,
+    out: Float32Array,
+    bias: Float32Array | undefined,
+    shape: { rows: number; cols: number; k: number },
+  ): boolean;
+  /** One token-shift mix of one run of `tokens` rows: `prev` is `saved` for its first row. */
+  shiftMix(
+    x: Float32Array,
+    saved: Float32Array,
+    coef: Float32Array,
+    out: Float32Array,
+    shape: { tokens: number; cols: number; lerp: boolean },
+  ): void;
+  /** Layer or RMS norm over `groups` groups of each row (see `norm` below). */
+  norm(
+    rms: boolean,
+    x: Float32Array,
+    out: Float32Array,
+    w: Float32Array | undefined,
+    b: Float32Array | undefined,
+    shape: { n: number; cols: number; groups: number; eps: number },
+  ): void;
+  /** RWKV-7's per-token mixing, in place (see `rwkv7Mix` below). */
+  rwkv7Mix(
+    io: { w: Float32Array; a: Float32Array; k: Float32Array; kk: Float32Array; b: Float32Array },
+    params: { w0: Float32Array; a0: Float32Array; kK: Float32Array; kA: Float32Array },
+    shape: { rows: number; cols: number; heads: number },
+  ): void;
+}
 
 /** Tensor, submit and read for a CPU backend whose memory hands out f32 arrays from `f32`. */
 export function cpuOpMethods(
@@ -131,13 +168,15 @@ function run(k: CpuKernels, op: Op): void {
       return;
     }
     case "norm":
-      return norm(op.rms, f(op.x), f(op.out), op.weight && f(op.weight), op.bias && f(op.bias), {
+      return (k.norm ?? norm)(op.rms, f(op.x), f(op.out), op.weight && f(op.weight), op.bias && f(op.bias), {
         n,
         cols: op.x.cols,
         groups: op.groups,
         eps: op.eps,
       });
     case "unary": {
+      const shape = { rows: n, cols: op.x.cols, k: op.k ?? 1 };
+      if (k.unary?.(op.fn, f(op.x), f(op.out), op.bias && f(op.bias), shape)) return;
       const fn = UNARY[op.fn], x = f(op.x), out = f(op.out), C = op.x.cols, kk = op.k ?? 1;
       if (op.bias) {
         const b = f(op.bias);
@@ -166,7 +205,7 @@ function run(k: CpuKernels, op: Op): void {
       return;
     }
     case "tokenShift":
-      return tokenShift(op);
+      return tokenShift(op, k.shiftMix);
     case "causalConv":
       return causalConv(op);
     case "wkv7": {
@@ -186,6 +225,14 @@ function run(k: CpuKernels, op: Op): void {
       return;
     }
     case "rwkv7Mix":
+      if (k.rwkv7Mix) {
+        k.rwkv7Mix(
+          { w: f(op.w), a: f(op.a), k: f(op.k), kk: f(op.kk), b: f(op.b) },
+          { w0: f(op.w0), a0: f(op.a0), kK: f(op.kK), kA: f(op.kA) },
+          { rows: n, cols: op.w.cols, heads: op.heads },
+        );
+        return;
+      }
       return rwkv7Mix(op);
     case "rwkv7Value": {
       const v = f(op.v), first = f(op.vFirst), mix = f(op.mix), v0 = f(op.v0), C = op.v.cols;
@@ -329,11 +376,18 @@ function norm(
   }
 }
 
-function tokenShift(op: Extract<Op, { op: "tokenShift" }>): void {
+function tokenShift(op: Extract<Op, { op: "tokenShift" }>, mix?: ElementwiseKernels["shiftMix"]): void {
   const x = f(op.x), C = op.x.cols;
   const mixes = op.mixes.map((m) => [f(m.coef), f(m.out)] as const);
   for (const { start, end, slot } of runsOf(op.rows, op.n)) {
     const saved = part(op.state, slot);
+    if (mix) {
+      const shape = { tokens: end - start, cols: C, lerp: op.form === "lerp" };
+      const cur = x.subarray(start * C, end * C);
+      for (const [coef, out] of mixes) mix(cur, saved, coef, out.subarray(start * C, end * C), shape);
+      saved.set(x.subarray((end - 1) * C, end * C));
+      continue;
+    }
     for (let t = start; t < end; t++) {
       const o = t * C;
       for (let c = 0; c < C; c++) {

@@ -1,10 +1,40 @@
 import type { Backend, Matrix, MatrixSource, Wkv7Inputs, Wkv7Shape } from "../types.ts";
+import type { UnaryFn } from "../ops.ts";
 import { dtypeBytes, hostData, widenTo } from "../widen.ts";
 import { isQuantized, packedBytes, QUANT_BLOCK } from "../quant.ts";
 import { kernelModule, wasmRelaxedSimdSupported, wasmSimdSupported, wasmThreadsSupported } from "./loader.ts";
 import { OPS, ThreadPool } from "./pool.ts";
 import { groupable, groupRows } from "./row_groups.ts";
 import { viewMatrix } from "../host_matrix.ts";
+
+/** The unary functions elementwise.c computes, in its numbering (softplus runs in JS). */
+const UNARY_IDS: readonly UnaryFn[] = ["tanh", "sigmoid", "silu", "relu", "relu2", "gelu", "scale"];
+
+/** The element-wise kernels of elementwise.c (pointers into WASM memory; 0 for an absent array). */
+interface ElementwiseExports {
+  unary_f32(fn: number, x: number, out: number, bias: number, rows: number, cols: number, k: number): void;
+  shift_mix(
+    x: number,
+    saved: number,
+    coef: number,
+    out: number,
+    tokens: number,
+    cols: number,
+    lerp: number,
+  ): void;
+  norm_f32(
+    x: number,
+    out: number,
+    w: number,
+    b: number,
+    rows: number,
+    cols: number,
+    groups: number,
+    eps: number,
+    rms: number,
+  ): void;
+  rwkv7_mix(...args: number[]): void;
+}
 
 /** Where a quantized matrix's parts start in WASM memory (grouped: see placeQuantized). */
 interface QuantizedHandle {
@@ -80,6 +110,7 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
     q4: number,
     tmp: number,
   ) => void;
+  const ew = instance.exports as unknown as ElementwiseExports;
   const permute8 = instance.exports.permute8 as (
     x: number,
     tokens: number,
@@ -232,6 +263,22 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
       } finally {
         if (permute) permute8(xp, tokens, m.cols, 1);
       }
+    },
+    unary(fn, x, out, bias, { rows, cols, k: scale }) {
+      const id = UNARY_IDS.indexOf(fn);
+      if (id < 0) return false;
+      ew.unary_f32(id, ptr(x), ptr(out), bias ? ptr(bias) : 0, rows, cols, scale);
+      return true;
+    },
+    shiftMix(x, saved, coef, out, { tokens, cols, lerp }) {
+      ew.shift_mix(ptr(x), ptr(saved), ptr(coef), ptr(out), tokens, cols, lerp ? 1 : 0);
+    },
+    norm(rms, x, out, w, b, { n, cols, groups, eps }) {
+      ew.norm_f32(ptr(x), ptr(out), w ? ptr(w) : 0, b ? ptr(b) : 0, n, cols, groups, eps, rms ? 1 : 0);
+    },
+    rwkv7Mix(io, p, { rows, cols, heads }) {
+      const at = [io.w, io.a, io.k, io.kk, io.b, p.w0, p.a0, p.kK, p.kA].map(ptr);
+      ew.rwkv7_mix(...at, rows, cols, heads);
     },
     wkv7(state: Float32Array, io: Wkv7Inputs, shape: Wkv7Shape) {
       const { tokens, heads, headSize: n } = shape;

@@ -53,7 +53,16 @@ export function buildCommand(name: string, out: string): string[] {
 }
 
 /** The kernel sources, one op per file (common.h is shared). */
-export const SOURCES = ["matvec.c", "matmul.c", "wkv7.c", "ssm.c", "retention.c", "wkv4.c", "probe.c"];
+export const SOURCES = [
+  "matvec.c",
+  "matmul.c",
+  "elementwise.c",
+  "wkv7.c",
+  "ssm.c",
+  "retention.c",
+  "wkv4.c",
+  "probe.c",
+];
 
 /** Compiles the sources into `outDir` (default: this folder), both builds. */
 export async function buildWasm(outDir = here): Promise<void> {
