@@ -31,6 +31,8 @@ Environment: MODEL (comma-separated dirs), PORT (default 8000), HOST (default 0.
   LOG_FORMAT (text, json or off: one line per request; default text),
   CORS_ORIGINS (comma-separated origins browsers may call from, "*" for any; default none),
   CHECKPOINT_EVERY (tokens, default 16), LEASE_MS (generation lease, default 10000),
+  TOKENS_PER_INVOCATION (a session generation pauses after this many tokens, checkpointed, with an
+  SSE "paused" event; the next GET .../stream continues it; default unlimited),
   MAX_PROMPT_TOKENS (16384), MAX_TOKENS (4096), DRAIN_MS (shutdown grace, default 30000),
   Quotas per API key (per client address without keys; 0: unlimited): QUOTA_SESSIONS (live
   sessions, default 1000), QUOTA_STORED_MB (state bytes stored, default 2048), QUOTA_RPM
@@ -102,6 +104,7 @@ const sessions = new SessionService({
   defaultModel,
   checkpointEvery: intFlag("CHECKPOINT_EVERY", env("CHECKPOINT_EVERY"), 16) || 16,
   leaseMs: intFlag("LEASE_MS", env("LEASE_MS"), 10_000) || 10_000,
+  tokensPerInvocation: intFlag("TOKENS_PER_INVOCATION", env("TOKENS_PER_INVOCATION"), 0) || undefined,
   stateDType,
   quota: {
     sessions: intFlag("QUOTA_SESSIONS", env("QUOTA_SESSIONS"), 1000),

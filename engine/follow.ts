@@ -26,12 +26,16 @@ export interface FollowContext {
   readonly closing: StopSignal;
 }
 
-/** See the module documentation; `after` is the last position the client has (all events when undefined). */
+/**
+ * See the module documentation; `after` is the last position the client has (all events when
+ * undefined). A run paused at its token budget ends the events with its `paused` event, unless
+ * `throughPauses`: then the paused generation is taken over here and followed on.
+ */
 export async function* followGeneration(
   context: FollowContext,
   id: string,
   who: Principal,
-  options: { after?: number; generationId?: string },
+  options: { after?: number; generationId?: string; throughPauses?: boolean },
 ): AsyncGenerator<StoredEvent> {
   const { after, generationId } = options;
   let last = after ?? -1;
@@ -50,10 +54,14 @@ export async function* followGeneration(
             last = e.position;
           }
         }
+        let paused = false;
         for await (const e of live.follow(last)) {
+          paused = e.event === "paused";
+          if (paused && options.throughPauses) break;
           yield e;
-          last = e.position;
+          if (!paused) last = e.position;
         }
+        if (paused && options.throughPauses) continue;
         return;
       }
       for (const e of await context.store.readEvents(id, gen.id, last)) {

@@ -3,7 +3,11 @@
  * samples token by token, logs each event for live followers, checkpoints the
  * state with the logged events every K tokens (and renews the lease), and
  * publishes the final state. Also takes over a generation whose generator
- * crashed, from its last checkpoint.
+ * crashed, from its last checkpoint. With a token budget per invocation (a
+ * Worker request's CPU time is limited, and its clock stands still while code
+ * runs, so pacing counts tokens), a run that reaches it checkpoints, gives the
+ * lease back and ends with a `paused` event; the next follower (or a Durable
+ * Object's alarm) continues it from that checkpoint, exactly.
  *
  * @module
  */
@@ -44,6 +48,8 @@ export interface GenerationRunnerOptions {
   readonly model: (name: string) => LoadedModel;
   /** How checkpoints store the state (default f32; bf16 rounds the live state to it as well). */
   readonly stateDType?: StateDType;
+  /** Most tokens one run (a start or a resume) generates before it pauses (default: unlimited). */
+  readonly tokensPerInvocation?: number;
 }
 
 /** See the module documentation. */
@@ -56,6 +62,7 @@ export class GenerationRunner {
   readonly #leaseMs: number;
   readonly #model: (name: string) => LoadedModel;
   readonly #stateDType: StateDType;
+  readonly #budget: number;
   readonly #stop = new StopFlag();
   /** Lease heartbeats, by lease owner (one per generation). */
   readonly #heartbeats = new Map<string, LeaseHeartbeat>();
@@ -67,6 +74,7 @@ export class GenerationRunner {
     this.#leaseMs = options.leaseMs;
     this.#model = options.model;
     this.#stateDType = options.stateDType ?? "f32";
+    this.#budget = options.tokensPerInvocation || Infinity;
   }
 
   /** Waits for every generation this runner started to finish. */
@@ -165,6 +173,7 @@ export class GenerationRunner {
     let lastCheckpoint = performance.now();
     const signal = this.#stop;
     const events = observeGeneration(generate(loaded, session, { ...request, signal, cancel: live }), 0);
+    let produced = 0;
     while (true) {
       let next: IteratorResult<GenerationEvent>;
       try {
@@ -201,6 +210,15 @@ export class GenerationRunner {
             throw new Error("Lost the session's lease while generating");
           }
         }
+        if (++produced >= this.#budget && session.tokens - gen.start < req.maxTokens) {
+          if (pending.length > 0) {
+            const record = { ...gen, checkpoint: session.tokens, heldText };
+            await this.checkpoint(loaded, session, meta, version, record, pending);
+          }
+          await events.return(undefined);
+          await this.#pause(meta.id, owner, live, session.tokens, produced);
+          return;
+        }
       } else {
         const generated = session.tokens - gen.start;
         const data = {
@@ -227,6 +245,18 @@ export class GenerationRunner {
         live.push(event);
       }
     }
+  }
+
+  /**
+   * Ends this run of a generation whose state is checkpointed at `tokens`: frees the lease and
+   * forgets the live run before followers hear of the pause, so whoever continues it finds it
+   * free. The `paused` event is live only (never logged): the log resumes as if nothing happened.
+   */
+  async #pause(id: string, owner: string, live: LiveGeneration, tokens: number, produced: number) {
+    await this.#release(id, owner);
+    if (this.live.get(id) === live) this.live.delete(id);
+    const data = { tokens, generated: produced, budget: this.#budget };
+    live.push({ position: tokens - 1, event: "paused", data: JSON.stringify(data) });
   }
 
   /** Keeps the lease `owner` just acquired on session `id` alive until {@linkcode release}. */

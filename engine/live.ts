@@ -24,7 +24,7 @@ export class LiveGeneration {
 
   /** Adds an event and wakes followers. */
   push(event: StoredEvent): void {
-    if (event.event !== "error") this.announce?.(event);
+    if (event.event === "token" || event.event === "done") this.announce?.(event);
     this.events.push(event);
     if (event.event !== "token") this.#done = true;
     for (const w of this.#wake.splice(0)) w();

@@ -71,6 +71,11 @@ export interface SessionServiceOptions {
   readonly quota?: SessionQuota;
   /** How sessions' states are stored (default f32; bf16 halves a blob, see engine/state_header.ts). */
   readonly stateDType?: StateDType;
+  /**
+   * Most tokens a generation makes per invocation before it checkpoints and pauses (a `paused`
+   * event; the next follower continues it). Default: unlimited (a Worker sets its CPU budget).
+   */
+  readonly tokensPerInvocation?: number;
 }
 
 /** Forks retried when the parent's blob was collected under them (a checkpoint moved the parent on). */
@@ -102,6 +107,7 @@ export class SessionService {
     this.#stateDType = options.stateDType ?? "f32";
     this.#runner = new GenerationRunner(this.#store, {
       stateDType: this.#stateDType,
+      tokensPerInvocation: options.tokensPerInvocation,
       checkpointEvery: this.#every,
       leaseMs: this.#leaseMs,
       model: (name) => this.model(name),
@@ -333,12 +339,14 @@ export class SessionService {
   /**
    * The events of the session's current or last generation after position `after` (all of them
    * when undefined), then the live ones until it ends, on whichever instance runs it. If that
-   * generation was cut by a crash (running, lease expired), this instance resumes it.
+   * generation was cut by a crash (running, lease expired), this instance resumes it. A run that
+   * pauses at its token budget ends the events with `paused`, or with `throughPauses` is continued
+   * here at once (a JSON answer has no later request to continue it).
    */
   follow(
     id: string,
     who: Principal,
-    options: { after?: number; generationId?: string } = {},
+    options: { after?: number; generationId?: string; throughPauses?: boolean } = {},
   ): AsyncGenerator<StoredEvent> {
     const context = {
       store: this.#store,

@@ -57,7 +57,8 @@ export async function sessionChoices(
       logprobs: options.logprobs,
       responseFormat: body.response_format,
     }, who);
-    choices.push(fromStored(served.sessions.follow(id, who, { after: start - 1, generationId })));
+    const after = start - 1;
+    choices.push(fromStored(served.sessions.follow(id, who, { after, generationId, throughPauses: true })));
   }
   return { model: loaded.id, promptLength: prompt.length, choices, sessionIds };
 }

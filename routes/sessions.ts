@@ -166,7 +166,8 @@ export function sessionRoutes(app: Hono<AppEnv>, served: ServedModels): void {
       logprobs: body.logprobs ?? undefined,
       responseFormat: body.response_format,
     }, who);
-    const events = sessions.follow(id, who, { after: start - 1, generationId });
+    // A stream shows a pause (its client continues with GET .../stream); a JSON answer waits it out.
+    const events = sessions.follow(id, who, { after: start - 1, generationId, throughPauses: !body.stream });
     if (body.stream) return sessionEventStream(c, events);
     return c.json(await collect(id, events));
   });

@@ -3,8 +3,10 @@ import { streamSSE } from "hono/streaming";
 import type { StoredEvent } from "../engine/mod.ts";
 
 /**
- * Streams session events as SSE: `event: token|done|error`, `id: N` (the token's position in
- * the session), `data: JSON`. A client that disconnects only stops this stream.
+ * Streams session events as SSE: `event: token|done|error|paused`, `id: N` (the token's position
+ * in the session), `data: JSON`. A client that disconnects only stops this stream. After `paused`
+ * (the run's token budget is spent, its state checkpointed) the stream ends; `GET
+ * /v1/sessions/:id/stream` with the last id continues it.
  */
 export function sessionEventStream(c: Context, events: AsyncGenerator<StoredEvent>): Response {
   return streamSSE(c, async (sse) => {
@@ -15,8 +17,8 @@ export function sessionEventStream(c: Context, events: AsyncGenerator<StoredEven
     try {
       for await (const e of events) {
         if (aborted) break;
-        // An error carries no id: a client resuming with Last-Event-ID must not skip the next token.
-        const id = e.event === "error" ? undefined : String(e.position);
+        // An error or a pause carries no id: a client resuming with Last-Event-ID must not skip a token.
+        const id = e.event === "error" || e.event === "paused" ? undefined : String(e.position);
         await sse.writeSSE({ event: e.event, id, data: e.data });
       }
     } catch (err) {

@@ -55,8 +55,11 @@ export interface VersionedMeta {
 export interface StoredEvent {
   /** Session position of the token (or of the end, for the final event). */
   readonly position: number;
-  /** SSE event name. */
-  readonly event: "token" | "done" | "error";
+  /**
+   * SSE event name. `paused` (a run reached its token budget, its state checkpointed) and `error`
+   * reach live followers only; the log holds tokens and the final `done`.
+   */
+  readonly event: "token" | "done" | "error" | "paused";
   /** SSE data (JSON). */
   readonly data: string;
 }
