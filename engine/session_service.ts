@@ -357,6 +357,18 @@ export class SessionService {
     return followGeneration(context, id, who, options);
   }
 
+  /**
+   * Carries session `id`'s running generation on in this instance until it pauses or ends: takes
+   * it over when its lease is free (a paused run, or one whose generator crashed), else waits for
+   * the run this instance has. Returns whether it is still unfinished afterwards (paused, or run
+   * elsewhere). What a Durable Object's alarm calls to continue a generation no client follows.
+   */
+  async advance(id: string): Promise<boolean> {
+    if (!this.#runner.live.has(id)) await this.#runner.resume(id);
+    await this.#runner.drain();
+    return (await this.#store.get(id))?.meta.generation?.status === "running";
+  }
+
   /** Deletes stored state that no session uses any more (expired sessions, crashed writes). */
   sweep(): Promise<number> {
     return this.#store.sweep(10 * 60 * 1000);

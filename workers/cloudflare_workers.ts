@@ -5,8 +5,13 @@ import type { ObjectStorage } from "../store/durable_object/sql.ts";
 
 /** What a Durable Object gets besides its env (workerd's `DurableObjectState`, in part). */
 export interface DurableObjectState {
-  /** The object's storage: SQLite, transactions, alarm. */
-  readonly storage: ObjectStorage;
+  /** The object's storage: SQLite, transactions, alarm, and its key-value calls. */
+  readonly storage: ObjectStorage & {
+    /** The value stored under `key`. */
+    get<T>(key: string): Promise<T | undefined>;
+    /** Stores `value` under `key`. */
+    put(key: string, value: unknown): Promise<void>;
+  };
 }
 
 /** The base class whose subclasses workerd runs as Durable Objects with RPC methods. */

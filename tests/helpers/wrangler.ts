@@ -82,3 +82,29 @@ export async function startWrangler(options: WranglerOptions): Promise<WranglerD
   await dev.stop();
   throw new Error("wrangler dev did not answer within 2 minutes");
 }
+
+/**
+ * Puts `file` (relative to the repository root) into the local R2 bucket `bucket` under `key`, in
+ * the `--persist-to` folder a later `wrangler dev` reads: what `wrangler r2 object put` does
+ * against Cloudflare, offline.
+ */
+export async function putLocalR2(persist: string, bucket: string, key: string, file: string): Promise<void> {
+  const args = [
+    "r2",
+    "object",
+    "put",
+    `${bucket}/${key}`,
+    "--file",
+    file,
+    "--local",
+    "--persist-to",
+    persist,
+  ];
+  const out = await new Deno.Command(WRANGLER, {
+    args,
+    cwd: ROOT,
+    env: { CI: "true", WRANGLER_SEND_METRICS: "false" },
+    stdin: "null",
+  }).output();
+  if (!out.success) throw new Error(`wrangler r2 object put failed: ${new TextDecoder().decode(out.stderr)}`);
+}

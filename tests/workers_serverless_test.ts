@@ -1,0 +1,146 @@
+// Serverless for real, on a real `wrangler dev` (workerd, offline), against a Deno server as the
+// uninterrupted reference:
+// - a session generation longer than TOKENS_PER_INVOCATION pauses (a `paused` event) and each
+//   `GET .../stream` with the last Last-Event-ID continues it: the text equals one seeded run;
+// - generations run in the session's host Durable Object: a client that disconnects after a few
+//   tokens does not end its generation; the object's alarm carries it through its pauses to the
+//   end, and a later stream shows the same text as an uninterrupted run;
+// - a model in the local R2 bucket (seeded from tests/fixtures) is served as on Deno, and one that
+//   would pass MEMORY_BUDGET_MB is refused with a 503 and a message.
+// Skipped, saying so, where `deno task workers:setup` has not installed wrangler.
+import assert from "node:assert/strict";
+import { postJson, readEvents, type SseEvent, textOf } from "./helpers/sse.ts";
+import { startServer } from "./helpers/server.ts";
+import { putLocalR2, startWrangler, wranglerMissing } from "./helpers/wrangler.ts";
+
+if (wranglerMissing) console.warn(`workers_serverless_test skipped: ${wranglerMissing}`);
+
+const BUDGET = 40;
+const request = { max_tokens: 150, temperature: 0.8, seed: 77, ignore_eos: true };
+const prompt = { prompt: "And God said" };
+const tokens = (events: SseEvent[]) => events.filter((e) => e.event === "token");
+
+/** A new session's seeded generation, streamed to its end, reconnecting after each pause. */
+async function streamAcrossPauses(base: string): Promise<SseEvent[][]> {
+  const id = (await (await postJson(`${base}/v1/sessions`, prompt)).json()).id;
+  const runs = [await readEvents(await postJson(`${base}/v1/sessions/${id}/generate`, request))];
+  while (runs.at(-1)!.at(-1)?.event === "paused" && runs.length < 20) {
+    const headers = { "last-event-id": String(tokens(runs.flat()).at(-1)!.id) };
+    runs.push(await readEvents(await fetch(`${base}/v1/sessions/${id}/stream`, { headers })));
+  }
+  return runs;
+}
+
+Deno.test({
+  name: "workerd: generations pause at their token budget and continue exactly, in the session's object, " +
+    "past a client's disconnect; models from R2 within the memory budget",
+  ignore: wranglerMissing !== undefined,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    const persist = await Deno.makeTempDir();
+    await putLocalR2(
+      persist,
+      "recurrent-models",
+      "tiny3/model.safetensors",
+      "tests/fixtures/rwkv7/tiny3/model.safetensors",
+    );
+    await putLocalR2(persist, "recurrent-models", "tiny3/vocab.txt", "tests/fixtures/rwkv7/tiny3/vocab.txt");
+    await putLocalR2(
+      persist,
+      "recurrent-models",
+      "too-big/model.safetensors",
+      "tests/fixtures/rwkv7/tiny/model.safetensors",
+    );
+    // The default model takes 19.4 MB of the budget and tiny3 2.5 MB: 22.5 MB leaves too-big's 1.7 MB out.
+    const vars = {
+      TOKENS_PER_INVOCATION: String(BUDGET),
+      CHECKPOINT_EVERY: "8",
+      LEASE_MS: "1500",
+      R2_MODELS: "tiny3,too-big",
+      MEMORY_BUDGET_MB: "21.5",
+    };
+    const workers = await startWrangler({ persist, vars });
+    const deno = await startServer({
+      STORE: "memory",
+      MODEL: "assets/rwkv7-kjv-4m,tests/fixtures/rwkv7/tiny3",
+    });
+    try {
+      const [control] = await streamAcrossPauses(deno.base);
+      assert.equal(control.at(-1)!.event, "done");
+      assert.equal(tokens(control).length, 150);
+
+      await t.step("a generation past TOKENS_PER_INVOCATION continues stream by stream", async () => {
+        const runs = await streamAcrossPauses(workers.base);
+        assert.ok(runs.length >= 2, `it paused (${runs.length} streams)`);
+        const first = runs[0];
+        assert.equal(first.at(-1)!.event, "paused");
+        assert.equal(tokens(first).length, BUDGET);
+        assert.equal(first.at(-1)!.data.generated, BUDGET);
+        const events = runs.flat();
+        assert.equal(events.at(-1)!.event, "done");
+        const positions = tokens(events).map((e) => e.id);
+        assert.deepEqual(
+          positions,
+          Array.from({ length: 150 }, (_, i) => positions[0] + i),
+          "none lost or repeated",
+        );
+        assert.equal(textOf(events), textOf(control));
+      });
+
+      await t.step(
+        "a client that disconnects does not end the generation: the alarm carries it on",
+        async () => {
+          const id = (await (await postJson(`${workers.base}/v1/sessions`, prompt)).json()).id;
+          const cut = await readEvents(
+            await postJson(`${workers.base}/v1/sessions/${id}/generate`, request),
+            5,
+          );
+          assert.equal(tokens(cut).length, 5);
+          const end = cut[0].id + 150;
+          let info;
+          for (let i = 0; i < 100; i++) {
+            info = await (await fetch(`${workers.base}/v1/sessions/${id}`)).json();
+            if (info.tokens === end && !info.generating) break;
+            await new Promise((r) => setTimeout(r, 200));
+          }
+          assert.equal(info.tokens, end, "ran to the end with no client, through its pauses");
+          const headers = { "last-event-id": String(cut.at(-1)!.id) };
+          const rest = await readEvents(await fetch(`${workers.base}/v1/sessions/${id}/stream`, { headers }));
+          assert.equal(rest.at(-1)!.event, "done");
+          assert.equal(textOf(cut) + textOf(rest), textOf(control));
+          assert.equal((rest.at(-1)!.data.usage as { completion_tokens: number }).completion_tokens, 150);
+        },
+      );
+
+      await t.step(
+        "a model from R2 answers as on Deno; one past MEMORY_BUDGET_MB is refused with 503",
+        async () => {
+          const models = await (await fetch(`${workers.base}/v1/models`)).json();
+          assert.deepEqual(models.data.map((m: { id: string }) => m.id).sort(), ["rwkv7-kjv-4m", "tiny3"]);
+          const completion = { model: "tiny3", prompt: "The ", max_tokens: 12, seed: 5, temperature: 0.9 };
+          const [a, b] = await Promise.all(
+            [workers.base, deno.base].map(async (base) =>
+              await (await postJson(`${base}/v1/completions`, completion)).json()
+            ),
+          );
+          assert.ok(a.choices?.[0]?.text, JSON.stringify(a));
+          assert.equal(a.choices[0].text, b.choices[0].text);
+          const refused = await postJson(`${workers.base}/v1/completions`, {
+            ...completion,
+            model: "too-big",
+          });
+          assert.equal(refused.status, 503);
+          const { error } = await refused.json();
+          assert.match(error.message, /"too-big" needs .*MEMORY_BUDGET_MB/);
+          assert.equal(error.code, "model_too_large");
+        },
+      );
+    } finally {
+      deno.child.kill("SIGTERM");
+      await deno.child.status;
+      await workers.stop();
+      await Deno.remove(persist, { recursive: true });
+    }
+  },
+});
