@@ -277,6 +277,6 @@ for (const r of rows) {
   console.log(
     `| ${r.name} | ${r.weights} | ${f(r.footprintMb)} | ${f(r.coldMs)} | ${f(r.ttftMs)} | ${
       f(r.idleRssMb)
-    } → ${f(r.peakMb)} |`,
+    } → ${f(r.peakMb)}, ${f(r.afterRssMb)} |`,
   );
 }
