@@ -326,14 +326,17 @@ export class SessionService {
 
   /**
    * Stops the session's generation before its next token: it checkpoints and ends with finish
-   * reason "cancelled" (followers see its `done` event). "idle" when none is running; "elsewhere"
+   * reason "cancelled" (followers see its `done` event). A generation paused at its token budget
+   * (or cut by a crash) is taken over here to end so. "idle" when none is running; "elsewhere"
    * when another instance runs it (only the instance running a generation can stop it).
    */
   async cancel(id: string, who: Principal): Promise<"cancelled" | "idle" | "elsewhere"> {
     const found = await this.#find(id, who);
     if (this.#runner.cancel(id)) return "cancelled";
-    const running = found.meta.generation?.status === "running" && await this.#store.lease(id) !== undefined;
-    return running ? "elsewhere" : "idle";
+    if (found.meta.generation?.status !== "running") return "idle";
+    if (await this.#store.lease(id) !== undefined) return "elsewhere";
+    await this.#runner.resume(id);
+    return this.#runner.cancel(id) ? "cancelled" : "idle";
   }
 
   /**
@@ -360,13 +363,15 @@ export class SessionService {
   /**
    * Carries session `id`'s running generation on in this instance until it pauses or ends: takes
    * it over when its lease is free (a paused run, or one whose generator crashed), else waits for
-   * the run this instance has. Returns whether it is still unfinished afterwards (paused, or run
-   * elsewhere). What a Durable Object's alarm calls to continue a generation no client follows.
+   * the run this instance has. Then says where it stands: "done" (or no generation), "paused"
+   * (unfinished, lease free) or "elsewhere" (another instance holds its lease). What a Durable
+   * Object's alarm calls to continue a generation no client follows.
    */
-  async advance(id: string): Promise<boolean> {
+  async advance(id: string): Promise<"done" | "paused" | "elsewhere"> {
     if (!this.#runner.live.has(id)) await this.#runner.resume(id);
     await this.#runner.drain();
-    return (await this.#store.get(id))?.meta.generation?.status === "running";
+    if ((await this.#store.get(id))?.meta.generation?.status !== "running") return "done";
+    return await this.#store.lease(id) ? "elsewhere" : "paused";
   }
 
   /** Deletes stored state that no session uses any more (expired sessions, crashed writes). */

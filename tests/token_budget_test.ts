@@ -66,6 +66,19 @@ Deno.test({
       assert.equal(json[0].token_ids.length, 150);
       assert.equal(json[0].text, json[1].text);
       assert.equal(json[0].text, textOf(control));
+
+      // A paused generation can be cancelled: it is taken over only to end with a done event, "cancelled".
+      const id = (await (await postJson(`${paced.base}/v1/sessions`, prompt)).json()).id;
+      const first = await readEvents(await postJson(`${paced.base}/v1/sessions/${id}/generate`, request));
+      assert.equal(first.at(-1)!.event, "paused");
+      const cancel = await (await postJson(`${paced.base}/v1/sessions/${id}/cancel`, {})).json();
+      assert.equal(cancel.cancelled, true);
+      const headers = { "last-event-id": String(first.at(-2)!.id) };
+      const rest = await readEvents(await fetch(`${paced.base}/v1/sessions/${id}/stream`, { headers }));
+      assert.deepEqual(rest.map((e) => e.event), ["done"]);
+      assert.equal(rest[0].data.finish_reason, "cancelled");
+      const info = await (await fetch(`${paced.base}/v1/sessions/${id}`)).json();
+      assert.equal(info.tokens, first.at(-2)!.id + 1, "no token generated after the pause");
     } finally {
       for (const server of [paced, whole]) {
         server.child.kill();

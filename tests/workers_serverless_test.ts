@@ -88,6 +88,22 @@ Deno.test({
         assert.equal(textOf(events), textOf(control));
       });
 
+      await t.step("chat on a session runs in its object and waits its pauses out", async () => {
+        const chat = {
+          messages: [{ role: "user", content: "Who made the light?" }],
+          max_tokens: 100,
+          seed: 9,
+          ignore_eos: true,
+        };
+        const [a, b] = await Promise.all([workers.base, deno.base].map(async (base) => {
+          const id = (await (await postJson(`${base}/v1/sessions`, {})).json()).id;
+          return await (await postJson(`${base}/v1/chat/completions`, { ...chat, session_id: id })).json();
+        }));
+        assert.equal(a.usage?.completion_tokens, b.usage?.completion_tokens, JSON.stringify(a));
+        assert.ok(a.usage.completion_tokens > BUDGET, "long enough to pause");
+        assert.equal(a.choices[0].message.content, b.choices[0].message.content);
+      });
+
       await t.step(
         "a client that disconnects does not end the generation: the alarm carries it on",
         async () => {

@@ -8,7 +8,8 @@
  * Sessions live in Durable Objects (store/durable_object.ts, the classes in ./durable_objects.ts)
  * when wrangler.toml binds them, so they outlive any isolate; without the bindings, in the
  * isolate's memory. A session's generations run in its host object (./session_host.ts, the
- * `HOSTS` binding): the Worker forwards its generate, stream and cancel requests there. A cron
+ * `HOSTS` binding): the Worker forwards its generate, stream and cancel requests, and chat
+ * completions on a session, there. A cron
  * trigger sweeps blobs no session uses.
  *
  * @module
@@ -24,7 +25,7 @@ import {
   workerApp,
   type WorkerEnv,
 } from "./serve.ts";
-import { HOSTED, type SessionHostObject } from "./session_host.ts";
+import { hostedSession, type SessionHostObject } from "./session_host.ts";
 
 export { BlobShardObject, OwnerObject, SessionObject } from "./durable_objects.ts";
 export { SessionHostObject } from "./session_host.ts";
@@ -83,11 +84,8 @@ export default {
   async fetch(request: Request, env: Env): Promise<Response> {
     const refused = await refusal(request, await servedModels(env));
     if (refused) return refused;
-    const hosted = new URL(request.url).pathname.match(HOSTED);
-    if (hosted && env.HOSTS) {
-      return env.HOSTS.get(env.HOSTS.idFromName(decodeURIComponent(hosted[1])))
-        .fetch(request);
-    }
+    const hosted = env.HOSTS ? await hostedSession(request) : undefined;
+    if (hosted) return env.HOSTS!.get(env.HOSTS!.idFromName(hosted.id)).fetch(request);
     app ??= start(env).catch((err) => {
       app = undefined;
       throw err;

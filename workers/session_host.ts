@@ -2,7 +2,9 @@
  * A session's generation host: one Durable Object per session id (the `HOSTS` binding) that runs
  * the session's generations, so its state stays in the object (leaving it only as checkpoints)
  * and a client that disconnects does not end them. The Worker forwards the session's
- * `generate`, `stream` and `cancel` requests here; this object answers them with the same app.
+ * `generate`, `stream` and `cancel` requests and chat completions on it here; this object answers
+ * them with the same app. (A chat request's `n` > 1 forks run here too; only the session's own
+ * generation is carried on by the alarm.)
  *
  * A run pauses after `TOKENS_PER_INVOCATION` tokens (checkpointed, a `paused` event to its
  * streams); the object's alarm then continues it, one budget per alarm, until it ends; a
@@ -17,8 +19,21 @@ import { DurableObject, type DurableObjectState } from "cloudflare:workers";
 import type { SessionService } from "../engine/mod.ts";
 import { servedModels, sessionService, workerApp, type WorkerEnv } from "./serve.ts";
 
-/** The requests of a session that its host answers (session id, action). */
-export const HOSTED = /^\/v1\/sessions\/([^/]+)\/(generate|stream|cancel)$/;
+/** The session routes its host answers (session id, action). */
+const HOSTED = /^\/v1\/sessions\/([^/]+)\/(generate|stream|cancel)$/;
+
+/**
+ * The session whose host answers `request`, and what it asks: a session's generate, stream or
+ * cancel, or a chat completion on a session (`session_id`; its body read from a copy).
+ */
+export async function hostedSession(request: Request): Promise<{ id: string; action: string } | undefined> {
+  const path = new URL(request.url).pathname;
+  const match = path.match(HOSTED);
+  if (match) return { id: decodeURIComponent(match[1]), action: match[2] };
+  if (path !== "/v1/chat/completions" || request.method !== "POST") return undefined;
+  const body = await request.clone().json().catch(() => undefined);
+  return typeof body?.session_id === "string" ? { id: body.session_id, action: "chat" } : undefined;
+}
 
 /** How soon the alarm continues a paused or unfinished generation. */
 const ALARM_DELAY_MS = 50;
@@ -50,13 +65,11 @@ export class SessionHostObject extends DurableObject<WorkerEnv> {
 
   /** Answers a hosted request of its session, and sets the alarm that carries a generation on. */
   async fetch(request: Request): Promise<Response> {
-    const match = new URL(request.url).pathname.match(HOSTED);
-    if (match) {
-      await this.ctx.storage.put(SESSION_KEY, decodeURIComponent(match[1]));
-    }
+    const hosted = await hostedSession(request);
+    if (hosted) await this.ctx.storage.put(SESSION_KEY, hosted.id);
     const { app } = await this.#open();
     const response = await app.fetch(request);
-    if (match && match[2] !== "cancel" && response.ok) {
+    if (hosted && hosted.action !== "cancel" && response.ok) {
       await this.ctx.storage.setAlarm(Date.now() + ALARM_DELAY_MS);
     }
     return response;
@@ -67,8 +80,11 @@ export class SessionHostObject extends DurableObject<WorkerEnv> {
     const id = await this.ctx.storage.get<string>(SESSION_KEY);
     if (!id) return;
     const { sessions } = await this.#open();
-    if (await sessions.advance(id)) {
-      await this.ctx.storage.setAlarm(Date.now() + ALARM_DELAY_MS);
+    const where = await sessions.advance(id);
+    // Paused: continue it at once. Run elsewhere (in a Worker's request): look again once its lease could lapse.
+    if (where === "paused") await this.ctx.storage.setAlarm(Date.now() + ALARM_DELAY_MS);
+    if (where === "elsewhere") {
+      await this.ctx.storage.setAlarm(Date.now() + (Number(this.env.LEASE_MS) || 10_000));
     }
   }
 }
