@@ -26,6 +26,7 @@ import {
   type WorkerEnv,
 } from "./serve.ts";
 import { hostedSession, type SessionHostObject } from "./session_host.ts";
+import { storeBindings } from "./durable_objects.ts";
 
 export { BlobShardObject, OwnerObject, SessionObject } from "./durable_objects.ts";
 export { SessionHostObject } from "./session_host.ts";
@@ -84,7 +85,8 @@ export default {
   async fetch(request: Request, env: Env): Promise<Response> {
     const refused = await refusal(request, await servedModels(env));
     if (refused) return refused;
-    const hosted = env.HOSTS ? await hostedSession(request) : undefined;
+    // Hosts share sessions through the Durable Object store; without it each would keep its own.
+    const hosted = env.HOSTS && storeBindings(env) ? await hostedSession(request) : undefined;
     if (hosted) return env.HOSTS!.get(env.HOSTS!.idFromName(hosted.id)).fetch(request);
     app ??= start(env).catch((err) => {
       app = undefined;
