@@ -160,3 +160,26 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "workerd: a model R2_MODELS names that the bucket lacks answers 503 with the key, not a crash",
+  ignore: wranglerMissing !== undefined,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const persist = await Deno.makeTempDir();
+    const workers = await startWrangler({ persist, vars: { R2_MODELS: "missing" }, readyStatus: 503 });
+    try {
+      for (const path of ["/v1/models", "/v1/sessions/x/stream"]) {
+        const res = await fetch(`${workers.base}${path}`);
+        assert.equal(res.status, 503);
+        const { error } = await res.json();
+        assert.equal(error.code, "model_load_failed");
+        assert.match(error.message, /no missing\/model\.safetensors: upload it/);
+      }
+    } finally {
+      await workers.stop();
+      await Deno.remove(persist, { recursive: true });
+    }
+  },
+});

@@ -22,6 +22,7 @@ import {
   type ServedModels,
   servedModels,
   sessionService,
+  startFailed,
   workerApp,
   type WorkerEnv,
 } from "./serve.ts";
@@ -83,7 +84,13 @@ async function refusal(
 
 export default {
   async fetch(request: Request, env: Env): Promise<Response> {
-    const refused = await refusal(request, await servedModels(env));
+    let served: ServedModels;
+    try {
+      served = await servedModels(env);
+    } catch (err) {
+      return startFailed(err);
+    }
+    const refused = await refusal(request, served);
     if (refused) return refused;
     // Hosts share sessions through the Durable Object store; without it each would keep its own.
     const hosted = env.HOSTS && storeBindings(env) ? await hostedSession(request) : undefined;

@@ -153,6 +153,17 @@ async function loadModels(env: WorkerEnv): Promise<ServedModels> {
   return { models, files, refused, defaultModel: loaded.id, used };
 }
 
+/**
+ * The answer while the isolate cannot serve: its models failed to load (a bad `WEIGHTS`, an R2
+ * object missing or not a model). 503 with the reason, as JSON; the next request tries again.
+ */
+export function startFailed(err: unknown): Response {
+  const message = `The Worker could not load its models: ${err instanceof Error ? err.message : String(err)}`;
+  console.error(message);
+  const error = { message, type: "server_error", param: null, code: "model_load_failed" };
+  return Response.json({ error }, { status: 503 });
+}
+
 /** The Durable Object store when wrangler.toml binds it, else the isolate's memory. */
 export function openStore(env: WorkerEnv): StateStore {
   const bindings = storeBindings(env);

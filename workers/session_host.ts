@@ -17,7 +17,7 @@
 
 import { DurableObject, type DurableObjectState } from "cloudflare:workers";
 import type { SessionService } from "../engine/mod.ts";
-import { servedModels, sessionService, workerApp, type WorkerEnv } from "./serve.ts";
+import { servedModels, sessionService, startFailed, workerApp, type WorkerEnv } from "./serve.ts";
 
 /** The session routes its host answers (session id, action). */
 const HOSTED = /^\/v1\/sessions\/([^/]+)\/(generate|stream|cancel)$/;
@@ -67,7 +67,12 @@ export class SessionHostObject extends DurableObject<WorkerEnv> {
   async fetch(request: Request): Promise<Response> {
     const hosted = await hostedSession(request);
     if (hosted) await this.ctx.storage.put(SESSION_KEY, hosted.id);
-    const { app } = await this.#open();
+    let app;
+    try {
+      ({ app } = await this.#open());
+    } catch (err) {
+      return startFailed(err);
+    }
     const response = await app.fetch(request);
     if (hosted && hosted.action !== "cancel" && response.ok) {
       await this.ctx.storage.setAlarm(Date.now() + ALARM_DELAY_MS);

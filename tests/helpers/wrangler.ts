@@ -34,6 +34,8 @@ export interface WranglerOptions {
   readonly vars?: Record<string, string>;
   /** The path answering 200 once the Worker is up (default /health). */
   readonly ready?: string;
+  /** The status `ready` answers once the Worker is up (default 200). */
+  readonly readyStatus?: number;
 }
 
 function freePort(): number {
@@ -73,7 +75,7 @@ export async function startWrangler(options: WranglerOptions): Promise<WranglerD
   };
   for (let i = 0; i < 240; i++) {
     const up = await fetch(`${base}${options.ready ?? "/health"}`).then(
-      (r) => (r.body?.cancel(), r.ok),
+      (r) => (r.body?.cancel(), r.status === (options.readyStatus ?? 200)),
       () => false,
     );
     if (up) return dev;
