@@ -22,8 +22,8 @@
  * than 2 minutes whose session does not use their blob (a publisher that died between pin and
  * swap), then deletes blobs nothing references that are older than its grace period.
  *
- * Not here: a live feed (followers on other isolates poll the event log), and running the
- * generation inside the session's object.
+ * Not here: a live feed (followers on other isolates poll the event log). Generations run in
+ * another object per session, the Worker's (workers/session_host.ts), which uses this store.
  *
  * @module
  */
