@@ -3,7 +3,9 @@
 // the same --persist-to folder (where the Durable Objects' SQLite files are) serves the session,
 // and asked for the stream with the last Last-Event-ID the client saw, takes the generation over
 // from its last checkpoint: the text before the kill plus the text after equals an uninterrupted
-// run with the same seed, no token lost or repeated, and the session goes on from there.
+// run with the same seed, no token lost or repeated, and the session goes on from there. States
+// are stored in bf16 here (STATE_DTYPE; the Deno crash test runs both types): the live state is
+// rounded at each checkpoint, so the resume is still exact.
 // Skipped, saying so, where wrangler is not installed or cannot be killed as a whole.
 import assert from "node:assert/strict";
 import { postJson, readEvents, textOf } from "./helpers/sse.ts";
@@ -23,7 +25,7 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     const persist = await Deno.makeTempDir();
-    const vars = { CHECKPOINT_EVERY: "8", LEASE_MS: "1500" };
+    const vars = { CHECKPOINT_EVERY: "8", LEASE_MS: "1500", STATE_DTYPE: "bf16" };
     const request = { max_tokens: 1500, temperature: 0.8, seed: 2024, ignore_eos: true };
     const prompt = { prompt: "And it came to pass" };
 
@@ -70,6 +72,12 @@ Deno.test({
       );
       assert.ok(after.length > 0);
       assert.equal(after, control);
+
+      // The stored state is bf16 (its header says so).
+      const blob = new Uint8Array(await (await fetch(`${b.base}/v1/sessions/${id}/state`)).arrayBuffer());
+      const headerLength = new DataView(blob.buffer).getUint32(12, true);
+      const header = JSON.parse(new TextDecoder().decode(blob.subarray(16, 16 + headerLength)));
+      assert.equal(header.dtype, "bf16");
     } finally {
       await b.stop();
       await Deno.remove(persist, { recursive: true });

@@ -25,7 +25,7 @@ import {
   type ModelSource,
   WEIGHT_FORMATS,
 } from "../models/mod.ts";
-import { SessionService } from "../engine/mod.ts";
+import { SessionService, type StateDType } from "../engine/mod.ts";
 import { MemoryStore } from "../store/memory.ts";
 import { DurableObjectStore } from "../store/durable_object.ts";
 import type { StateStore } from "../store/types.ts";
@@ -51,6 +51,8 @@ export interface WorkerEnv extends Partial<StoreEnv> {
   readonly TOKENS_PER_INVOCATION?: string;
   /** int8 or q4: quantize the bundled model (and R2 models stored unquantized) as they load. */
   readonly WEIGHTS?: string;
+  /** f32 (default) or bf16: how checkpoints store session states (bf16 halves them). */
+  readonly STATE_DTYPE?: string;
   /** The isolate's memory budget for models (default 128). */
   readonly MEMORY_BUDGET_MB?: string;
   /** Comma-separated key prefixes of models in the MODELS bucket. */
@@ -91,6 +93,7 @@ async function loadModels(env: WorkerEnv): Promise<ServedModels> {
   if (env.WEIGHTS && !format) {
     throw new TypeError(`WEIGHTS must be int8 or q4, got "${env.WEIGHTS}"`);
   }
+  stateDType(env); // a bad value refuses the isolate's start, as a bad WEIGHTS does
   const budget = (Number(env.MEMORY_BUDGET_MB) || 128) * 1024 * 1024;
   const weightBytes = new Uint8Array(weights);
   const source: ModelSource = {
@@ -188,7 +191,16 @@ export function sessionService(
     leaseMs: Number(env.LEASE_MS) || undefined,
     tokensPerInvocation: Number(env.TOKENS_PER_INVOCATION) ||
       DEFAULT_TOKENS_PER_INVOCATION,
+    stateDType: stateDType(env),
   });
+}
+
+function stateDType(env: WorkerEnv): StateDType {
+  const value = env.STATE_DTYPE || "f32";
+  if (value !== "f32" && value !== "bf16") {
+    throw new TypeError(`STATE_DTYPE must be f32 or bf16, got "${value}"`);
+  }
+  return value;
 }
 
 /** The Hono app (as main.ts builds it) over `sessions`. */
