@@ -4,10 +4,10 @@
 // STATE_DTYPE=bf16 too: checkpoints store the state rounded, and the live state goes on rounded, so
 // the resume is still exact.
 import assert from "node:assert/strict";
+import { assertResumesExactly, storedStateDType } from "./helpers/crash_resume.ts";
 import { startServer } from "./helpers/server.ts";
-import { postJson, readEvents, textOf } from "./helpers/sse.ts";
+import { postJson, readEvents } from "./helpers/sse.ts";
 
-const text = textOf;
 const post = (url: string, body: unknown) => postJson(url, body);
 
 for (const stateDType of ["f32", "bf16"]) {
@@ -23,39 +23,12 @@ for (const stateDType of ["f32", "bf16"]) {
     const cut = await readEvents(await post(`${a.base}/v1/sessions/${id}/generate`, request), 40);
     a.child.kill("SIGKILL");
     await a.child.status;
-    const lastSeen = cut.at(-1)!.id;
     assert.equal(cut.length, 40);
 
     const b = await startServer(env);
     try {
-      const info = await (await fetch(`${b.base}/v1/sessions/${id}`)).json();
-      assert.ok(
-        info.tokens < cut[0].id + 1500,
-        `the first process died before finishing (${info.tokens} tokens)`,
-      );
-      const rest = await readEvents(
-        await fetch(`${b.base}/v1/sessions/${id}/stream`, { headers: { "last-event-id": String(lastSeen) } }),
-      );
-      assert.equal(rest.at(-1)!.event, "done");
-      const ids = [...cut, ...rest].filter((e) => e.event === "token").map((e) => e.id);
-      assert.deepEqual(
-        ids,
-        Array.from({ length: 1500 }, (_, i) => ids[0] + i),
-        "positions: none lost, none repeated",
-      );
-
-      const fresh = (await (await post(`${b.base}/v1/sessions`, prompt)).json()).id;
-      const whole = await readEvents(await post(`${b.base}/v1/sessions/${fresh}/generate`, request));
-      assert.equal(text(cut) + text(rest), text(whole));
-      assert.deepEqual(
-        [...cut, ...rest].filter((e) => e.event === "token").map((e) => e.data.token_id),
-        whole.filter((e) => e.event === "token").map((e) => e.data.token_id),
-      );
-      // The stored state is in the mode's type (its header says so).
-      const blob = new Uint8Array(await (await fetch(`${b.base}/v1/sessions/${id}/state`)).arrayBuffer());
-      const headerLength = new DataView(blob.buffer).getUint32(12, true);
-      const header = JSON.parse(new TextDecoder().decode(blob.subarray(16, 16 + headerLength)));
-      assert.equal(header.dtype, stateDType);
+      await assertResumesExactly(b.base, id, cut, prompt, request);
+      assert.equal(await storedStateDType(b.base, id), stateDType, "the stored state is in the mode's type");
     } finally {
       b.child.kill("SIGTERM");
       await b.child.status;

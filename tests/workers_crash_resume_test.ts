@@ -8,14 +8,12 @@
 // rounded at each checkpoint, so the resume is still exact.
 // Skipped, saying so, where wrangler is not installed or cannot be killed as a whole.
 import assert from "node:assert/strict";
+import { assertResumesExactly, storedStateDType } from "./helpers/crash_resume.ts";
 import { postJson, readEvents, textOf } from "./helpers/sse.ts";
 import { setsidMissing, startWrangler, wranglerMissing } from "./helpers/wrangler.ts";
 
 const missing = wranglerMissing ?? setsidMissing;
 if (missing) console.warn(`workers_crash_resume_test skipped: ${missing}`);
-
-const tokenIds = (events: { event: string; data: Record<string, unknown> }[]) =>
-  events.filter((e) => e.event === "token").map((e) => e.data.token_id);
 
 Deno.test({
   name:
@@ -38,30 +36,10 @@ Deno.test({
       await a.kill();
     }
     assert.equal(cut.length, 40);
-    const lastSeen = cut.at(-1)!.id;
 
     const b = await startWrangler({ persist, vars });
     try {
-      const info = await (await fetch(`${b.base}/v1/sessions/${id}`)).json();
-      assert.ok(
-        info.tokens < cut[0].id + 1500,
-        `the first process died before finishing (${info.tokens} tokens)`,
-      );
-      const rest = await readEvents(
-        await fetch(`${b.base}/v1/sessions/${id}/stream`, { headers: { "last-event-id": String(lastSeen) } }),
-      );
-      assert.equal(rest.at(-1)!.event, "done");
-      const positions = [...cut, ...rest].filter((e) => e.event === "token").map((e) => e.id);
-      assert.deepEqual(
-        positions,
-        Array.from({ length: 1500 }, (_, i) => positions[0] + i),
-        "none lost or repeated",
-      );
-
-      const fresh = (await (await postJson(`${b.base}/v1/sessions`, prompt)).json()).id;
-      const whole = await readEvents(await postJson(`${b.base}/v1/sessions/${fresh}/generate`, request));
-      assert.equal(textOf(cut) + textOf(rest), textOf(whole));
-      assert.deepEqual([...tokenIds(cut), ...tokenIds(rest)], tokenIds(whole));
+      const fresh = await assertResumesExactly(b.base, id, cut, prompt, request);
 
       // The resumed session's stored state is the uninterrupted one's: both go on alike.
       const next = { max_tokens: 16, seed: 3 };
@@ -73,11 +51,7 @@ Deno.test({
       assert.ok(after.length > 0);
       assert.equal(after, control);
 
-      // The stored state is bf16 (its header says so).
-      const blob = new Uint8Array(await (await fetch(`${b.base}/v1/sessions/${id}/state`)).arrayBuffer());
-      const headerLength = new DataView(blob.buffer).getUint32(12, true);
-      const header = JSON.parse(new TextDecoder().decode(blob.subarray(16, 16 + headerLength)));
-      assert.equal(header.dtype, "bf16");
+      assert.equal(await storedStateDType(b.base, id), "bf16", "the stored state is bf16");
     } finally {
       await b.stop();
       await Deno.remove(persist, { recursive: true });
