@@ -7,7 +7,14 @@
  * @module
  */
 
-import { appendTokens, decodeStateBlob, encodeStateBlob, newSession, sampleToken } from "../engine/mod.ts";
+import {
+  appendTokens,
+  decodeStateBlob,
+  encodeStateBlob,
+  newSession,
+  releaseState,
+  sampleToken,
+} from "../engine/mod.ts";
 import { DEFAULT_SAMPLING } from "../engine/mod.ts";
 import type { LoadedModel } from "../models/mod.ts";
 import { MemoryStore, openDenoKvStore, openRedisStore, type StateStore } from "../store/mod.ts";
@@ -116,10 +123,11 @@ export async function benchResume(loaded: LoadedModel, histories: number[]): Pro
     const history = Array.from({ length: n }, (_, i) => 1 + ((i * 7919) % (vocab - 1)));
     const session = newSession(loaded, 7);
     const t0 = performance.now();
-    appendTokens(loaded, session, history);
+    await appendTokens(loaded, session, history);
     const sample = sampleToken(session.logits!, DEFAULT_SAMPLING, session.sampler);
-    loaded.model.forward([sample], session.state);
+    await appendTokens(loaded, session, [sample]);
     const reprefill = performance.now() - t0;
+    await releaseState(loaded, session);
     const blobId = await store.putBlob(encodeStateBlob(loaded, session));
     const id = crypto.randomUUID();
     const now = Date.now();
@@ -137,7 +145,8 @@ export async function benchResume(loaded: LoadedModel, histories: number[]): Pro
       const found = await store.get(id);
       const s = decodeStateBlob(loaded, await store.readBlob(found!.meta.blob));
       const tok = sampleToken(s.logits!, DEFAULT_SAMPLING, s.sampler);
-      loaded.model.forward([tok], s.state);
+      await appendTokens(loaded, s, [tok]);
+      await releaseState(loaded, s);
     }, 5);
     lines.push(
       `| ${n} | ${resume.toFixed(1)} | ${reprefill.toFixed(1)} | ${(reprefill / resume).toFixed(1)}× |`,
