@@ -2,7 +2,7 @@ import type { Op, Tensor, TensorDType } from "../ops.ts";
 import type { Backend, Matrix, MatrixSource } from "../types.ts";
 import { requestGpuDevice } from "./device.ts";
 import { planOp } from "./encode.ts";
-import { floatDType, hostBytes, packMatrix, tensorUsage, uploadMatrix } from "./memory.ts";
+import { hostBytes, packMatrix, tensorUsage, uploadMatrix } from "./memory.ts";
 import { gpu, type Plan, type PlanContext } from "./plan.ts";
 
 /** Options of {@linkcode createWebGpuBackend} (the registry's size; GPU buffers are made one by one). */
@@ -24,7 +24,7 @@ const OP_LISTS_ONLY = "The WebGPU backend runs op lists only: use tensor(), writ
 
 /**
  * The WebGPU backend: tensors are storage buffers, weights stay in GPU memory (16-bit ones
- * packed, widened in the shaders), and `submit` encodes a whole op list into one command
+ * packed, widened in the shaders; q8/q4 ones dequantized in the shaders), and `submit` encodes a whole op list into one command
  * buffer. It has no synchronous path (`sync` is undefined): models run through `step()`.
  */
 export async function createWebGpuBackend(_options: WebGpuBackendOptions = {}): Promise<Backend> {
@@ -41,12 +41,7 @@ export async function createWebGpuBackend(_options: WebGpuBackendOptions = {}): 
       // A host matrix (the models keep embedding tables on the host): uploaded once, on first use.
       let buffer = uploaded.get(m);
       if (!buffer) {
-        const packed = packMatrix({
-          rows: m.rows,
-          cols: m.cols,
-          dtype: floatDType(m.dtype),
-          bytes: hostBytes(m),
-        });
+        const packed = packMatrix({ rows: m.rows, cols: m.cols, dtype: m.dtype, bytes: hostBytes(m) });
         uploaded.set(m, buffer = uploadMatrix(device, packed, `host matrix [${m.rows}][${m.cols}]`));
       }
       return buffer;
@@ -99,7 +94,7 @@ export async function createWebGpuBackend(_options: WebGpuBackendOptions = {}): 
     name: "webgpu",
     threads: 1,
     matrix(src: MatrixSource): Matrix {
-      const packed = packMatrix({ ...src, dtype: floatDType(src.dtype) });
+      const packed = packMatrix(src);
       const handle = uploadMatrix(device, packed, `matrix [${src.rows}][${src.cols}] ${src.dtype}`);
       return { rows: src.rows, cols: src.cols, dtype: src.dtype, handle };
     },

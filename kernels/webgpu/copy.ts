@@ -1,5 +1,5 @@
 /**
- * Ops that move rows: embed (token ids → widened table rows), gather (chosen rows) and slice
+ * Ops that move rows: embed (token ids → widened or dequantized table rows), gather (chosen rows) and slice
  * (a column range of each row).
  *
  * @module
@@ -7,9 +7,11 @@
 
 import type { EmbedOp, GatherOp, SliceOp } from "../ops.ts";
 import { checkShape, gpu, type Plan, type PlanContext, threads } from "./plan.ts";
-import { floatDType, rowStride } from "./memory.ts";
+import { rowStride } from "./memory.ts";
 import { BUILTINS, FLAT, weightType, widen } from "./wgsl.ts";
 import type { WeightDType } from "../types.ts";
+import { isQuantized, type QuantFormat } from "../quant.ts";
+import { dequant, quantLayout } from "./quant.ts";
 
 const embedCode = (dtype: WeightDType) => () => `
 struct P { n: u32, cols: u32, vocab: u32, pairs: u32, stride: u32 }
@@ -33,16 +35,46 @@ fn main(${BUILTINS}) {
   if (2u * k + 1u < p.cols) { out[t * p.cols + 2u * k + 1u] = v.y; }
 }`;
 
-/** `out[t] = table[ids[t]]`: one thread per pair of columns. */
+const quantEmbedCode = (format: QuantFormat) => () => `
+struct P { n: u32, cols: u32, vocab: u32, words: u32, scaleAt: u32, blocks: u32 }
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read> w: array<u32>; // [vocab][words] packed, then [vocab][blocks] f32 scales
+@group(0) @binding(2) var<storage, read_write> ids: array<i32>; // [n] token ids
+@group(0) @binding(3) var<storage, read_write> out: array<f32>; // [n][cols]
+${FLAT}
+${dequant(format)}
+@compute @workgroup_size(64)
+fn main(${BUILTINS}) {
+  let i = flatThread(wid, nwg, lid);
+  if (i >= p.n * p.cols) { return; }
+  let id = ids[i / p.cols];
+  // The runner checks ids before writing them; a bad one reads as a zero row here.
+  var v = 0.0;
+  if (id >= 0 && u32(id) < p.vocab) { v = element(u32(id), i % p.cols); }
+  out[i] = v;
+}`;
+
+/** `out[t] = table[ids[t]]`: one thread per pair of columns (q8/q4: per column). */
 export function embedPlan(op: EmbedOp, ctx: PlanContext): Plan[] {
   const { table, n } = op;
   checkShape(op.ids, "embed ids", { rows: n, dtype: "i32" });
   checkShape(op.out, "embed out", { rows: n, cols: table.cols });
+  const dtype = table.dtype;
+  if (isQuantized(dtype)) {
+    const { words, scaleAt, blocks } = quantLayout(dtype, table.rows, table.cols);
+    return [{
+      key: `embed_${dtype}`,
+      code: quantEmbedCode(dtype),
+      params: Uint32Array.of(n, table.cols, table.rows, words, scaleAt, blocks),
+      buffers: [ctx.matrix(table), gpu(op.ids, "embed ids"), gpu(op.out, "embed out")],
+      dispatch: threads(n * table.cols),
+    }];
+  }
   const pairs = Math.ceil(table.cols / 2);
   return [{
-    key: `embed_${table.dtype}`,
-    code: embedCode(floatDType(table.dtype)),
-    params: Uint32Array.of(n, table.cols, table.rows, pairs, rowStride(table.cols, floatDType(table.dtype))),
+    key: `embed_${dtype}`,
+    code: embedCode(dtype),
+    params: Uint32Array.of(n, table.cols, table.rows, pairs, rowStride(table.cols, dtype)),
     buffers: [ctx.matrix(table), gpu(op.ids, "embed ids"), gpu(op.out, "embed out")],
     dispatch: threads(n * pairs),
   }];
