@@ -17,6 +17,7 @@ import { exitOnUserMistakes, parseCommand } from "../cli/command.ts";
 import { DEFAULT_MODEL_DIR } from "../cli/defaults.ts";
 import { Progress } from "../cli/progress.ts";
 import {
+  type CopyBandwidth,
   measureWasmBandwidth,
   measureWasmFmaPeak,
   type QuantFormat,
@@ -30,13 +31,17 @@ import { benchBatch, firstTokenMs } from "./batch.ts";
 import { benchPeer } from "./peer.ts";
 import { benchCluster } from "./cluster.ts";
 import { benchResume, benchStore } from "./sessions.ts";
+import { gpuCopyBandwidth, type GpuMeasurement, gpuSubjects, gpuTable, measureGpu } from "./webgpu.ts";
 import { buildModel, CHUNK, measure, type Measurement, type Rooflines, sideBySide } from "./side_by_side.ts";
 
-const USAGE = `Usage: deno task bench [--quick] [--section LIST] [--only DTYPE] [--json FILE]
+const USAGE =
+  `Usage: deno task bench [--backend wasm|webgpu] [--quick] [--section LIST] [--only DTYPE] [--json FILE]
 Decode/prefill tokens/s per family, format and thread count beside the rooflines measured in the
 same run (bandwidth, FMA peak), batched decode, our matmul against onnxruntime-web, and session
 store and resume timings. Prints Markdown tables; progress on stderr.
-  --quick          fewer tokens per measurement (a smoke run)
+  --backend webgpu the RWKV-7 0.1B and Mamba 130M shapes on WebGPU instead: f16 and f32, decode at
+                   1, 16 and 64 sessions, prefill, the GPU's copy bandwidth (sections do not apply)
+  --quick          fewer tokens per measurement (a smoke run; webgpu: 1 layer, vocabulary 4096)
   --section LIST   comma-separated: models,families,batch,peer,sessions (default: all)
   --only FORMAT    in "models" and "families", only f32, f16, bf16, int8 or q4 (int8 and q4: bf16 quantized as it loads)
   --json FILE      also write the measurements as JSON
@@ -48,7 +53,13 @@ const { values } = parseCommand(USAGE, {
   json: { type: "string" },
   only: { type: "string" },
   section: { type: "string" },
+  backend: { type: "string" },
 });
+if (values.backend !== undefined && values.backend !== "wasm" && values.backend !== "webgpu") {
+  console.error(`--backend takes wasm or webgpu, got "${values.backend}"`);
+  Deno.exit(2);
+}
+const onGpu = values.backend === "webgpu";
 const DECODE_TOKENS = values.quick ? 8 : 32;
 const PREFILL_TOKENS = values.quick ? 128 : 512;
 const SECTIONS = ["models", "families", "batch", "peer", "sessions"];
@@ -64,6 +75,10 @@ const FORMATS = ["f32", "f16", "bf16", "int8", "q4"] as const;
 type Format = typeof FORMATS[number];
 if (values.only && !FORMATS.includes(values.only as Format)) {
   console.error(`--only takes ${FORMATS.join(", ")}, got "${values.only}"`);
+  Deno.exit(2);
+}
+if (onGpu && values.only && values.only !== "f16" && values.only !== "f32") {
+  console.error(`--backend webgpu measures f16 and f32: --only takes one of them, got "${values.only}"`);
   Deno.exit(2);
 }
 const dtypes: readonly Format[] = values.only ? [values.only as Format] : FORMATS;
@@ -84,6 +99,8 @@ interface Job {
 }
 const jobs: Job[] = [];
 const measurements: Measurement[] = [];
+const gpuRows: GpuMeasurement[] = [];
+const gpuCopy: { value?: CopyBandwidth } = {};
 const bandwidth = new Map<number, number>();
 const flops = new Map<number, number>();
 const roof: Rooflines = { bandwidth, flops };
@@ -97,157 +114,208 @@ function say(...lines: string[]) {
   shown.progress?.refresh();
 }
 
-jobs.push({
-  label: "rooflines",
-  async run() {
-    for (const t of threadCounts) {
-      bandwidth.set(t, t === 1 ? await measureWasmBandwidth() : await measureWasmBandwidth(undefined, 5, t));
-      flops.set(t, await measureWasmFmaPeak(t));
-    }
-    say(
-      `Rooflines, measured now: WASM memory read bandwidth ${
-        threadCounts.map((t) => `${(bandwidth.get(t)! / 1e9).toFixed(1)} GB/s on ${t} thread(s)`).join(", ")
-      }; FMA peak ${
-        threadCounts.map((t) => `${(flops.get(t)! / 1e9).toFixed(1)} GFLOP/s on ${t}`).join(", ")
-      }.`,
-      `decode: median of ${DECODE_TOKENS} single-token steps; prefill: ${PREFILL_TOKENS} tokens in chunks of ${CHUNK}; ` +
-        `16 sessions: median of ${counts.batchSteps} batched steps, 1 thread.`,
-    );
-  },
-});
+if (onGpu) {
+  queueGpuJobs();
+} else {
+  queueWasmJobs();
+}
 
-/** Queues the measurements of one checkpoint in every format and thread count. */
-function measureEach(
-  name: string,
-  make: (dtype: WeightDType) => TensorMap,
-  config?: Record<string, unknown>,
-) {
-  for (const dtype of dtypes) {
-    let tensors: TensorMap | undefined;
-    for (const threads of threadCounts) {
+/** `--backend webgpu`: the copy bandwidth, each model in f16 and f32, then the table. */
+function queueGpuJobs() {
+  const gpuCounts = values.quick
+    ? { decode: 4, prefill: CHUNK, steps: 2 }
+    : { decode: DECODE_TOKENS, prefill: PREFILL_TOKENS, steps: 16 };
+  let copy: CopyBandwidth | undefined;
+  jobs.push({
+    label: "copy bandwidth",
+    async run() {
+      const measured = await gpuCopyBandwidth(values.quick ?? false);
+      copy = measured.copy;
+      say(
+        measured.line,
+        `decode: median of ${gpuCounts.decode} single-token steps, and of ${gpuCounts.steps} steps of 16 and 64 ` +
+          `sessions; prefill: ${gpuCounts.prefill} tokens in chunks of ${CHUNK}.`,
+      );
+    },
+  });
+  const rows: GpuMeasurement[] = [];
+  for (const subject of gpuSubjects(values.quick ?? false)) {
+    for (const dtype of values.only ? [values.only as WeightDType] : ["f16", "f32"] as const) {
       jobs.push({
-        label: `${name} ${dtype} ${threads}T`,
+        label: `${subject.name} ${dtype} on WebGPU`,
         async run() {
-          const { dtype: stored, weights } = formatOf(dtype);
-          tensors ??= make(stored);
-          measurements.push(await measure(name, tensors, threads, roof, counts, config, weights));
-          if (threads === threadCounts.at(-1)) tensors = undefined;
+          rows.push(await measureGpu(subject, dtype, gpuCounts));
         },
       });
     }
   }
-}
-
-if (sections.has("models")) {
-  let defaultTensors: TensorMap | undefined;
-  measureEach("default (rwkv7-kjv-4m)", (dtype) => {
-    defaultTensors ??= parseSafetensors(Deno.readFileSync(`${DEFAULT_MODEL_DIR}/model.safetensors`));
-    return withDtype(defaultTensors, dtype);
-  });
-  measureEach("rwkv7 0.1B shape (random)", (dtype) => randomRwkv7(RWKV7_0_1B, dtype));
-}
-if (sections.has("families")) {
-  for (const make of [rwkv4_169m, mamba_130m, mamba2_130m, retnet_100m]) {
-    const { name, config } = make();
-    measureEach(`${name} (random)`, (dtype) => withDtype(make().tensors, dtype), config);
-  }
-}
-if (sections.has("models") || sections.has("families")) {
   jobs.push({
     label: "table",
     run() {
-      say(
-        "",
-        ...sideBySide(measurements, threadCounts.at(-1)!),
-        "",
-        "For scale (from the design brief, llama.cpp AVX-512 on this machine class, 1 thread): RWKV-7 0.1B decode" +
-          " f32 56, f16 141 tok/s; prefill f32 435, f16 802 tok/s.",
-      );
+      say("", ...gpuTable(rows, copy!));
+      gpuRows.push(...rows);
+      gpuCopy.value = copy;
       return Promise.resolve();
     },
   });
 }
-if (sections.has("batch")) {
-  const models: [string, () => TensorMap][] = [
-    [
-      "default (rwkv7-kjv-4m)",
-      () => parseSafetensors(Deno.readFileSync(`${DEFAULT_MODEL_DIR}/model.safetensors`)),
-    ],
-    ["rwkv7 0.1B shape bf16 (random)", () => randomRwkv7(RWKV7_0_1B, "bf16")],
-  ];
-  let header = false;
-  for (const [name, make] of models) {
+
+function queueWasmJobs() {
+  jobs.push({
+    label: "rooflines",
+    async run() {
+      for (const t of threadCounts) {
+        bandwidth.set(
+          t,
+          t === 1 ? await measureWasmBandwidth() : await measureWasmBandwidth(undefined, 5, t),
+        );
+        flops.set(t, await measureWasmFmaPeak(t));
+      }
+      say(
+        `Rooflines, measured now: WASM memory read bandwidth ${
+          threadCounts.map((t) => `${(bandwidth.get(t)! / 1e9).toFixed(1)} GB/s on ${t} thread(s)`).join(", ")
+        }; FMA peak ${
+          threadCounts.map((t) => `${(flops.get(t)! / 1e9).toFixed(1)} GFLOP/s on ${t}`).join(", ")
+        }.`,
+        `decode: median of ${DECODE_TOKENS} single-token steps; prefill: ${PREFILL_TOKENS} tokens in chunks of ${CHUNK}; ` +
+          `16 sessions: median of ${counts.batchSteps} batched steps, 1 thread.`,
+      );
+    },
+  });
+
+  /** Queues the measurements of one checkpoint in every format and thread count. */
+  function measureEach(
+    name: string,
+    make: (dtype: WeightDType) => TensorMap,
+    config?: Record<string, unknown>,
+  ) {
+    for (const dtype of dtypes) {
+      let tensors: TensorMap | undefined;
+      for (const threads of threadCounts) {
+        jobs.push({
+          label: `${name} ${dtype} ${threads}T`,
+          async run() {
+            const { dtype: stored, weights } = formatOf(dtype);
+            tensors ??= make(stored);
+            measurements.push(await measure(name, tensors, threads, roof, counts, config, weights));
+            if (threads === threadCounts.at(-1)) tensors = undefined;
+          },
+        });
+      }
+    }
+  }
+
+  if (sections.has("models")) {
+    let defaultTensors: TensorMap | undefined;
+    measureEach("default (rwkv7-kjv-4m)", (dtype) => {
+      defaultTensors ??= parseSafetensors(Deno.readFileSync(`${DEFAULT_MODEL_DIR}/model.safetensors`));
+      return withDtype(defaultTensors, dtype);
+    });
+    measureEach("rwkv7 0.1B shape (random)", (dtype) => randomRwkv7(RWKV7_0_1B, dtype));
+  }
+  if (sections.has("families")) {
+    for (const make of [rwkv4_169m, mamba_130m, mamba2_130m, retnet_100m]) {
+      const { name, config } = make();
+      measureEach(`${name} (random)`, (dtype) => withDtype(make().tensors, dtype), config);
+    }
+  }
+  if (sections.has("models") || sections.has("families")) {
     jobs.push({
-      label: `batched ${name}`,
-      async run() {
-        if (!header) {
-          header = true;
-          say(
-            "\nBatched decode (WASM, 1 thread; one step = one token of every session), median step:\n",
-            "| model | sessions | total tok/s | × one session | new request's first token, 15 busy ÷ idle |",
-            "| --- | ---: | ---: | ---: | ---: |",
-          );
-        }
-        const model = await buildModel(make(), 1);
-        try {
-          const rowsOut = await benchBatch(model, [1, 4, 16], counts.batchSteps);
-          const idle = await firstTokenMs(model, 32, 0);
-          const busy = await firstTokenMs(model, 32, 15);
-          for (const r of rowsOut) {
-            const ttft = r.sessions === 16
-              ? `${(busy / idle).toFixed(2)} (${busy.toFixed(0)} ÷ ${idle.toFixed(0)} ms)`
-              : "";
-            say(`| ${name} | ${r.sessions} | ${r.totalTps.toFixed(1)} | ${r.gain.toFixed(2)} | ${ttft} |`);
-          }
-        } finally {
-          model.backend.close();
-        }
+      label: "table",
+      run() {
+        say(
+          "",
+          ...sideBySide(measurements, threadCounts.at(-1)!),
+          "",
+          "For scale (from the design brief, llama.cpp AVX-512 on this machine class, 1 thread): RWKV-7 0.1B decode" +
+            " f32 56, f16 141 tok/s; prefill f32 435, f16 802 tok/s.",
+        );
+        return Promise.resolve();
       },
     });
   }
-}
-if (sections.has("peer")) {
-  jobs.push({
-    label: "matmul against onnxruntime-web",
-    async run() {
-      say("\nMatmul against onnxruntime-web (its WASM backend, 1 thread; ours 1 thread), best of 7:\n");
-      say(...await benchPeer([[768, 768], [3072, 768], [768, 3072], [65536, 768]]));
-    },
-  });
-}
-if (sections.has("sessions")) {
-  jobs.push({
-    label: "session store and resume",
-    async run() {
-      const small = await loadModel(DEFAULT_MODEL_DIR);
-      const dir = await Deno.makeTempDir();
-      await Deno.writeFile(
-        `${dir}/model.safetensors`,
-        writeSafetensors(randomRwkv7(RWKV7_0_1B, "bf16").values()),
-      );
-      await Deno.copyFile(`${DEFAULT_MODEL_DIR}/vocab.txt`, `${dir}/vocab.txt`);
-      const big = await loadModel(dir, { id: "rwkv7-0.1B-shape", threads: 1 });
-      say("\nSession state in the store (median of 7):\n", ...await benchStore([small, big]));
-      const histories = values.quick ? [10, 1000] : [10, 1000, 10000];
-      say(
-        `\nTime to first token after resuming a session (${small.id}), median of 5:\n`,
-        ...await benchResume(small, histories),
-      );
-      big.model.backend.close();
-      small.model.backend.close();
-      await Deno.remove(dir, { recursive: true });
-    },
-  });
-  jobs.push({
-    label: "across instances",
-    async run() {
-      const trials = values.quick ? 1 : 3;
-      say(
-        `\nAcross instances (two server processes on one store, LEASE_MS 1000, ${trials} kill(s)):\n`,
-        ...await benchCluster(trials),
-      );
-    },
-  });
+  if (sections.has("batch")) {
+    const models: [string, () => TensorMap][] = [
+      [
+        "default (rwkv7-kjv-4m)",
+        () => parseSafetensors(Deno.readFileSync(`${DEFAULT_MODEL_DIR}/model.safetensors`)),
+      ],
+      ["rwkv7 0.1B shape bf16 (random)", () => randomRwkv7(RWKV7_0_1B, "bf16")],
+    ];
+    let header = false;
+    for (const [name, make] of models) {
+      jobs.push({
+        label: `batched ${name}`,
+        async run() {
+          if (!header) {
+            header = true;
+            say(
+              "\nBatched decode (WASM, 1 thread; one step = one token of every session), median step:\n",
+              "| model | sessions | total tok/s | × one session | new request's first token, 15 busy ÷ idle |",
+              "| --- | ---: | ---: | ---: | ---: |",
+            );
+          }
+          const model = await buildModel(make(), 1);
+          try {
+            const rowsOut = await benchBatch(model, [1, 4, 16], counts.batchSteps);
+            const idle = await firstTokenMs(model, 32, 0);
+            const busy = await firstTokenMs(model, 32, 15);
+            for (const r of rowsOut) {
+              const ttft = r.sessions === 16
+                ? `${(busy / idle).toFixed(2)} (${busy.toFixed(0)} ÷ ${idle.toFixed(0)} ms)`
+                : "";
+              say(`| ${name} | ${r.sessions} | ${r.totalTps.toFixed(1)} | ${r.gain.toFixed(2)} | ${ttft} |`);
+            }
+          } finally {
+            model.backend.close();
+          }
+        },
+      });
+    }
+  }
+  if (sections.has("peer")) {
+    jobs.push({
+      label: "matmul against onnxruntime-web",
+      async run() {
+        say("\nMatmul against onnxruntime-web (its WASM backend, 1 thread; ours 1 thread), best of 7:\n");
+        say(...await benchPeer([[768, 768], [3072, 768], [768, 3072], [65536, 768]]));
+      },
+    });
+  }
+  if (sections.has("sessions")) {
+    jobs.push({
+      label: "session store and resume",
+      async run() {
+        const small = await loadModel(DEFAULT_MODEL_DIR);
+        const dir = await Deno.makeTempDir();
+        await Deno.writeFile(
+          `${dir}/model.safetensors`,
+          writeSafetensors(randomRwkv7(RWKV7_0_1B, "bf16").values()),
+        );
+        await Deno.copyFile(`${DEFAULT_MODEL_DIR}/vocab.txt`, `${dir}/vocab.txt`);
+        const big = await loadModel(dir, { id: "rwkv7-0.1B-shape", threads: 1 });
+        say("\nSession state in the store (median of 7):\n", ...await benchStore([small, big]));
+        const histories = values.quick ? [10, 1000] : [10, 1000, 10000];
+        say(
+          `\nTime to first token after resuming a session (${small.id}), median of 5:\n`,
+          ...await benchResume(small, histories),
+        );
+        big.model.backend.close();
+        small.model.backend.close();
+        await Deno.remove(dir, { recursive: true });
+      },
+    });
+    jobs.push({
+      label: "across instances",
+      async run() {
+        const trials = values.quick ? 1 : 3;
+        say(
+          `\nAcross instances (two server processes on one store, LEASE_MS 1000, ${trials} kill(s)):\n`,
+          ...await benchCluster(trials),
+        );
+      },
+    });
+  }
 }
 
 const progress = shown.progress = new Progress("bench", {
@@ -264,7 +332,13 @@ if (values.json) {
   await Deno.writeTextFile(
     values.json,
     JSON.stringify(
-      { bandwidth: Object.fromEntries(bandwidth), flops: Object.fromEntries(flops), measurements },
+      onGpu
+        ? {
+          copyBandwidth: gpuCopy.value?.bytesPerSecond,
+          adapter: gpuCopy.value?.adapter,
+          measurements: gpuRows,
+        }
+        : { bandwidth: Object.fromEntries(bandwidth), flops: Object.fromEntries(flops), measurements },
       null,
       1,
     ),

@@ -32,6 +32,7 @@ export {
   wasmThreadsSupported,
 } from "./wasm/loader.ts";
 export { measureWasmBandwidth } from "./wasm/bandwidth.ts";
+export { type CopyBandwidth, measureWebGpuCopyBandwidth } from "./webgpu/bandwidth.ts";
 export {
   type AdapterInfo,
   type BackendChoice,
