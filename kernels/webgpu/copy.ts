@@ -1,11 +1,12 @@
 /**
- * Ops that move rows: embed (token ids → widened or dequantized table rows), gather (chosen rows) and slice
+ * Ops that move rows: embed (token ids → widened or dequantized table rows), gather (chosen rows),
+ * scatter (rows to chosen places) and slice
  * (a column range of each row).
  *
  * @module
  */
 
-import type { EmbedOp, GatherOp, SliceOp } from "../ops.ts";
+import type { EmbedOp, GatherOp, ScatterOp, SliceOp } from "../ops.ts";
 import { checkShape, gpu, type Plan, type PlanContext, threads } from "./plan.ts";
 import { rowStride } from "./memory.ts";
 import { BUILTINS, FLAT, weightType, widen } from "./wgsl.ts";
@@ -107,6 +108,37 @@ export function gatherPlan(op: GatherOp): Plan[] {
     code: gatherCode,
     params: Uint32Array.of(n, x.cols, x.rows),
     buffers: [gpu(x, "gather x"), gpu(op.index, "gather index"), gpu(op.out, "gather out")],
+    dispatch: threads(n * x.cols),
+  }];
+}
+
+const scatterCode = () => `
+struct P { n: u32, cols: u32, rows: u32 }
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read_write> x: array<f32>; // [n][cols]
+@group(0) @binding(2) var<storage, read_write> index: array<i32>; // [n] rows of out to write
+@group(0) @binding(3) var<storage, read_write> out: array<f32>; // [rows][cols]
+${FLAT}
+@compute @workgroup_size(64)
+fn main(${BUILTINS}) {
+  let i = flatThread(wid, nwg, lid);
+  if (i >= p.n * p.cols) { return; }
+  let dst = index[i / p.cols];
+  if (dst < 0 || u32(dst) >= p.rows) { return; }
+  out[u32(dst) * p.cols + i % p.cols] = x[i];
+}`;
+
+/** `out[index[i]] = x[i]`. */
+export function scatterPlan(op: ScatterOp): Plan[] {
+  const { x, out, n } = op;
+  checkShape(op.index, "scatter index", { rows: n, dtype: "i32" });
+  checkShape(x, "scatter x", { rows: n });
+  checkShape(out, "scatter out", { rows: 1, cols: x.cols });
+  return [{
+    key: "scatter",
+    code: scatterCode,
+    params: Uint32Array.of(n, x.cols, out.rows),
+    buffers: [gpu(x, "scatter x"), gpu(op.index, "scatter index"), gpu(out, "scatter out")],
     dispatch: threads(n * x.cols),
   }];
 }
