@@ -63,7 +63,8 @@ const onGpu = values.backend === "webgpu";
 const DECODE_TOKENS = values.quick ? 8 : 32;
 const PREFILL_TOKENS = values.quick ? 128 : 512;
 const SECTIONS = ["models", "families", "batch", "peer", "sessions"];
-const sections = new Set((values.section ?? SECTIONS.join(",")).split(","));
+// --backend webgpu runs its own measurements (queueGpuJobs), none of the WASM sections.
+const sections = new Set(onGpu ? [] : (values.section ?? SECTIONS.join(",")).split(","));
 for (const s of sections) {
   if (!SECTIONS.includes(s)) {
     console.error(`Unknown section "${s}": use ${SECTIONS.join(", ")}`);
@@ -114,11 +115,7 @@ function say(...lines: string[]) {
   shown.progress?.refresh();
 }
 
-if (onGpu) {
-  queueGpuJobs();
-} else {
-  queueWasmJobs();
-}
+if (onGpu) queueGpuJobs();
 
 /** `--backend webgpu`: the copy bandwidth, each model in f16 and f32, then the table. */
 function queueGpuJobs() {
@@ -160,7 +157,7 @@ function queueGpuJobs() {
   });
 }
 
-function queueWasmJobs() {
+if (!onGpu) {
   jobs.push({
     label: "rooflines",
     async run() {
@@ -182,140 +179,140 @@ function queueWasmJobs() {
       );
     },
   });
+}
 
-  /** Queues the measurements of one checkpoint in every format and thread count. */
-  function measureEach(
-    name: string,
-    make: (dtype: WeightDType) => TensorMap,
-    config?: Record<string, unknown>,
-  ) {
-    for (const dtype of dtypes) {
-      let tensors: TensorMap | undefined;
-      for (const threads of threadCounts) {
-        jobs.push({
-          label: `${name} ${dtype} ${threads}T`,
-          async run() {
-            const { dtype: stored, weights } = formatOf(dtype);
-            tensors ??= make(stored);
-            measurements.push(await measure(name, tensors, threads, roof, counts, config, weights));
-            if (threads === threadCounts.at(-1)) tensors = undefined;
-          },
-        });
-      }
-    }
-  }
-
-  if (sections.has("models")) {
-    let defaultTensors: TensorMap | undefined;
-    measureEach("default (rwkv7-kjv-4m)", (dtype) => {
-      defaultTensors ??= parseSafetensors(Deno.readFileSync(`${DEFAULT_MODEL_DIR}/model.safetensors`));
-      return withDtype(defaultTensors, dtype);
-    });
-    measureEach("rwkv7 0.1B shape (random)", (dtype) => randomRwkv7(RWKV7_0_1B, dtype));
-  }
-  if (sections.has("families")) {
-    for (const make of [rwkv4_169m, mamba_130m, mamba2_130m, retnet_100m]) {
-      const { name, config } = make();
-      measureEach(`${name} (random)`, (dtype) => withDtype(make().tensors, dtype), config);
-    }
-  }
-  if (sections.has("models") || sections.has("families")) {
-    jobs.push({
-      label: "table",
-      run() {
-        say(
-          "",
-          ...sideBySide(measurements, threadCounts.at(-1)!),
-          "",
-          "For scale (from the design brief, llama.cpp AVX-512 on this machine class, 1 thread): RWKV-7 0.1B decode" +
-            " f32 56, f16 141 tok/s; prefill f32 435, f16 802 tok/s.",
-        );
-        return Promise.resolve();
-      },
-    });
-  }
-  if (sections.has("batch")) {
-    const models: [string, () => TensorMap][] = [
-      [
-        "default (rwkv7-kjv-4m)",
-        () => parseSafetensors(Deno.readFileSync(`${DEFAULT_MODEL_DIR}/model.safetensors`)),
-      ],
-      ["rwkv7 0.1B shape bf16 (random)", () => randomRwkv7(RWKV7_0_1B, "bf16")],
-    ];
-    let header = false;
-    for (const [name, make] of models) {
+/** Queues the measurements of one checkpoint in every format and thread count. */
+function measureEach(
+  name: string,
+  make: (dtype: WeightDType) => TensorMap,
+  config?: Record<string, unknown>,
+) {
+  for (const dtype of dtypes) {
+    let tensors: TensorMap | undefined;
+    for (const threads of threadCounts) {
       jobs.push({
-        label: `batched ${name}`,
+        label: `${name} ${dtype} ${threads}T`,
         async run() {
-          if (!header) {
-            header = true;
-            say(
-              "\nBatched decode (WASM, 1 thread; one step = one token of every session), median step:\n",
-              "| model | sessions | total tok/s | × one session | new request's first token, 15 busy ÷ idle |",
-              "| --- | ---: | ---: | ---: | ---: |",
-            );
-          }
-          const model = await buildModel(make(), 1);
-          try {
-            const rowsOut = await benchBatch(model, [1, 4, 16], counts.batchSteps);
-            const idle = await firstTokenMs(model, 32, 0);
-            const busy = await firstTokenMs(model, 32, 15);
-            for (const r of rowsOut) {
-              const ttft = r.sessions === 16
-                ? `${(busy / idle).toFixed(2)} (${busy.toFixed(0)} ÷ ${idle.toFixed(0)} ms)`
-                : "";
-              say(`| ${name} | ${r.sessions} | ${r.totalTps.toFixed(1)} | ${r.gain.toFixed(2)} | ${ttft} |`);
-            }
-          } finally {
-            model.backend.close();
-          }
+          const { dtype: stored, weights } = formatOf(dtype);
+          tensors ??= make(stored);
+          measurements.push(await measure(name, tensors, threads, roof, counts, config, weights));
+          if (threads === threadCounts.at(-1)) tensors = undefined;
         },
       });
     }
   }
-  if (sections.has("peer")) {
+}
+
+if (sections.has("models")) {
+  let defaultTensors: TensorMap | undefined;
+  measureEach("default (rwkv7-kjv-4m)", (dtype) => {
+    defaultTensors ??= parseSafetensors(Deno.readFileSync(`${DEFAULT_MODEL_DIR}/model.safetensors`));
+    return withDtype(defaultTensors, dtype);
+  });
+  measureEach("rwkv7 0.1B shape (random)", (dtype) => randomRwkv7(RWKV7_0_1B, dtype));
+}
+if (sections.has("families")) {
+  for (const make of [rwkv4_169m, mamba_130m, mamba2_130m, retnet_100m]) {
+    const { name, config } = make();
+    measureEach(`${name} (random)`, (dtype) => withDtype(make().tensors, dtype), config);
+  }
+}
+if (sections.has("models") || sections.has("families")) {
+  jobs.push({
+    label: "table",
+    run() {
+      say(
+        "",
+        ...sideBySide(measurements, threadCounts.at(-1)!),
+        "",
+        "For scale (from the design brief, llama.cpp AVX-512 on this machine class, 1 thread): RWKV-7 0.1B decode" +
+          " f32 56, f16 141 tok/s; prefill f32 435, f16 802 tok/s.",
+      );
+      return Promise.resolve();
+    },
+  });
+}
+if (sections.has("batch")) {
+  const models: [string, () => TensorMap][] = [
+    [
+      "default (rwkv7-kjv-4m)",
+      () => parseSafetensors(Deno.readFileSync(`${DEFAULT_MODEL_DIR}/model.safetensors`)),
+    ],
+    ["rwkv7 0.1B shape bf16 (random)", () => randomRwkv7(RWKV7_0_1B, "bf16")],
+  ];
+  let header = false;
+  for (const [name, make] of models) {
     jobs.push({
-      label: "matmul against onnxruntime-web",
+      label: `batched ${name}`,
       async run() {
-        say("\nMatmul against onnxruntime-web (its WASM backend, 1 thread; ours 1 thread), best of 7:\n");
-        say(...await benchPeer([[768, 768], [3072, 768], [768, 3072], [65536, 768]]));
+        if (!header) {
+          header = true;
+          say(
+            "\nBatched decode (WASM, 1 thread; one step = one token of every session), median step:\n",
+            "| model | sessions | total tok/s | × one session | new request's first token, 15 busy ÷ idle |",
+            "| --- | ---: | ---: | ---: | ---: |",
+          );
+        }
+        const model = await buildModel(make(), 1);
+        try {
+          const rowsOut = await benchBatch(model, [1, 4, 16], counts.batchSteps);
+          const idle = await firstTokenMs(model, 32, 0);
+          const busy = await firstTokenMs(model, 32, 15);
+          for (const r of rowsOut) {
+            const ttft = r.sessions === 16
+              ? `${(busy / idle).toFixed(2)} (${busy.toFixed(0)} ÷ ${idle.toFixed(0)} ms)`
+              : "";
+            say(`| ${name} | ${r.sessions} | ${r.totalTps.toFixed(1)} | ${r.gain.toFixed(2)} | ${ttft} |`);
+          }
+        } finally {
+          model.backend.close();
+        }
       },
     });
   }
-  if (sections.has("sessions")) {
-    jobs.push({
-      label: "session store and resume",
-      async run() {
-        const small = await loadModel(DEFAULT_MODEL_DIR);
-        const dir = await Deno.makeTempDir();
-        await Deno.writeFile(
-          `${dir}/model.safetensors`,
-          writeSafetensors(randomRwkv7(RWKV7_0_1B, "bf16").values()),
-        );
-        await Deno.copyFile(`${DEFAULT_MODEL_DIR}/vocab.txt`, `${dir}/vocab.txt`);
-        const big = await loadModel(dir, { id: "rwkv7-0.1B-shape", threads: 1 });
-        say("\nSession state in the store (median of 7):\n", ...await benchStore([small, big]));
-        const histories = values.quick ? [10, 1000] : [10, 1000, 10000];
-        say(
-          `\nTime to first token after resuming a session (${small.id}), median of 5:\n`,
-          ...await benchResume(small, histories),
-        );
-        big.model.backend.close();
-        small.model.backend.close();
-        await Deno.remove(dir, { recursive: true });
-      },
-    });
-    jobs.push({
-      label: "across instances",
-      async run() {
-        const trials = values.quick ? 1 : 3;
-        say(
-          `\nAcross instances (two server processes on one store, LEASE_MS 1000, ${trials} kill(s)):\n`,
-          ...await benchCluster(trials),
-        );
-      },
-    });
-  }
+}
+if (sections.has("peer")) {
+  jobs.push({
+    label: "matmul against onnxruntime-web",
+    async run() {
+      say("\nMatmul against onnxruntime-web (its WASM backend, 1 thread; ours 1 thread), best of 7:\n");
+      say(...await benchPeer([[768, 768], [3072, 768], [768, 3072], [65536, 768]]));
+    },
+  });
+}
+if (sections.has("sessions")) {
+  jobs.push({
+    label: "session store and resume",
+    async run() {
+      const small = await loadModel(DEFAULT_MODEL_DIR);
+      const dir = await Deno.makeTempDir();
+      await Deno.writeFile(
+        `${dir}/model.safetensors`,
+        writeSafetensors(randomRwkv7(RWKV7_0_1B, "bf16").values()),
+      );
+      await Deno.copyFile(`${DEFAULT_MODEL_DIR}/vocab.txt`, `${dir}/vocab.txt`);
+      const big = await loadModel(dir, { id: "rwkv7-0.1B-shape", threads: 1 });
+      say("\nSession state in the store (median of 7):\n", ...await benchStore([small, big]));
+      const histories = values.quick ? [10, 1000] : [10, 1000, 10000];
+      say(
+        `\nTime to first token after resuming a session (${small.id}), median of 5:\n`,
+        ...await benchResume(small, histories),
+      );
+      big.model.backend.close();
+      small.model.backend.close();
+      await Deno.remove(dir, { recursive: true });
+    },
+  });
+  jobs.push({
+    label: "across instances",
+    async run() {
+      const trials = values.quick ? 1 : 3;
+      say(
+        `\nAcross instances (two server processes on one store, LEASE_MS 1000, ${trials} kill(s)):\n`,
+        ...await benchCluster(trials),
+      );
+    },
+  });
 }
 
 const progress = shown.progress = new Progress("bench", {
