@@ -162,7 +162,10 @@ export class Scheduler {
     }));
     let logits: (Float32Array | number | undefined)[];
     try {
-      logits = await this.#model.stepPicks(entries);
+      // Only a step with a greedy pick in it goes through stepPicks (see feedGreedy).
+      logits = entries.some((e) => e.argmax)
+        ? await this.#model.stepPicks(entries)
+        : await this.#model.step(entries);
     } catch (err) {
       for (const { feed } of batch) this.#finish(feed).reject(err);
       return;
