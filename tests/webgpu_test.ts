@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { logSoftmax } from "../engine/mod.ts";
 import { type Backend, createBackend } from "../kernels/mod.ts";
 import { createReferenceBackend } from "../kernels/reference/backend.ts";
+import { createWebGpuBackend } from "../kernels/webgpu/backend.ts";
 import { loadModel, type RecurrentModel } from "../models/mod.ts";
 import { compareOps, maxError, webgpuMissing } from "./helpers/webgpu.ts";
 import { OP_CASES } from "./helpers/webgpu_op_cases.ts";
@@ -22,6 +23,10 @@ const SHOW = Deno.env.get("WEBGPU_ERRORS") === "1";
 const reference = createReferenceBackend();
 let shared: Backend | undefined;
 const gpuBackend = async () => shared ??= await createBackend({ capacity: 1 << 20, maxCols: 512 }, "webgpu");
+/** Matrices in bands of at most this many bytes (as over a GPU's largest binding): several per test matrix. */
+const BAND_BYTES = 512;
+let banded: Backend | undefined;
+const bandedBackend = async () => banded ??= await createWebGpuBackend({ bandBytes: BAND_BYTES });
 
 const FAMILY_CASES: [family: string, fixture: string][] = [
   ["rwkv7", "tiny"],
@@ -234,6 +239,13 @@ if (missing) {
       // Twice: the second submit reuses the recorded pipelines and carries the state on.
       const error = await compareOps({ gpu, reference }, build, { tol, seed: 17, times: 2, what: name });
       if (SHOW) console.log(`max error ${error.toExponential(2)}`);
+    });
+  }
+  const weighted = [...OP_CASES, ...QUANT_CASES].filter(([name]) => /^(matmul|embed)/.test(name));
+  for (const [name, tol, build] of weighted) {
+    Deno.test(`webgpu ${name}, in bands of ${BAND_BYTES} bytes, matches the reference (tolerance ${tol})`, async () => {
+      const gpu = await bandedBackend();
+      await compareOps({ gpu, reference }, build, { tol, seed: 23, what: `${name} in bands` });
     });
   }
   Deno.test("webgpu: the legacy direct methods say it runs op lists only", async () => {

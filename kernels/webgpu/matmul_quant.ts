@@ -18,11 +18,11 @@ import { BUILTINS, FLAT } from "./wgsl.ts";
 const TILE = 8;
 
 const code = (format: QuantFormat) => () => `
-struct P { rows: u32, cols: u32, n: u32, words: u32, scaleAt: u32, blocks: u32 }
+struct P { rows: u32, cols: u32, n: u32, words: u32, scaleAt: u32, blocks: u32, rowBase: u32, outRows: u32 }
 @group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read> w: array<u32>; // [rows][words] packed, then [rows][blocks] f32 scales
+@group(0) @binding(1) var<storage, read> w: array<u32>; // a band: [rows][words] packed, then [rows][blocks] f32 scales
 @group(0) @binding(2) var<storage, read_write> x: array<f32>; // [n][cols]
-@group(0) @binding(3) var<storage, read_write> out: array<f32>; // [n][rows]
+@group(0) @binding(3) var<storage, read_write> out: array<f32>; // [n][outRows], the band's rows from rowBase
 const TILE = ${TILE}u;
 const HALVES = ${format === "q8" ? 1 : 2}u; // groups of four weights per packed word
 var<workgroup> partial: array<f32, ${TILE * 64}>; // [TILE][64]
@@ -51,10 +51,10 @@ fn main(${BUILTINS}) {
     }
     workgroupBarrier();
   }
-  if (lid < tokens) { out[(t0 + lid) * p.rows + row] = partial[lid * 64u]; }
+  if (lid < tokens) { out[(t0 + lid) * p.outRows + p.rowBase + row] = partial[lid * 64u]; }
 }`;
 
-/** The quantized matmul's single dispatch: rows × token tiles workgroups. */
+/** The quantized matmul's dispatches, one per band: rows × token tiles workgroups. */
 export function quantMatmulPlan(op: MatmulOp, ctx: PlanContext): Plan[] {
   const { w, x, out, n } = op;
   const format = w.dtype;
@@ -62,12 +62,14 @@ export function quantMatmulPlan(op: MatmulOp, ctx: PlanContext): Plan[] {
   checkShape(x, "matmul x", { rows: n, cols: w.cols });
   checkShape(out, "matmul out", { rows: n, cols: w.rows });
   if (x.handle === out.handle) throw new RangeError("matmul cannot write its own input");
-  const { words, scaleAt, blocks } = quantLayout(format, w.rows, w.cols);
-  return [{
-    key: `matmul_${format}`,
-    code: code(format),
-    params: Uint32Array.of(w.rows, w.cols, n, words, scaleAt, blocks),
-    buffers: [ctx.matrix(w), gpu(x, "matmul x"), gpu(out, "matmul out")],
-    dispatch: grid(w.rows, Math.ceil(n / TILE)),
-  }];
+  return ctx.matrix(w).bands.map((band) => {
+    const { words, scaleAt, blocks } = quantLayout(format, band.rows, w.cols);
+    return {
+      key: `matmul_${format}`,
+      code: code(format),
+      params: Uint32Array.of(band.rows, w.cols, n, words, scaleAt, blocks, band.row0, w.rows),
+      buffers: [band.buffer, gpu(x, "matmul x"), gpu(out, "matmul out")],
+      dispatch: grid(band.rows, Math.ceil(n / TILE)),
+    };
+  });
 }

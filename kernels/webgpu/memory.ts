@@ -1,6 +1,6 @@
 /**
  * How tensors and weights sit in GPU memory. A tensor is one storage buffer of `rows * cols`
- * f32 or i32 values. A weight matrix is one storage buffer of its rows: f32 rows of `cols`
+ * f32 or i32 values. A weight matrix is a storage buffer of its rows (or several: kernels/webgpu/bands.ts): f32 rows of `cols`
  * floats, or 16-bit rows packed two to a u32 word (element 2k in the low half), each row padded
  * to a whole word, so shaders widen bf16 and f16 themselves and need no `shader-f16`; q8 and q4
  * matrices are their packed words, then their scales (kernels/webgpu/quant.ts).
@@ -46,25 +46,6 @@ export function packMatrix(
   const out = new Uint8Array(Math.max(4, rows * stride));
   for (let r = 0; r < rows; r++) out.set(bytes.subarray(r * cols * 2, (r + 1) * cols * 2), r * stride);
   return out;
-}
-
-/** Uploads packed matrix bytes into a new storage buffer. */
-export function uploadMatrix(device: GPUDevice, packed: Uint8Array, label: string): GPUBuffer {
-  const limit = device.limits.maxStorageBufferBindingSize;
-  if (packed.byteLength > limit) {
-    throw new RangeError(
-      `${label} takes ${packed.byteLength} bytes; this GPU binds at most ${limit}: use the wasm backend`,
-    );
-  }
-  const buffer = device.createBuffer({
-    label,
-    size: packed.byteLength,
-    usage: GPUBufferUsage.STORAGE,
-    mappedAtCreation: true,
-  });
-  new Uint8Array(buffer.getMappedRange()).set(packed);
-  buffer.unmap();
-  return buffer;
 }
 
 /** The bytes of a host matrix (as the CPU backends keep it; q8/q4: packed weights, then scales), for upload. */
