@@ -17,6 +17,7 @@ import { exitOnUserMistakes, parseCommand } from "../cli/command.ts";
 import { DEFAULT_MODEL_DIR } from "../cli/defaults.ts";
 import { Progress } from "../cli/progress.ts";
 import {
+  type CopyBandwidth,
   measureWasmBandwidth,
   measureWasmFmaPeak,
   type QuantFormat,
@@ -30,13 +31,17 @@ import { benchBatch, firstTokenMs } from "./batch.ts";
 import { benchPeer } from "./peer.ts";
 import { benchCluster } from "./cluster.ts";
 import { benchResume, benchStore } from "./sessions.ts";
+import { gpuCopyBandwidth, type GpuMeasurement, gpuSubjects, gpuTable, measureGpu } from "./webgpu.ts";
 import { buildModel, CHUNK, measure, type Measurement, type Rooflines, sideBySide } from "./side_by_side.ts";
 
-const USAGE = `Usage: deno task bench [--quick] [--section LIST] [--only DTYPE] [--json FILE]
+const USAGE =
+  `Usage: deno task bench [--backend wasm|webgpu] [--quick] [--section LIST] [--only DTYPE] [--json FILE]
 Decode/prefill tokens/s per family, format and thread count beside the rooflines measured in the
 same run (bandwidth, FMA peak), batched decode, our matmul against onnxruntime-web, and session
 store and resume timings. Prints Markdown tables; progress on stderr.
-  --quick          fewer tokens per measurement (a smoke run)
+  --backend webgpu the RWKV-7 0.1B and Mamba 130M shapes on WebGPU instead: f16 and f32, decode at
+                   1, 16 and 64 sessions, prefill, the GPU's copy bandwidth (sections do not apply)
+  --quick          fewer tokens per measurement (a smoke run; webgpu: 1 layer, vocabulary 4096)
   --section LIST   comma-separated: models,families,batch,peer,sessions (default: all)
   --only FORMAT    in "models" and "families", only f32, f16, bf16, int8 or q4 (int8 and q4: bf16 quantized as it loads)
   --json FILE      also write the measurements as JSON
@@ -48,11 +53,18 @@ const { values } = parseCommand(USAGE, {
   json: { type: "string" },
   only: { type: "string" },
   section: { type: "string" },
+  backend: { type: "string" },
 });
+if (values.backend !== undefined && values.backend !== "wasm" && values.backend !== "webgpu") {
+  console.error(`--backend takes wasm or webgpu, got "${values.backend}"`);
+  Deno.exit(2);
+}
+const onGpu = values.backend === "webgpu";
 const DECODE_TOKENS = values.quick ? 8 : 32;
 const PREFILL_TOKENS = values.quick ? 128 : 512;
 const SECTIONS = ["models", "families", "batch", "peer", "sessions"];
-const sections = new Set((values.section ?? SECTIONS.join(",")).split(","));
+// --backend webgpu runs its own measurements (queueGpuJobs), none of the WASM sections.
+const sections = new Set(onGpu ? [] : (values.section ?? SECTIONS.join(",")).split(","));
 for (const s of sections) {
   if (!SECTIONS.includes(s)) {
     console.error(`Unknown section "${s}": use ${SECTIONS.join(", ")}`);
@@ -64,6 +76,10 @@ const FORMATS = ["f32", "f16", "bf16", "int8", "q4"] as const;
 type Format = typeof FORMATS[number];
 if (values.only && !FORMATS.includes(values.only as Format)) {
   console.error(`--only takes ${FORMATS.join(", ")}, got "${values.only}"`);
+  Deno.exit(2);
+}
+if (onGpu && values.only && values.only !== "f16" && values.only !== "f32") {
+  console.error(`--backend webgpu measures f16 and f32: --only takes one of them, got "${values.only}"`);
   Deno.exit(2);
 }
 const dtypes: readonly Format[] = values.only ? [values.only as Format] : FORMATS;
@@ -84,6 +100,8 @@ interface Job {
 }
 const jobs: Job[] = [];
 const measurements: Measurement[] = [];
+const gpuRows: GpuMeasurement[] = [];
+const gpuCopy: { value?: CopyBandwidth } = {};
 const bandwidth = new Map<number, number>();
 const flops = new Map<number, number>();
 const roof: Rooflines = { bandwidth, flops };
@@ -97,24 +115,71 @@ function say(...lines: string[]) {
   shown.progress?.refresh();
 }
 
-jobs.push({
-  label: "rooflines",
-  async run() {
-    for (const t of threadCounts) {
-      bandwidth.set(t, t === 1 ? await measureWasmBandwidth() : await measureWasmBandwidth(undefined, 5, t));
-      flops.set(t, await measureWasmFmaPeak(t));
+if (onGpu) queueGpuJobs();
+
+/** `--backend webgpu`: the copy bandwidth, each model in f16 and f32, then the table. */
+function queueGpuJobs() {
+  const gpuCounts = values.quick
+    ? { decode: 4, prefill: CHUNK, steps: 2 }
+    : { decode: DECODE_TOKENS, prefill: PREFILL_TOKENS, steps: 16 };
+  let copy: CopyBandwidth | undefined;
+  jobs.push({
+    label: "copy bandwidth",
+    async run() {
+      const measured = await gpuCopyBandwidth(values.quick ?? false);
+      copy = measured.copy;
+      say(
+        measured.line,
+        `decode: median of ${gpuCounts.decode} single-token steps, and of ${gpuCounts.steps} steps of 16 and 64 ` +
+          `sessions; prefill: ${gpuCounts.prefill} tokens in chunks of ${CHUNK}.`,
+      );
+    },
+  });
+  const rows: GpuMeasurement[] = [];
+  for (const subject of gpuSubjects(values.quick ?? false)) {
+    for (const dtype of values.only ? [values.only as WeightDType] : ["f16", "f32"] as const) {
+      jobs.push({
+        label: `${subject.name} ${dtype} on WebGPU`,
+        async run() {
+          rows.push(await measureGpu(subject, dtype, gpuCounts));
+        },
+      });
     }
-    say(
-      `Rooflines, measured now: WASM memory read bandwidth ${
-        threadCounts.map((t) => `${(bandwidth.get(t)! / 1e9).toFixed(1)} GB/s on ${t} thread(s)`).join(", ")
-      }; FMA peak ${
-        threadCounts.map((t) => `${(flops.get(t)! / 1e9).toFixed(1)} GFLOP/s on ${t}`).join(", ")
-      }.`,
-      `decode: median of ${DECODE_TOKENS} single-token steps; prefill: ${PREFILL_TOKENS} tokens in chunks of ${CHUNK}; ` +
-        `16 sessions: median of ${counts.batchSteps} batched steps, 1 thread.`,
-    );
-  },
-});
+  }
+  jobs.push({
+    label: "table",
+    run() {
+      say("", ...gpuTable(rows, copy!));
+      gpuRows.push(...rows);
+      gpuCopy.value = copy;
+      return Promise.resolve();
+    },
+  });
+}
+
+if (!onGpu) {
+  jobs.push({
+    label: "rooflines",
+    async run() {
+      for (const t of threadCounts) {
+        bandwidth.set(
+          t,
+          t === 1 ? await measureWasmBandwidth() : await measureWasmBandwidth(undefined, 5, t),
+        );
+        flops.set(t, await measureWasmFmaPeak(t));
+      }
+      say(
+        `Rooflines, measured now: WASM memory read bandwidth ${
+          threadCounts.map((t) => `${(bandwidth.get(t)! / 1e9).toFixed(1)} GB/s on ${t} thread(s)`).join(", ")
+        }; FMA peak ${
+          threadCounts.map((t) => `${(flops.get(t)! / 1e9).toFixed(1)} GFLOP/s on ${t}`).join(", ")
+        }.`,
+        `decode: median of ${DECODE_TOKENS} single-token steps; prefill: ${PREFILL_TOKENS} tokens in chunks of ${CHUNK}; ` +
+          `16 sessions: median of ${counts.batchSteps} batched steps, 1 thread.`,
+      );
+    },
+  });
+}
 
 /** Queues the measurements of one checkpoint in every format and thread count. */
 function measureEach(
@@ -264,7 +329,13 @@ if (values.json) {
   await Deno.writeTextFile(
     values.json,
     JSON.stringify(
-      { bandwidth: Object.fromEntries(bandwidth), flops: Object.fromEntries(flops), measurements },
+      onGpu
+        ? {
+          copyBandwidth: gpuCopy.value?.bytesPerSecond,
+          adapter: gpuCopy.value?.adapter,
+          measurements: gpuRows,
+        }
+        : { bandwidth: Object.fromEntries(bandwidth), flops: Object.fromEntries(flops), measurements },
       null,
       1,
     ),

@@ -64,9 +64,9 @@ export function rwkv4_169m(): RandomCheckpoint {
   return { name: "rwkv4 169M shape", tensors: tensors(spec, 4), config };
 }
 
-/** Mamba 130M: 24 layers × 768, state 16, conv 4, dt rank 48, vocab 50280, tied embeddings. */
-export function mamba_130m(): RandomCheckpoint {
-  const [L, D, N, K, R, V] = [24, 768, 16, 4, 48, 50280];
+/** Mamba 130M: 24 layers × 768, state 16, conv 4, dt rank 48, vocab 50280, tied embeddings (`smaller`: fewer layers, a smaller vocabulary). */
+export function mamba_130m(smaller: { layers?: number; vocab?: number } = {}): RandomCheckpoint {
+  const [L, D, N, K, R, V] = [smaller.layers ?? 24, 768, 16, 4, 48, smaller.vocab ?? 50280];
   const I = 2 * D;
   const spec: [string, number[], number?, number?][] = [["backbone.embeddings.weight", [V, D]]];
   for (let i = 0; i < L; i++) {

@@ -9,9 +9,9 @@
 import type { StopSignal } from "./stop_flag.ts";
 import type { LoadedModel } from "../models/mod.ts";
 import { decodeTokens, Utf8Stream } from "../tokenizers/mod.ts";
-import { logSoftmax, sampleToken, type SamplingParams, topIds } from "./sampler.ts";
+import { logSoftmax, plainGreedy, recordToken, sampleToken, type SamplingParams, topIds } from "./sampler.ts";
 import { InvalidRequestError } from "./errors.ts";
-import { appendTokens, prefill, releaseState, type Session } from "./session.ts";
+import { appendGreedy, appendTokens, prefill, releaseState, type Session } from "./session.ts";
 import { StopMatcher } from "./stop_strings.ts";
 import { type Grammar, openConstraint } from "./constraint/mod.ts";
 
@@ -130,25 +130,35 @@ async function* decode(
   // Complete already: resumed from a checkpoint taken as the value ended, so end as that run did.
   let valueComplete = constraint?.complete ?? false;
   if (valueComplete) finishReason = "stop";
+  // Greedy with nothing that needs the logits, on a GPU: the backend picks each next token and only
+  // its id is read back (the logits stay on the GPU until a checkpoint or the end syncs them).
+  const onDevice = !constraint && req.logprobs === undefined && plainGreedy(req.sampling) &&
+    loaded.model.backend.sync === undefined;
+  let picked: number | undefined;
   while (!valueComplete && generated < req.maxTokens) {
     req.signal?.throwIfAborted();
     if (req.cancel?.cancelled) {
       finishReason = "cancelled";
       break;
     }
-    const logits = session.logits!;
-    const choices = constraint ? constraint.mask(logits) : logits;
-    if (!choices) {
-      finishReason = "stop";
-      valueComplete = true;
-      break;
+    let tokenId: number;
+    if (picked !== undefined) {
+      tokenId = picked;
+      recordToken(session.sampler, tokenId);
+    } else {
+      const choices = constraint ? constraint.mask(session.logits!) : session.logits!;
+      if (!choices) {
+        finishReason = "stop";
+        valueComplete = true;
+        break;
+      }
+      tokenId = sampleToken(choices, req.sampling, session.sampler);
     }
-    const tokenId = sampleToken(choices, req.sampling, session.sampler);
     const position = session.tokens;
     let logprob: number | undefined;
     let top: TopLogprob[] | undefined;
     if (req.logprobs !== undefined) {
-      const lp = logSoftmax(logits);
+      const lp = logSoftmax(session.logits!);
       logprob = lp[tokenId];
       top = topIds(lp, req.logprobs).map((id) => ({
         tokenId: id,
@@ -157,7 +167,8 @@ async function* decode(
       }));
     }
     generated++;
-    await appendTokens(loaded, session, [tokenId]);
+    if (onDevice) picked = await appendGreedy(loaded, session, [tokenId]);
+    else await appendTokens(loaded, session, [tokenId]);
     if (stopIds.has(tokenId)) {
       finishReason = "stop";
       yield { type: "token", tokenId, position, text: "", logprob, top, heldText: stops.held };

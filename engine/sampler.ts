@@ -69,6 +69,20 @@ export function sampleToken(logits: Float32Array, params: SamplingParams, state:
   return token;
 }
 
+/**
+ * Whether `params` pick the largest logit and nothing else (temperature 0, no penalties, no logit
+ * bias): a backend can then pick the token itself (see Scheduler.feedGreedy).
+ */
+export function plainGreedy(params: SamplingParams): boolean {
+  return params.temperature <= 0 && params.presencePenalty === 0 && params.frequencyPenalty === 0 &&
+    params.repetitionPenalty === 1 && Object.keys(params.logitBias ?? {}).length === 0;
+}
+
+/** Advances `state` past a token picked elsewhere (a backend's greedy pick), as sampleToken would. */
+export function recordToken(state: SamplerState, token: number): void {
+  state.counts.set(token, (state.counts.get(token) ?? 0) + 1);
+}
+
 function applyPenalties(logits: Float32Array, p: SamplingParams, counts: Map<number, number>): Float32Array {
   if (
     counts.size === 0 || (p.presencePenalty === 0 && p.frequencyPenalty === 0 && p.repetitionPenalty === 1)

@@ -17,9 +17,11 @@ import type { Session } from "./session.ts";
 interface Feed {
   readonly session: Session;
   readonly tokens: readonly number[];
+  /** Resolve with the greedy token the backend found, not the logits (see feedGreedy). */
+  readonly argmax: boolean;
   /** Tokens of `tokens` already run. */
   done: number;
-  resolve(logits: Float32Array): void;
+  resolve(result: Float32Array | number): void;
   reject(err: unknown): void;
 }
 
@@ -30,6 +32,8 @@ export class Scheduler {
   readonly #slotOf = new Map<Session, number>();
   /** Sessions whose slot holds newer state than their host copy. */
   readonly #dirty = new Set<Session>();
+  /** Sessions whose logits after their last token are in backend memory only (a feedGreedy). */
+  readonly #logitsOnDevice = new Set<Session>();
   readonly #lastUse = new Map<Session, number>();
   #queue: Feed[] = [];
   #ticking = false;
@@ -53,6 +57,19 @@ export class Scheduler {
    * other sessions) and resolves with the logits after the last one.
    */
   feed(session: Session, tokens: readonly number[]): Promise<Float32Array> {
+    return this.#enqueue(session, tokens, false) as Promise<Float32Array>;
+  }
+
+  /**
+   * As {@linkcode feed}, but resolves with the greedy next token (the index of the largest logit,
+   * the first on ties) found by the backend, which reads back only that id; the logits stay in
+   * backend memory until {@linkcode sync} copies them into `session.logits`.
+   */
+  feedGreedy(session: Session, tokens: readonly number[]): Promise<number> {
+    return this.#enqueue(session, tokens, true) as Promise<number>;
+  }
+
+  #enqueue(session: Session, tokens: readonly number[], argmax: boolean): Promise<Float32Array | number> {
     if (tokens.length === 0) return Promise.reject(new RangeError("feed() needs at least one token"));
     try {
       for (const id of tokens) checkToken(id, this.#model.info.vocabSize);
@@ -63,7 +80,7 @@ export class Scheduler {
       return Promise.reject(new Error("A session can have one feed in flight at a time"));
     }
     return new Promise((resolve, reject) => {
-      this.#queue.push({ session, tokens, done: 0, resolve, reject });
+      this.#queue.push({ session, tokens, argmax, done: 0, resolve, reject });
       this.#schedule();
     });
   }
@@ -71,7 +88,9 @@ export class Scheduler {
   /** Brings the session's host state up to date with its slot (before a checkpoint). */
   async sync(session: Session): Promise<void> {
     const slot = this.#slotOf.get(session);
-    if (slot === undefined || !this.#dirty.has(session)) return;
+    if (slot === undefined) return;
+    if (this.#logitsOnDevice.delete(session)) session.logits = await this.#model.readLogits(slot);
+    if (!this.#dirty.has(session)) return;
     session.state.data.set(await this.#model.readSlot(slot));
     this.#dirty.delete(session);
   }
@@ -139,10 +158,14 @@ export class Scheduler {
       slot,
       tokens: feed.tokens.slice(feed.done, feed.done + take),
       logits: feed.done + take === feed.tokens.length,
+      argmax: feed.argmax,
     }));
-    let logits: (Float32Array | undefined)[];
+    let logits: (Float32Array | number | undefined)[];
     try {
-      logits = await this.#model.step(entries);
+      // Only a step with a greedy pick in it goes through stepPicks (see feedGreedy).
+      logits = entries.some((e) => e.argmax)
+        ? await this.#model.stepPicks(entries)
+        : await this.#model.step(entries);
     } catch (err) {
       for (const { feed } of batch) this.#finish(feed).reject(err);
       return;
@@ -154,7 +177,10 @@ export class Scheduler {
       feed.session.tokens += take;
       this.#dirty.add(feed.session);
       this.#lastUse.set(feed.session, this.#steps);
-      if (feed.done === feed.tokens.length) this.#finish(feed).resolve(logits[i]!);
+      if (feed.done < feed.tokens.length) return;
+      if (feed.argmax) this.#logitsOnDevice.add(feed.session);
+      else this.#logitsOnDevice.delete(feed.session);
+      this.#finish(feed).resolve(logits[i]!);
     });
   }
 

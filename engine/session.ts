@@ -55,7 +55,22 @@ export async function appendTokens(
   session.logits = await schedulerOf(loaded.model).feed(session, tokens);
 }
 
-/** Brings `session.state` up to date with its state slot (before it is saved). */
+/**
+ * Feeds tokens as {@linkcode appendTokens} does, but returns the greedy next token the backend found
+ * (only its id is read back); `session.logits` is undefined until {@linkcode syncState} or
+ * {@linkcode releaseState} copies the logits from the backend.
+ */
+export async function appendGreedy(
+  loaded: LoadedModel,
+  session: Session,
+  tokens: readonly number[],
+): Promise<number> {
+  const token = await schedulerOf(loaded.model).feedGreedy(session, tokens);
+  session.logits = undefined;
+  return token;
+}
+
+/** Brings `session.state` (and logits left in backend memory) up to date with its state slot (before it is saved). */
 export function syncState(loaded: LoadedModel, session: Session): Promise<void> {
   return schedulerOf(loaded.model).sync(session);
 }

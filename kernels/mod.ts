@@ -32,7 +32,15 @@ export {
   wasmThreadsSupported,
 } from "./wasm/loader.ts";
 export { measureWasmBandwidth } from "./wasm/bandwidth.ts";
-export { type BackendChoice, chooseBackend, selfCheck } from "./select.ts";
+export { type CopyBandwidth, measureWebGpuCopyBandwidth } from "./webgpu/bandwidth.ts";
+export {
+  type AdapterInfo,
+  type BackendChoice,
+  chooseBackend,
+  type ChooseOptions,
+  softwareAdapter,
+} from "./select.ts";
+export { type Recurrence, SELF_CHECK_TOLERANCE, selfCheck, type SelfCheckNeeds } from "./self_check.ts";
 export { measureWasmFmaPeak } from "./wasm/compute_peak.ts";
 
 /** How much memory a backend must be able to hold. */

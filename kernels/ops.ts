@@ -84,6 +84,28 @@ export interface GatherOp {
   readonly n: number;
 }
 
+/** `out[index[i]] = x[i]` for i < n (each emitted logits row kept in its session's slot). */
+export interface ScatterOp {
+  readonly op: "scatter";
+  readonly x: Tensor;
+  /** `[n][1]` i32 rows of `out`, each named once. */
+  readonly index: Tensor;
+  readonly out: Tensor;
+  readonly n: number;
+}
+
+/**
+ * `out[i] = argmax(x[i])` for i < n: the index of the row's largest value, the first one on ties
+ * (NaNs never taken, except that a NaN first value gives 0), as the host's greedy pick does.
+ */
+export interface ArgmaxOp {
+  readonly op: "argmax";
+  readonly x: Tensor;
+  /** `[n][1]` i32. */
+  readonly out: Tensor;
+  readonly n: number;
+}
+
 /** `out[t][0..cols) = x[t][offset..offset + cols)`. */
 export interface SliceOp {
   readonly op: "slice";
@@ -354,6 +376,8 @@ export type Op =
   | MatmulOp
   | EmbedOp
   | GatherOp
+  | ScatterOp
+  | ArgmaxOp
   | SliceOp
   | NormOp
   | UnaryOp

@@ -1,14 +1,14 @@
 /**
- * `--backend auto`: WebGPU when this runtime has a hardware adapter that computes a few ops as the
- * reference backend does (some adapters report features they compute wrongly), else WASM-SIMD, else
- * the reference. A CPU fallback adapter (e.g. Mesa's llvmpipe) is passed over: it is slower than WASM.
+ * `--backend auto`: WebGPU when this runtime has a hardware adapter that computes what the model
+ * needs as the reference backend does (kernels/self_check.ts: some adapters report features they
+ * compute wrongly), else WASM-SIMD, else the reference. A software adapter (a CPU fallback such as
+ * Mesa's llvmpipe/lavapipe, SwiftShader, WARP) is passed over: it is far slower than WASM.
  *
  * @module
  */
 
-import type { Op } from "./ops.ts";
-import type { Backend, BackendName, MatrixSource } from "./types.ts";
-import { createReferenceBackend } from "./reference/backend.ts";
+import type { BackendName } from "./types.ts";
+import { selfCheck, type SelfCheckNeeds } from "./self_check.ts";
 import { createWebGpuBackend } from "./webgpu/backend.ts";
 import { wasmSimdSupported } from "./wasm/loader.ts";
 
@@ -18,62 +18,70 @@ export interface BackendChoice {
   readonly why: string;
 }
 
-/** Picks the backend for `--backend auto` (see the module's description). */
-export async function chooseBackend(): Promise<BackendChoice> {
+/** Options of {@linkcode chooseBackend}. */
+export interface ChooseOptions extends SelfCheckNeeds {
+  /** Take a software adapter like a GPU (tests and CI, where lavapipe stands in for one). */
+  readonly acceptSoftware?: boolean;
+}
+
+/** What an adapter says of itself (GPUAdapterInfo's fields, and the older adapter flag). */
+export interface AdapterInfo {
+  readonly vendor?: string;
+  readonly architecture?: string;
+  readonly device?: string;
+  readonly description?: string;
+  readonly isFallbackAdapter?: boolean;
+}
+
+/** Names of software rasterizers as adapters report them. */
+const SOFTWARE_NAMES = /llvmpipe|lavapipe|swiftshader|basic render driver|software/i;
+
+/** Why an adapter is a software one (a CPU fallback, or named as one), or undefined for a GPU. */
+export function softwareAdapter(info: AdapterInfo): string | undefined {
+  const names = [info.description, info.device, info.vendor, info.architecture].filter(Boolean).join(" ");
+  const named = names.match(SOFTWARE_NAMES)?.[0];
+  if (info.isFallbackAdapter) return `a CPU fallback adapter${named ? ` (${named})` : ""}`;
+  return named ? `a software rasterizer (${named})` : undefined;
+}
+
+/** Picks the backend for `--backend auto` (see the module's description), checking what `options` needs. */
+export async function chooseBackend(options: ChooseOptions = {}): Promise<BackendChoice> {
   const cpu: BackendName = wasmSimdSupported() ? "wasm" : "reference";
   const gpu = (navigator as { gpu?: GPU }).gpu;
   if (!gpu) return { name: cpu, why: "this runtime has no WebGPU" };
   const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" }).catch(() => null);
   if (!adapter) return { name: cpu, why: "no WebGPU adapter" };
-  const what = adapter.info.description || adapter.info.vendor || "the adapter";
-  if (adapter.info.isFallbackAdapter) {
-    return { name: cpu, why: `the only WebGPU adapter is a CPU fallback (${what})` };
+  const { vendor, architecture, device, description } = adapter.info; // getters: not spreadable
+  const info: AdapterInfo = {
+    vendor,
+    architecture,
+    device,
+    description,
+    isFallbackAdapter: adapter.info.isFallbackAdapter ||
+      (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter,
+  };
+  const what = info.description || info.device || info.vendor || "the adapter";
+  const software = softwareAdapter(info);
+  if (software && !options.acceptSoftware) {
+    return { name: cpu, why: `the WebGPU adapter, ${what}, is ${software}: slower than ${cpu}` };
   }
-  const failure = await selfCheck().catch((err) => String(err?.message ?? err));
+  let failure: string | undefined;
+  try {
+    const backend = await createWebGpuBackend();
+    try {
+      failure = await selfCheck(backend, options);
+    } finally {
+      backend.close();
+    }
+  } catch (err) {
+    failure = `it threw: ${(err as Error)?.message ?? err}`;
+  }
   return failure
     ? { name: cpu, why: `the WebGPU adapter ${what} failed its self-check: ${failure}` }
-    : { name: "webgpu", why: `the WebGPU adapter ${what} passed its self-check` };
+    : { name: "webgpu", why: `the WebGPU adapter ${what} passed its self-check (${checked(options)})` };
 }
 
-/**
- * A matmul on f32 and bf16 weights and a few element-wise ops on known inputs, on WebGPU and on the
- * reference; the first disagreement beyond 1e-4 (relative to the sum's scale), or undefined.
- */
-export async function selfCheck(): Promise<string | undefined> {
-  const rows = 48, cols = 96, n = 3;
-  const values = Float32Array.from({ length: rows * cols }, (_, i) => Math.sin(i * 0.37) * 0.5);
-  const bf16 = new Uint16Array(new Uint32Array(values.buffer).map((u) => u >>> 16));
-  const x = Float32Array.from({ length: n * cols }, (_, i) => Math.cos(i * 0.11));
-  const sources: MatrixSource[] = [
-    { rows, cols, dtype: "f32", bytes: new Uint8Array(values.buffer) },
-    { rows, cols, dtype: "bf16", bytes: new Uint8Array(bf16.buffer) },
-  ];
-  const run = async (backend: Backend) => {
-    const input = backend.tensor(n, cols);
-    backend.write(input, x);
-    const outs = [];
-    const ops: Op[] = [];
-    for (const src of sources) {
-      const out = backend.tensor(n, rows), act = backend.tensor(n, rows);
-      ops.push({ op: "matmul", w: backend.matrix(src), x: input, out, n });
-      ops.push({ op: "unary", fn: "silu", x: out, out: act, n });
-      outs.push(out, act);
-    }
-    await backend.submit(ops);
-    return await Promise.all(outs.map((t) => backend.read(t)));
-  };
-  const gpu = await createWebGpuBackend({ capacity: 1 << 20, maxCols: cols });
-  try {
-    const [got, want] = [await run(gpu), await run(createReferenceBackend())];
-    for (let k = 0; k < want.length; k++) {
-      for (let i = 0; i < want[k].length; i++) {
-        if (!(Math.abs(got[k][i] - want[k][i]) <= 1e-4 * cols)) {
-          return `output ${k}[${i}] is ${got[k][i]}, the reference says ${want[k][i]}`;
-        }
-      }
-    }
-    return undefined;
-  } finally {
-    gpu.close();
-  }
+function checked(needs: SelfCheckNeeds): string {
+  const formats = [...new Set(needs.formats?.length ? needs.formats : ["f32"])];
+  return [`matmul ${formats.join("/")}`, "norms", "silu", needs.recurrence].filter(Boolean).join(", ");
 }

@@ -11,6 +11,7 @@ import {
   chooseBackend,
   createBackend,
   isQuantized,
+  type MatrixDType,
   type QuantFormat,
   wasmThreadsSupported,
 } from "../kernels/mod.ts";
@@ -18,6 +19,7 @@ import { type QuantizedCount, quantizingBackend, withQuantizedEmbedding } from "
 import { HuggingFaceTokenizer, type Tokenizer, WorldTokenizer } from "../tokenizers/mod.ts";
 import { ModelLoadError } from "./errors.ts";
 import { parseSafetensors } from "./formats/safetensors.ts";
+import type { TensorMap } from "./formats/tensor.ts";
 import { backendSize, FAMILIES } from "./registry.ts";
 import { createRecurrentModel, DEFAULT_SLOTS } from "./shared/runner.ts";
 import type { Family, RecurrentModel } from "./types.ts";
@@ -122,7 +124,9 @@ export async function assembleModel(source: ModelSource, options: LoadOptions = 
   const weights = options.weights ?? stored;
   const size = backendSize(spec, tensors, { chunk, slots, config, weights });
   // Runtimes that define Worker but refuse WASM threads (some edge platforms) fall back to one thread.
-  const choice = options.backend === "auto" ? await chooseBackend() : undefined;
+  const choice = options.backend === "auto"
+    ? await chooseBackend({ formats: matrixFormats(tensors, weights), recurrence: spec.recurrence })
+    : undefined;
   const backendName = choice?.name ?? (options.backend as BackendName | undefined);
   const backend = await createBackend({ ...size, threads }, backendName).catch((err) => {
     if (threads === 1 || options.threads !== undefined) throw err;
@@ -159,6 +163,15 @@ export async function assembleModel(source: ModelSource, options: LoadOptions = 
     quantized: weights ? quantized : undefined,
     backendChoice: choice?.why,
   };
+}
+
+// The formats of the matrices a backend will multiply: the checkpoint's 2-D tensors' (a superset),
+// and the one they are quantized into.
+function matrixFormats(tensors: TensorMap, weights?: QuantFormat): MatrixDType[] {
+  const formats = new Set<MatrixDType>();
+  for (const t of tensors.values()) if (t.shape.length === 2) formats.add(t.dtype);
+  if (weights) formats.add(weights);
+  return [...formats];
 }
 
 // The tokenizer, and what it came from (for messages).

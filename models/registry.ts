@@ -1,4 +1,4 @@
-import type { Backend, QuantFormat } from "../kernels/mod.ts";
+import type { Backend, QuantFormat, Recurrence } from "../kernels/mod.ts";
 import { quantizedSavings } from "./quantize.ts";
 import type { TensorMap } from "./formats/tensor.ts";
 import { isMamba2, loadMamba2Weights, mamba2Footprint, mamba2Model } from "./mamba2/mod.ts";
@@ -24,6 +24,8 @@ export interface FamilySpec {
   embedding: string;
   /** The output head's tensor, when the checkpoint does not tie it to the embedding. */
   head: string;
+  /** The recurrence op its step runs (what `--backend auto`'s self-check runs besides matmuls). */
+  recurrence: Recurrence;
 }
 
 /** The model families, by name. */
@@ -35,6 +37,7 @@ export const FAMILIES: ReadonlyMap<Family, FamilySpec> = new Map<Family, FamilyS
     defaultVocab: "rwkv_vocab_v20230424.txt",
     embedding: "emb.weight",
     head: "head.weight",
+    recurrence: "wkv7",
   }],
   ["rwkv4", {
     detect: (tensors, config) => isRwkv4(tensors, config),
@@ -42,6 +45,7 @@ export const FAMILIES: ReadonlyMap<Family, FamilySpec> = new Map<Family, FamilyS
     model: (tensors, backend, config) => rwkv4Model(loadRwkv4Weights(tensors, backend, config)),
     embedding: "rwkv.embeddings.weight",
     head: "head.weight",
+    recurrence: "wkv4",
   }],
   ["mamba", {
     detect: (tensors, config) => isMamba(tensors, config),
@@ -49,6 +53,7 @@ export const FAMILIES: ReadonlyMap<Family, FamilySpec> = new Map<Family, FamilyS
     model: (tensors, backend, config) => mambaModel(loadMambaWeights(tensors, backend, config)),
     embedding: "backbone.embeddings.weight",
     head: "lm_head.weight",
+    recurrence: "selectiveScan",
   }],
   ["mamba2", {
     detect: (tensors, config) => isMamba2(tensors, config),
@@ -56,6 +61,7 @@ export const FAMILIES: ReadonlyMap<Family, FamilySpec> = new Map<Family, FamilyS
     model: (tensors, backend, config) => mamba2Model(loadMamba2Weights(tensors, backend, config)),
     embedding: "backbone.embeddings.weight",
     head: "lm_head.weight",
+    recurrence: "ssdScan",
   }],
   ["retnet", {
     detect: (tensors, config) => isRetNet(tensors, config),
@@ -63,6 +69,7 @@ export const FAMILIES: ReadonlyMap<Family, FamilySpec> = new Map<Family, FamilyS
     model: (tensors, backend, config) => retnetModel(loadRetNetWeights(tensors, backend, config)),
     embedding: "embed_tokens.weight",
     head: "output_projection.weight",
+    recurrence: "retention",
   }],
 ]);
 

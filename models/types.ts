@@ -64,6 +64,15 @@ export interface RecurrentModel {
    * Returns, per entry, the logits after its last token (undefined where `logits` is false).
    */
   step(entries: readonly StepEntry[]): Promise<(Float32Array | undefined)[]>;
+  /**
+   * As {@linkcode step}, but an entry with `argmax` gets its greedy token (the index of its largest
+   * logit, the first on ties, found by the backend) instead of the logits, and only that id is read
+   * back: a GPU sends 4 bytes instead of the vocabulary's logits. Its logits stay in backend memory
+   * for {@linkcode readLogits} until the slot's next step.
+   */
+  stepPicks(entries: readonly StepEntry[]): Promise<(Float32Array | number | undefined)[]>;
+  /** The logits an `argmax` entry of the slot's last step left in backend memory, copied to the host. */
+  readLogits(slot: number): Promise<Float32Array>;
 }
 
 /** One slot's share of a {@linkcode RecurrentModel.step}. */
@@ -74,4 +83,6 @@ export interface StepEntry {
   readonly tokens: readonly number[];
   /** Whether to return the logits after the last token (default true). */
   readonly logits?: boolean;
+  /** {@linkcode RecurrentModel.stepPicks} only: return the greedy token instead of the logits. */
+  readonly argmax?: boolean;
 }

@@ -65,17 +65,6 @@ Deno.test("a server started with WEIGHTS=q4 says so and reports it in /v1/models
   }
 });
 
-Deno.test({
-  name: "the WebGPU backend refuses quantized weights with a message (where an adapter exists)",
-  ignore: !("gpu" in navigator),
-  async fn() {
-    const adapter = await navigator.gpu.requestAdapter().catch(() => null);
-    if (!adapter) return; // no adapter: tests/webgpu_test.ts says why
-    const dir = new URL("./fixtures/rwkv7/tiny3", import.meta.url).pathname;
-    await assert.rejects(loadModel(dir, { weights: "q8", backend: "webgpu" }), /does not run q8 weights yet/);
-  },
-});
-
 Deno.test("the backend is sized for quantized weights with an untied embedding (RWKV-7, vocab 16384)", async () => {
   const { randomRwkv7 } = await import("../bench/random_rwkv7.ts");
   const { buildModel } = await import("../bench/side_by_side.ts");

@@ -1,5 +1,6 @@
 // `deno task start --backend webgpu` (BACKEND=webgpu) serves the same greedy completion and seeded
-// session stream as the WASM server, on whatever adapter this machine has (lavapipe in CI).
+// session stream as the WASM server, and with int8/q4 weights the greedy completion the reference
+// backend gives with the same weights, on whatever adapter this machine has (lavapipe in CI).
 import assert from "node:assert/strict";
 import { startServer } from "./helpers/server.ts";
 import { postJson, readEvents, textOf } from "./helpers/sse.ts";
@@ -34,5 +35,36 @@ Deno.test({
     }
     assert.ok(texts[0][0].length > 0);
     assert.deepEqual(texts[0], texts[1]);
+  },
+});
+
+Deno.test({
+  name: "a server on WebGPU with WEIGHTS=int8 or q4 answers a greedy completion as the reference backend" +
+    why,
+  ignore: !adapter,
+  async fn() {
+    for (const weights of ["int8", "q4"]) {
+      const texts: string[] = [];
+      for (const backend of ["webgpu", "reference"]) {
+        const server = await startServer({ STORE: "memory", BACKEND: backend, WEIGHTS: weights });
+        try {
+          const res = await postJson(`${server.base}/v1/completions`, {
+            prompt: "In the beginning",
+            max_tokens: 16,
+            temperature: 0,
+          });
+          texts.push((await res.json()).choices[0].text);
+        } finally {
+          server.child.kill("SIGTERM");
+          await server.child.status;
+        }
+      }
+      assert.ok(texts[0].length > 0);
+      assert.equal(
+        texts[0],
+        texts[1],
+        `${weights}: WebGPU vs the reference (it dequantizes the same weights)`,
+      );
+    }
   },
 });

@@ -162,6 +162,20 @@ function run(k: CpuKernels, op: Op): void {
       for (let i = 0; i < n; i++) out.set(x.subarray(index[i] * C, (index[i] + 1) * C), i * C);
       return;
     }
+    case "scatter": {
+      const index = ints(op.index), x = f(op.x), out = f(op.out), C = op.x.cols;
+      for (let i = 0; i < n; i++) out.set(x.subarray(i * C, (i + 1) * C), index[i] * C);
+      return;
+    }
+    case "argmax": {
+      const x = f(op.x), out = ints(op.out), C = op.x.cols;
+      for (let i = 0; i < n; i++) {
+        let best = 0;
+        for (let c = 1; c < C; c++) if (x[i * C + c] > x[i * C + best]) best = c;
+        out[i] = best;
+      }
+      return;
+    }
     case "slice": {
       const x = f(op.x), out = f(op.out), C = op.out.cols, S = op.x.cols;
       for (let t = 0; t < n; t++) out.set(x.subarray(t * S + op.offset, t * S + op.offset + C), t * C);

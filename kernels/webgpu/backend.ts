@@ -2,7 +2,8 @@ import type { Op, Tensor, TensorDType } from "../ops.ts";
 import type { Backend, Matrix, MatrixSource } from "../types.ts";
 import { requestGpuDevice } from "./device.ts";
 import { planOp } from "./encode.ts";
-import { floatDType, hostBytes, packMatrix, tensorUsage, uploadMatrix } from "./memory.ts";
+import { hostBytes, tensorUsage } from "./memory.ts";
+import { GpuMatrix, placeMatrix } from "./bands.ts";
 import { gpu, type Plan, type PlanContext } from "./plan.ts";
 
 /** Options of {@linkcode createWebGpuBackend} (the registry's size; GPU buffers are made one by one). */
@@ -11,6 +12,11 @@ export interface WebGpuBackendOptions {
   readonly capacity?: number;
   /** The widest matrix, in columns (informational here). */
   readonly maxCols?: number;
+  /**
+   * Most bytes of one matrix band (default and at most: the adapter's largest storage binding);
+   * tests set it low to run the banded path.
+   */
+  readonly bandBytes?: number;
 }
 
 /** A plan made ready: its pipeline and bind group, built once per op instance. */
@@ -24,32 +30,31 @@ const OP_LISTS_ONLY = "The WebGPU backend runs op lists only: use tensor(), writ
 
 /**
  * The WebGPU backend: tensors are storage buffers, weights stay in GPU memory (16-bit ones
- * packed, widened in the shaders), and `submit` encodes a whole op list into one command
+ * packed, widened in the shaders; q8/q4 ones dequantized in the shaders), and `submit` encodes a whole op list into one command
  * buffer. It has no synchronous path (`sync` is undefined): models run through `step()`.
  */
-export async function createWebGpuBackend(_options: WebGpuBackendOptions = {}): Promise<Backend> {
+export async function createWebGpuBackend(options: WebGpuBackendOptions = {}): Promise<Backend> {
   const device = await requestGpuDevice();
+  const limit = Math.min(options.bandBytes ?? Infinity, device.limits.maxStorageBufferBindingSize);
   const pipelines = new Map<string, GPUComputePipeline>();
   const ready = new WeakMap<Op, Ready[]>();
-  const uploaded = new WeakMap<Matrix, GPUBuffer>();
+  const uploaded = new WeakMap<Matrix, GpuMatrix>();
   const none = device.createBuffer({ label: "none", size: 16, usage: GPUBufferUsage.STORAGE });
 
   const ctx: PlanContext = {
     none,
-    matrix(m: Matrix): GPUBuffer {
-      if (m.handle instanceof GPUBuffer) return m.handle;
+    matrix(m: Matrix): GpuMatrix {
+      if (m.handle instanceof GpuMatrix) return m.handle;
       // A host matrix (the models keep embedding tables on the host): uploaded once, on first use.
-      let buffer = uploaded.get(m);
-      if (!buffer) {
-        const packed = packMatrix({
-          rows: m.rows,
-          cols: m.cols,
-          dtype: floatDType(m.dtype),
-          bytes: hostBytes(m),
-        });
-        uploaded.set(m, buffer = uploadMatrix(device, packed, `host matrix [${m.rows}][${m.cols}]`));
+      let placed = uploaded.get(m);
+      if (!placed) {
+        const src = { rows: m.rows, cols: m.cols, dtype: m.dtype, bytes: hostBytes(m) };
+        uploaded.set(
+          m,
+          placed = placeMatrix(device, src, { limit, label: `host matrix [${m.rows}][${m.cols}]` }),
+        );
       }
-      return buffer;
+      return placed;
     },
   };
 
@@ -99,8 +104,10 @@ export async function createWebGpuBackend(_options: WebGpuBackendOptions = {}): 
     name: "webgpu",
     threads: 1,
     matrix(src: MatrixSource): Matrix {
-      const packed = packMatrix({ ...src, dtype: floatDType(src.dtype) });
-      const handle = uploadMatrix(device, packed, `matrix [${src.rows}][${src.cols}] ${src.dtype}`);
+      const handle = placeMatrix(device, src, {
+        limit,
+        label: `matrix [${src.rows}][${src.cols}] ${src.dtype}`,
+      });
       return { rows: src.rows, cols: src.cols, dtype: src.dtype, handle };
     },
     tensor(rows: number, cols: number, dtype: TensorDType = "f32"): Tensor {

@@ -1,20 +1,25 @@
 /**
- * Ops that move rows: embed (token ids → widened table rows), gather (chosen rows) and slice
+ * Ops that move rows: embed (token ids → widened or dequantized table rows), gather (chosen rows),
+ * scatter (rows to chosen places) and slice
  * (a column range of each row).
  *
  * @module
  */
 
-import type { EmbedOp, GatherOp, SliceOp } from "../ops.ts";
+import type { EmbedOp, GatherOp, ScatterOp, SliceOp } from "../ops.ts";
 import { checkShape, gpu, type Plan, type PlanContext, threads } from "./plan.ts";
-import { floatDType, rowStride } from "./memory.ts";
+import { rowStride } from "./memory.ts";
 import { BUILTINS, FLAT, weightType, widen } from "./wgsl.ts";
 import type { WeightDType } from "../types.ts";
+import { isQuantized, type QuantFormat } from "../quant.ts";
+import { dequant, quantLayout } from "./quant.ts";
 
 const embedCode = (dtype: WeightDType) => () => `
-struct P { n: u32, cols: u32, vocab: u32, pairs: u32, stride: u32 }
+struct P { n: u32, cols: u32, vocab: u32, pairs: u32, stride: u32, rowBase: u32, rows: u32 }
 @group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read> w: array<${weightType(dtype)}>; // [vocab][stride] the table
+@group(0) @binding(1) var<storage, read> w: array<${
+  weightType(dtype)
+}>; // [rows][stride] the table's band from rowBase
 @group(0) @binding(2) var<storage, read_write> ids: array<i32>; // [n] token ids
 @group(0) @binding(3) var<storage, read_write> out: array<f32>; // [n][cols]
 ${FLAT}
@@ -26,26 +31,74 @@ fn main(${BUILTINS}) {
   let t = i / p.pairs;
   let k = i % p.pairs;
   let id = ids[t];
-  // The runner checks ids before writing them; a bad one reads as a zero row here.
+  // The runner checks ids before writing them; a bad one reads as a zero row here (the first band's).
   var v = vec2<f32>(0.0, 0.0);
-  if (id >= 0 && u32(id) < p.vocab) { v = pair(u32(id), k); }
+  if (id >= 0 && u32(id) < p.vocab) {
+    if (u32(id) < p.rowBase || u32(id) >= p.rowBase + p.rows) { return; } // another band's row
+    v = pair(u32(id) - p.rowBase, k);
+  } else if (p.rowBase != 0u) { return; }
   out[t * p.cols + 2u * k] = v.x;
   if (2u * k + 1u < p.cols) { out[t * p.cols + 2u * k + 1u] = v.y; }
 }`;
 
-/** `out[t] = table[ids[t]]`: one thread per pair of columns. */
+const quantEmbedCode = (format: QuantFormat) => () => `
+struct P { n: u32, cols: u32, vocab: u32, words: u32, scaleAt: u32, blocks: u32, rowBase: u32, rows: u32 }
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read> w: array<u32>; // a band from rowBase: [rows][words] packed, then [rows][blocks] f32 scales
+@group(0) @binding(2) var<storage, read_write> ids: array<i32>; // [n] token ids
+@group(0) @binding(3) var<storage, read_write> out: array<f32>; // [n][cols]
+${FLAT}
+${dequant(format)}
+@compute @workgroup_size(64)
+fn main(${BUILTINS}) {
+  let i = flatThread(wid, nwg, lid);
+  if (i >= p.n * p.cols) { return; }
+  let id = ids[i / p.cols];
+  // The runner checks ids before writing them; a bad one reads as a zero row here (the first band's).
+  var v = 0.0;
+  if (id >= 0 && u32(id) < p.vocab) {
+    if (u32(id) < p.rowBase || u32(id) >= p.rowBase + p.rows) { return; } // another band's row
+    v = element(u32(id) - p.rowBase, i % p.cols);
+  } else if (p.rowBase != 0u) { return; }
+  out[i] = v;
+}`;
+
+/** `out[t] = table[ids[t]]`: one thread per pair of columns (q8/q4: per column), a dispatch per band. */
 export function embedPlan(op: EmbedOp, ctx: PlanContext): Plan[] {
   const { table, n } = op;
   checkShape(op.ids, "embed ids", { rows: n, dtype: "i32" });
   checkShape(op.out, "embed out", { rows: n, cols: table.cols });
+  const dtype = table.dtype;
+  const bands = ctx.matrix(table).bands;
+  const ids = gpu(op.ids, "embed ids"), out = gpu(op.out, "embed out");
+  if (isQuantized(dtype)) {
+    return bands.map((band) => {
+      const { words, scaleAt, blocks } = quantLayout(dtype, band.rows, table.cols);
+      return {
+        key: `embed_${dtype}`,
+        code: quantEmbedCode(dtype),
+        params: Uint32Array.of(n, table.cols, table.rows, words, scaleAt, blocks, band.row0, band.rows),
+        buffers: [band.buffer, ids, out],
+        dispatch: threads(n * table.cols),
+      };
+    });
+  }
   const pairs = Math.ceil(table.cols / 2);
-  return [{
-    key: `embed_${table.dtype}`,
-    code: embedCode(floatDType(table.dtype)),
-    params: Uint32Array.of(n, table.cols, table.rows, pairs, rowStride(table.cols, floatDType(table.dtype))),
-    buffers: [ctx.matrix(table), gpu(op.ids, "embed ids"), gpu(op.out, "embed out")],
+  return bands.map((band) => ({
+    key: `embed_${dtype}`,
+    code: embedCode(dtype),
+    params: Uint32Array.of(
+      n,
+      table.cols,
+      table.rows,
+      pairs,
+      rowStride(table.cols, dtype),
+      band.row0,
+      band.rows,
+    ),
+    buffers: [band.buffer, ids, out],
     dispatch: threads(n * pairs),
-  }];
+  }));
 }
 
 const gatherCode = () => `
@@ -75,6 +128,37 @@ export function gatherPlan(op: GatherOp): Plan[] {
     code: gatherCode,
     params: Uint32Array.of(n, x.cols, x.rows),
     buffers: [gpu(x, "gather x"), gpu(op.index, "gather index"), gpu(op.out, "gather out")],
+    dispatch: threads(n * x.cols),
+  }];
+}
+
+const scatterCode = () => `
+struct P { n: u32, cols: u32, rows: u32 }
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read_write> x: array<f32>; // [n][cols]
+@group(0) @binding(2) var<storage, read_write> index: array<i32>; // [n] rows of out to write
+@group(0) @binding(3) var<storage, read_write> out: array<f32>; // [rows][cols]
+${FLAT}
+@compute @workgroup_size(64)
+fn main(${BUILTINS}) {
+  let i = flatThread(wid, nwg, lid);
+  if (i >= p.n * p.cols) { return; }
+  let dst = index[i / p.cols];
+  if (dst < 0 || u32(dst) >= p.rows) { return; }
+  out[u32(dst) * p.cols + i % p.cols] = x[i];
+}`;
+
+/** `out[index[i]] = x[i]`. */
+export function scatterPlan(op: ScatterOp): Plan[] {
+  const { x, out, n } = op;
+  checkShape(op.index, "scatter index", { rows: n, dtype: "i32" });
+  checkShape(x, "scatter x", { rows: n });
+  checkShape(out, "scatter out", { rows: 1, cols: x.cols });
+  return [{
+    key: "scatter",
+    code: scatterCode,
+    params: Uint32Array.of(n, x.cols, out.rows),
+    buffers: [gpu(x, "scatter x"), gpu(op.index, "scatter index"), gpu(out, "scatter out")],
     dispatch: threads(n * x.cols),
   }];
 }

@@ -6,7 +6,8 @@
 
 import type { Op } from "../ops.ts";
 import type { Plan, PlanContext } from "./plan.ts";
-import { embedPlan, gatherPlan, slicePlan } from "./copy.ts";
+import { embedPlan, gatherPlan, scatterPlan, slicePlan } from "./copy.ts";
+import { argmaxPlan } from "./argmax.ts";
 import { matmulPlan } from "./matmul.ts";
 import { normPlan } from "./norm.ts";
 import { binaryOpPlan, residualPlan, unaryPlan } from "./elementwise.ts";
@@ -33,6 +34,10 @@ export function planOp(op: Op, ctx: PlanContext): Plan[] {
       return embedPlan(op, ctx);
     case "gather":
       return gatherPlan(op);
+    case "scatter":
+      return scatterPlan(op);
+    case "argmax":
+      return argmaxPlan(op);
     case "slice":
       return slicePlan(op);
     case "norm":

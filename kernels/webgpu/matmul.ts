@@ -1,5 +1,5 @@
 /**
- * `out[t] = w · x[t]` over f32, bf16 or f16 weights. One workgroup per output row and tile of
+ * `out[t] = w · x[t]` over f32, bf16 or f16 weights (q8 and q4: kernels/webgpu/matmul_quant.ts). One workgroup per output row and tile of
  * TILE tokens: its 64 threads stride over column pairs, each keeping one sum per token, then
  * add their sums in a fixed tree. A token's sum never depends on which tokens share its tile,
  * so a session's numbers are the same batched or alone.
@@ -8,8 +8,10 @@
  */
 
 import type { MatmulOp } from "../ops.ts";
+import { isQuantized } from "../quant.ts";
 import type { WeightDType } from "../types.ts";
-import { floatDType, rowStride } from "./memory.ts";
+import { rowStride } from "./memory.ts";
+import { quantMatmulPlan } from "./matmul_quant.ts";
 import { checkShape, gpu, grid, type Plan, type PlanContext } from "./plan.ts";
 import { BUILTINS, FLAT, weightType, widen } from "./wgsl.ts";
 
@@ -17,11 +19,11 @@ import { BUILTINS, FLAT, weightType, widen } from "./wgsl.ts";
 const TILE = 8;
 
 const code = (dtype: WeightDType) => () => `
-struct P { rows: u32, cols: u32, n: u32, stride: u32, pairs: u32 }
+struct P { rows: u32, cols: u32, n: u32, stride: u32, pairs: u32, rowBase: u32, outRows: u32 }
 @group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read> w: array<${weightType(dtype)}>; // [rows][stride] weights
+@group(0) @binding(1) var<storage, read> w: array<${weightType(dtype)}>; // [rows][stride] a band's weights
 @group(0) @binding(2) var<storage, read_write> x: array<f32>; // [n][cols]
-@group(0) @binding(3) var<storage, read_write> out: array<f32>; // [n][rows]
+@group(0) @binding(3) var<storage, read_write> out: array<f32>; // [n][outRows], the band's rows from rowBase
 const TILE = ${TILE}u;
 var<workgroup> partial: array<f32, ${TILE * 64}>; // [TILE][64]
 ${FLAT}
@@ -50,20 +52,30 @@ fn main(${BUILTINS}) {
     }
     workgroupBarrier();
   }
-  if (lid < tokens) { out[(t0 + lid) * p.rows + row] = partial[lid * 64u]; }
+  if (lid < tokens) { out[(t0 + lid) * p.outRows + p.rowBase + row] = partial[lid * 64u]; }
 }`;
 
-/** The matmul's single dispatch: rows × token tiles workgroups. */
+/** The matmul's dispatches, one per band: rows × token tiles workgroups. */
 export function matmulPlan(op: MatmulOp, ctx: PlanContext): Plan[] {
   const { w, x, out, n } = op;
+  const dtype = w.dtype;
+  if (isQuantized(dtype)) return quantMatmulPlan(op, ctx);
   checkShape(x, "matmul x", { rows: n, cols: w.cols });
   checkShape(out, "matmul out", { rows: n, cols: w.rows });
   if (x.handle === out.handle) throw new RangeError("matmul cannot write its own input");
-  return [{
-    key: `matmul_${w.dtype}`,
-    code: code(floatDType(w.dtype)),
-    params: Uint32Array.of(w.rows, w.cols, n, rowStride(w.cols, floatDType(w.dtype)), Math.ceil(w.cols / 2)),
-    buffers: [ctx.matrix(w), gpu(x, "matmul x"), gpu(out, "matmul out")],
-    dispatch: grid(w.rows, Math.ceil(n / TILE)),
-  }];
+  return ctx.matrix(w).bands.map((band) => ({
+    key: `matmul_${dtype}`,
+    code: code(dtype),
+    params: Uint32Array.of(
+      band.rows,
+      w.cols,
+      n,
+      rowStride(w.cols, dtype),
+      Math.ceil(w.cols / 2),
+      band.row0,
+      w.rows,
+    ),
+    buffers: [band.buffer, gpu(x, "matmul x"), gpu(out, "matmul out")],
+    dispatch: grid(band.rows, Math.ceil(n / TILE)),
+  }));
 }

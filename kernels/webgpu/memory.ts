@@ -1,23 +1,16 @@
 /**
  * How tensors and weights sit in GPU memory. A tensor is one storage buffer of `rows * cols`
- * f32 or i32 values. A weight matrix is one storage buffer of its rows: f32 rows of `cols`
+ * f32 or i32 values. A weight matrix is a storage buffer of its rows (or several: kernels/webgpu/bands.ts): f32 rows of `cols`
  * floats, or 16-bit rows packed two to a u32 word (element 2k in the low half), each row padded
- * to a whole word, so shaders widen bf16 and f16 themselves and need no `shader-f16`.
+ * to a whole word, so shaders widen bf16 and f16 themselves and need no `shader-f16`; q8 and q4
+ * matrices are their packed words, then their scales (kernels/webgpu/quant.ts).
  *
  * @module
  */
 
+import { isQuantized } from "../quant.ts";
 import type { Matrix, MatrixDType, WeightDType } from "../types.ts";
-
-/** A matrix's element type as this backend keeps it; a TypeError for q8/q4 (not run on WebGPU yet). */
-export function floatDType(dtype: MatrixDType): WeightDType {
-  if (dtype === "q8" || dtype === "q4") {
-    throw new TypeError(
-      `The WebGPU backend does not run ${dtype} weights yet: load without --weights, or on wasm`,
-    );
-  }
-  return dtype;
-}
+import { packQuantized } from "./quant.ts";
 
 /** Usage of tensor buffers: bound as storage, written from the host, copied out for reads. */
 export function tensorUsage(): number {
@@ -29,11 +22,15 @@ export function rowStride(cols: number, dtype: WeightDType): number {
   return dtype === "f32" ? cols : Math.ceil(cols / 2);
 }
 
-/** A matrix's elements laid out as the GPU keeps them (16-bit rows padded to whole words). */
+/**
+ * A matrix's elements laid out as the GPU keeps them (16-bit rows padded to whole words; q8/q4 as
+ * they come, packed weights then scales).
+ */
 export function packMatrix(
-  m: { rows: number; cols: number; dtype: WeightDType; bytes: Uint8Array },
+  m: { rows: number; cols: number; dtype: MatrixDType; bytes: Uint8Array },
 ): Uint8Array {
   const { rows, cols, dtype, bytes } = m;
+  if (isQuantized(dtype)) return packQuantized({ rows, cols, dtype, bytes });
   const size = dtype === "f32" ? 4 : 2;
   if (bytes.byteLength !== rows * cols * size) {
     throw new RangeError(
@@ -51,27 +48,14 @@ export function packMatrix(
   return out;
 }
 
-/** Uploads packed matrix bytes into a new storage buffer. */
-export function uploadMatrix(device: GPUDevice, packed: Uint8Array, label: string): GPUBuffer {
-  const limit = device.limits.maxStorageBufferBindingSize;
-  if (packed.byteLength > limit) {
-    throw new RangeError(
-      `${label} takes ${packed.byteLength} bytes; this GPU binds at most ${limit}: use the wasm backend`,
-    );
-  }
-  const buffer = device.createBuffer({
-    label,
-    size: packed.byteLength,
-    usage: GPUBufferUsage.STORAGE,
-    mappedAtCreation: true,
-  });
-  new Uint8Array(buffer.getMappedRange()).set(packed);
-  buffer.unmap();
-  return buffer;
-}
-
-/** The bytes of a host matrix (as the CPU backends keep it), for upload. */
+/** The bytes of a host matrix (as the CPU backends keep it; q8/q4: packed weights, then scales), for upload. */
 export function hostBytes(m: Matrix): Uint8Array {
   if (!m.data) throw new TypeError("A matrix without host data or a WebGPU handle cannot be uploaded");
-  return new Uint8Array(m.data.buffer, m.data.byteOffset, m.data.byteLength);
+  const data = new Uint8Array(m.data.buffer, m.data.byteOffset, m.data.byteLength);
+  if (!isQuantized(m.dtype)) return data;
+  if (!m.scales) throw new TypeError(`A host ${m.dtype} matrix without scales cannot be uploaded`);
+  const out = new Uint8Array(data.byteLength + m.scales.byteLength);
+  out.set(data);
+  out.set(new Uint8Array(m.scales.buffer, m.scales.byteOffset, m.scales.byteLength), data.byteLength);
+  return out;
 }

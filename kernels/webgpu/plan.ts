@@ -6,6 +6,7 @@
  */
 
 import type { Matrix } from "../types.ts";
+import type { GpuMatrix } from "./bands.ts";
 import type { Rows, StateRef, Tensor, TensorDType } from "../ops.ts";
 
 /** One dispatch of one shader. */
@@ -24,8 +25,8 @@ export interface Plan {
 
 /** What plan functions need from the backend besides the op itself. */
 export interface PlanContext {
-  /** The buffer holding a matrix's elements (uploading a host matrix the first time it is seen). */
-  matrix(m: Matrix): GPUBuffer;
+  /** The bands holding a matrix's elements (uploading a host matrix the first time it is seen). */
+  matrix(m: Matrix): GpuMatrix;
   /** A small zeroed buffer bound where an optional input is absent. */
   readonly none: GPUBuffer;
 }

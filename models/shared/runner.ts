@@ -96,6 +96,31 @@ export function createRecurrentModel(options: RunnerOptions): RecurrentModel {
     return ops;
   };
 
+  // Greedy picks on the backend (stepPicks): each emitted row's logits kept in its slot's row of
+  // `kept` (for readLogits), and its argmax in `picks`; made on first use.
+  let picking: { emitSlots: Tensor; kept: Tensor; picks: Tensor; ops: Map<number, Op[]> } | undefined;
+  function pickOps(m: number, slotsOfRows: number[]): Op[] {
+    picking ??= {
+      emitSlots: backend.tensor(emitRows, 1, "i32"),
+      kept: backend.tensor(slots + 1, info.vocabSize),
+      picks: backend.tensor(emitRows, 1, "i32"),
+      ops: new Map(),
+    };
+    const p = picking;
+    backend.write(p.emitSlots, Int32Array.from(slotsOfRows));
+    let ops = p.ops.get(m);
+    if (!ops) {
+      p.ops.set(
+        m,
+        ops = [
+          { op: "scatter", x: logits, index: p.emitSlots, out: p.kept, n: m },
+          { op: "argmax", x: logits, out: p.picks, n: m },
+        ],
+      );
+    }
+    return ops;
+  }
+
   // Writes the step's row table; returns the ops and how many logits rows it emits.
   function prepare(entries: readonly StepEntry[]): { ops: Op[]; m: number } {
     const n = entries.reduce((sum, e) => sum + e.tokens.length, 0);
@@ -156,9 +181,34 @@ export function createRecurrentModel(options: RunnerOptions): RecurrentModel {
       return out!;
     },
     async step(entries: readonly StepEntry[]): Promise<(Float32Array | undefined)[]> {
+      if (entries.some((e) => e.argmax)) throw new TypeError("argmax entries go to stepPicks(), not step()");
       const { ops, m } = prepare(entries);
       await backend.submit(ops);
       return split(entries, m > 0 ? await backend.read(logits, 0, m) : new Float32Array(0));
+    },
+    async stepPicks(entries: readonly StepEntry[]): Promise<(Float32Array | number | undefined)[]> {
+      const { ops, m } = prepare(entries);
+      if (!entries.some((e) => e.argmax && e.logits !== false)) {
+        await backend.submit(ops);
+        return split(entries, m > 0 ? await backend.read(logits, 0, m) : new Float32Array(0));
+      }
+      const wanted = entries.filter((e) => e.logits !== false);
+      await backend.submit([...ops, ...pickOps(m, wanted.map((e) => e.slot))]);
+      // Rows up to the last one whose logits are wanted; picks only where argmax is.
+      const full = wanted.findLastIndex((e) => !e.argmax) + 1;
+      const all = full > 0 ? await backend.read(logits, 0, full) : new Float32Array(0);
+      const picks = await backend.read(picking!.picks, 0, m);
+      const V = info.vocabSize;
+      let i = 0;
+      return entries.map((e) => {
+        if (e.logits === false) return undefined;
+        const row = i++;
+        return e.argmax ? picks[row] : all.subarray(V * row, V * (row + 1));
+      });
+    },
+    readLogits(slot: number): Promise<Float32Array> {
+      if (!picking) throw new Error("No argmax step has run: the logits were returned by step()");
+      return backend.read(picking.kept, slot, 1);
     },
     writeSlot(slot: number, state: RecurrentState): void {
       if (state.data.length !== info.stateSize) {

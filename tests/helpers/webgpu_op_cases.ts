@@ -52,6 +52,22 @@ OP_CASES.push(
     const ids = inp.ints([8, 1]), out = inp.random(2, 6);
     return { ops: [{ op: "embed", table, ids, out, n: 2 }], outputs: { out } };
   }],
+  ["scatter and argmax (ties, NaN, -Infinity)", 0, (inp) => {
+    const C = 150, rows = 6;
+    const v = Float32Array.from({ length: rows * C }, () => inp.next(-4, 4));
+    v[1 * C + 140] = v[1 * C + 3] = v[1 * C + 77] = 9; // a three-way tie: the first wins
+    v[2 * C] = NaN; // a NaN first value: 0, as the host's scan
+    v[3 * C + 5] = NaN, v[3 * C + 100] = 9; // a NaN elsewhere is passed over
+    v.fill(-Infinity, 4 * C, 5 * C); // nothing above -Infinity: 0
+    v.fill(2.5, 5 * C, 6 * C); // all equal: 0
+    const x = inp.values(rows, C, v), picks = inp.values(rows, 1, new Int32Array(rows).fill(-7));
+    const kept = inp.random(4, C), index = inp.ints([3, 0]);
+    const ops: Op[] = [
+      { op: "argmax", x, out: picks, n: rows },
+      { op: "scatter", x, index, out: kept, n: 2 },
+    ];
+    return { ops, outputs: { picks, kept } };
+  }],
   ["gather and slice", 0, (inp) => {
     const x = inp.random(5, 12), index = inp.ints([4, 0, 2]), g = inp.random(3, 12), s = inp.random(5, 5);
     const ops: Op[] = [{ op: "gather", x, index, out: g, n: 3 }, { op: "slice", x, offset: 7, out: s, n: 4 }];

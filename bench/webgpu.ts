@@ -1,0 +1,142 @@
+/**
+ * `deno task bench --backend webgpu`: decode tokens/s of the RWKV-7 0.1B shape and Mamba 130M
+ * (random weights at real shapes) in f16 and f32 on WebGPU, at 1, 16 and 64 sessions decoding in
+ * one batched step, prefill tokens/s over 512 tokens, and the GPU's copy bandwidth measured in the
+ * same run, with the fraction of it decode's weight reads reach. `--quick` keeps the layers' width
+ * but takes one layer and a 4k vocabulary, and a few tokens (a smoke run a software rasterizer such
+ * as lavapipe finishes in minutes).
+ *
+ * @module
+ */
+
+import {
+  type CopyBandwidth,
+  createBackend,
+  measureWebGpuCopyBandwidth,
+  softwareAdapter,
+  type WeightDType,
+} from "../kernels/mod.ts";
+import { createRecurrentModel, FAMILIES, type RecurrentModel, type TensorMap } from "../models/mod.ts";
+import { benchBatch } from "./batch.ts";
+import { mamba_130m, withDtype } from "./random_families.ts";
+import { randomRwkv7, RWKV7_0_1B } from "./random_rwkv7.ts";
+import { CHUNK, decodeWeights, measureSpeed } from "./side_by_side.ts";
+
+/** Sessions decoding in one step, per measurement. */
+export const GPU_SESSIONS = [1, 16, 64];
+
+/** One checkpoint at one weight type on WebGPU. */
+export interface GpuMeasurement {
+  readonly model: string;
+  readonly dtype: WeightDType;
+  /** MB of weights one decode step reads. */
+  readonly weightMB: number;
+  /** Total decode tokens/s by sessions per step (absent where it did not fit: see `error`). */
+  readonly decodeTps: Readonly<Record<number, number>>;
+  readonly prefillTps?: number;
+  /** Why a measurement is missing (e.g. a buffer over this adapter's binding limit). */
+  readonly error?: string;
+}
+
+/** A checkpoint to measure: its name, tensors by weight type, config. */
+interface Subject {
+  readonly name: string;
+  readonly make: (dtype: WeightDType) => TensorMap;
+  readonly config?: Record<string, unknown>;
+}
+
+/** `--quick`: one layer of each shape (real widths) and a 4k vocabulary. */
+const QUICK = { layers: 1, vocab: 4096 };
+
+/** The two models, at real shapes or (quick) {@linkcode QUICK}'s slice of them. */
+export function gpuSubjects(quick: boolean): Subject[] {
+  const rwkv = quick ? { ...RWKV7_0_1B, nLayer: QUICK.layers, vocab: QUICK.vocab } : RWKV7_0_1B;
+  const mamba = quick ? mamba_130m(QUICK) : mamba_130m();
+  const shape = quick ? ` (${QUICK.layers} layer, vocab ${QUICK.vocab})` : "";
+  return [
+    { name: `rwkv7 0.1B shape${shape}`, make: (dtype) => randomRwkv7(rwkv, dtype) },
+    {
+      name: `mamba 130M shape${shape}`,
+      make: (dtype) => withDtype(mamba.tensors, dtype),
+      config: mamba.config,
+    },
+  ];
+}
+
+/** The copy bandwidth, and a sentence saying what it was measured on (a software adapter named as one). */
+export async function gpuCopyBandwidth(quick: boolean): Promise<{ copy: CopyBandwidth; line: string }> {
+  const copy = await measureWebGpuCopyBandwidth({ bytes: (quick ? 64 : 256) << 20 });
+  const adapter = await navigator.gpu.requestAdapter();
+  const software = adapter ? softwareAdapter(adapter.info) : undefined;
+  const line = `WebGPU on ${copy.adapter}${software ? ` (${software}: CPU figures, not a GPU's)` : ""}: ` +
+    `copy bandwidth ${(copy.bytesPerSecond / 1e9).toFixed(1)} GB/s (read + written, ${
+      copy.bytes >> 20
+    } MiB copies).`;
+  return { copy, line };
+}
+
+async function gpuModel(tensors: TensorMap, slots: number, config?: Record<string, unknown>) {
+  const spec = [...FAMILIES.values()].find((f) => f.detect(tensors, config))!;
+  const backend = await createBackend({ capacity: 0, maxCols: 0 }, "webgpu");
+  try {
+    return createRecurrentModel({ ...spec.model(tensors, backend, config), backend, chunk: CHUNK, slots });
+  } catch (err) {
+    backend.close();
+    throw err;
+  }
+}
+
+/** Measures one subject at one weight type: decode at each session count, then prefill. */
+export async function measureGpu(
+  subject: Subject,
+  dtype: WeightDType,
+  counts: { decode: number; prefill: number; steps: number },
+): Promise<GpuMeasurement> {
+  const tensors = subject.make(dtype);
+  const weightMB = decodeWeights(tensors, undefined, subject.config).bytes / 1e6;
+  const decodeTps: Record<number, number> = {};
+  const skipped: string[] = [];
+  let model: RecurrentModel | undefined;
+  try {
+    // The most sessions whose state arena fits (a buffer over the adapter's binding limit does not).
+    for (const slots of [...GPU_SESSIONS].sort((a, b) => b - a)) {
+      try {
+        model = await gpuModel(tensors, slots, subject.config);
+        break;
+      } catch (err) {
+        if (!(err instanceof RangeError) || slots === 1) throw err;
+        skipped.push(`${slots} sessions: ${err.message}`);
+      }
+    }
+    const { decodeTps: one, prefillTps } = await measureSpeed(model!, counts.decode, counts.prefill);
+    decodeTps[1] = one;
+    const batched = GPU_SESSIONS.filter((s) => s > 1 && s <= model!.slots);
+    for (const row of await benchBatch(model!, batched, counts.steps)) decodeTps[row.sessions] = row.totalTps;
+    const error = skipped.length ? skipped.join("; ") : undefined;
+    return { model: subject.name, dtype, weightMB, decodeTps, prefillTps, error };
+  } catch (err) {
+    return { model: subject.name, dtype, weightMB, decodeTps, error: (err as Error).message };
+  } finally {
+    model?.backend.close();
+  }
+}
+
+/** The table: tokens/s per session count, one session's decode as a fraction of the copy bandwidth. */
+export function gpuTable(rows: readonly GpuMeasurement[], copy: CopyBandwidth): string[] {
+  const lines = [
+    `| model | weights | MB/token | decode tok/s: ${GPU_SESSIONS.join(" · ")} sessions | ` +
+    `1 session's weight reads ÷ copy bandwidth | prefill tok/s |`,
+    "| --- | --- | ---: | ---: | ---: | ---: |",
+  ];
+  for (const r of rows) {
+    const decode = GPU_SESSIONS.map((s) => r.decodeTps[s]?.toFixed(1) ?? "–").join(" · ");
+    const one = r.decodeTps[1];
+    const fraction = one ? `${((100 * one * r.weightMB * 1e6) / copy.bytesPerSecond).toFixed(1)} %` : "–";
+    const prefill = r.prefillTps?.toFixed(1) ?? "–";
+    lines.push(
+      `| ${r.model} | ${r.dtype} | ${r.weightMB.toFixed(1)} | ${decode} | ${fraction} | ${prefill} |`,
+    );
+    if (r.error) lines.push(`|  | ${r.dtype} | not measured: ${r.error} |  |  |  |`);
+  }
+  return lines;
+}
