@@ -1,7 +1,7 @@
 // The WebGPU backend (lavapipe's software Vulkan where there is no GPU): every op kind against the
 // reference backend on seeded random inputs, then every family's tiny fixture through step() against
-// the reference goldens (greedy tokens identical, logprobs and state within 1e-3), two fixtures with
-// int8 and q4 weights (every family) against the reference and WASM with the same weights, chunked prefill
+// the reference goldens (greedy tokens identical, logprobs and state within 1e-3), every family with
+// int8 and q4 weights against the reference and WASM with the same weights, chunked prefill
 // equal to recurrence, and a batched decode step equal to each session alone. Skipped, saying why,
 // only when no adapter exists. Tolerances are relative to max(1, |reference|).
 import assert from "node:assert/strict";
