@@ -50,6 +50,8 @@ export interface GenerationRunnerOptions {
   readonly stateDType?: StateDType;
   /** Most tokens one run (a start or a resume) generates before it pauses (default: unlimited). */
   readonly tokensPerInvocation?: number;
+  /** Told the session id of each run that pauses, once its checkpoint is in and its lease free. */
+  readonly onPause?: (id: string) => void;
 }
 
 /** See the module documentation. */
@@ -63,6 +65,7 @@ export class GenerationRunner {
   readonly #model: (name: string) => LoadedModel;
   readonly #stateDType: StateDType;
   readonly #budget: number;
+  readonly #onPause?: (id: string) => void;
   readonly #stop = new StopFlag();
   /** Lease heartbeats, by lease owner (one per generation). */
   readonly #heartbeats = new Map<string, LeaseHeartbeat>();
@@ -75,6 +78,7 @@ export class GenerationRunner {
     this.#model = options.model;
     this.#stateDType = options.stateDType ?? "f32";
     this.#budget = options.tokensPerInvocation || Infinity;
+    this.#onPause = options.onPause;
   }
 
   /** Waits for every generation this runner started to finish. */
@@ -257,6 +261,7 @@ export class GenerationRunner {
     if (this.live.get(id) === live) this.live.delete(id);
     const data = { tokens, generated: produced, budget: this.#budget };
     live.push({ position: tokens - 1, event: "paused", data: JSON.stringify(data) });
+    this.#onPause?.(id);
   }
 
   /** Keeps the lease `owner` just acquired on session `id` alive until {@linkcode release}. */

@@ -76,6 +76,11 @@ export interface SessionServiceOptions {
    * event; the next follower continues it). Default: unlimited (a Worker sets its CPU budget).
    */
   readonly tokensPerInvocation?: number;
+  /**
+   * Told the session id of each generation run that pauses at its token budget (a Durable Object
+   * remembers it so that its alarm carries the generation on).
+   */
+  readonly onPause?: (id: string) => void;
 }
 
 /** Forks retried when the parent's blob was collected under them (a checkpoint moved the parent on). */
@@ -108,6 +113,7 @@ export class SessionService {
     this.#runner = new GenerationRunner(this.#store, {
       stateDType: this.#stateDType,
       tokensPerInvocation: options.tokensPerInvocation,
+      onPause: options.onPause,
       checkpointEvery: this.#every,
       leaseMs: this.#leaseMs,
       model: (name) => this.model(name),

@@ -4,7 +4,8 @@
 //   `GET .../stream` with the last Last-Event-ID continues it: the text equals one seeded run;
 // - generations run in the session's host Durable Object: a client that disconnects after a few
 //   tokens does not end its generation; the object's alarm carries it through its pauses to the
-//   end, and a later stream shows the same text as an uninterrupted run;
+//   end, and a later stream shows the same text as an uninterrupted run; so too a chat's fork
+//   (n = 2) whose client left;
 // - a model in the local R2 bucket (seeded from tests/fixtures) is served as on Deno, and one that
 //   would pass MEMORY_BUDGET_MB is refused with a 503 and a message.
 // Skipped, saying so, where `deno task workers:setup` has not installed wrangler.
@@ -126,6 +127,74 @@ Deno.test({
           assert.equal(rest.at(-1)!.event, "done");
           assert.equal(textOf(cut) + textOf(rest), textOf(control));
           assert.equal((rest.at(-1)!.data.usage as { completion_tokens: number }).completion_tokens, 150);
+        },
+      );
+
+      await t.step(
+        "a chat with n = 2 on a session, its client gone: the alarm carries the session and its fork on",
+        async () => {
+          const chat = {
+            messages: [{ role: "user", content: "Who made the light?" }],
+            max_tokens: 100,
+            seed: 11,
+            ignore_eos: true,
+            n: 2,
+          };
+          const id = (await (await postJson(`${workers.base}/v1/sessions`, {})).json()).id;
+          const response = await postJson(`${workers.base}/v1/chat/completions`, {
+            ...chat,
+            session_id: id,
+            stream: true,
+          });
+          // Read until the fork is named and a few chunks came, then hang up.
+          const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+          let seen = "", fork: string | undefined;
+          while (!fork || seen.split("data:").length < 12) {
+            const { value, done } = await reader.read();
+            if (done) break;
+            seen += value;
+            for (const line of seen.split("\n").slice(0, -1)) { // whole lines only
+              if (!line.startsWith("data: {")) continue;
+              const choice = JSON.parse(line.slice(6)).choices?.find((c: { index: number }) => c.index === 1);
+              fork ??= choice?.session_id;
+            }
+          }
+          await reader.cancel();
+          assert.ok(fork, `the fork's id in the stream: ${seen.slice(0, 400)}`);
+
+          // The same chat on Deno, uninterrupted: the texts, and the token counts each session ends at.
+          const did = (await (await postJson(`${deno.base}/v1/sessions`, {})).json()).id;
+          const reference =
+            await (await postJson(`${deno.base}/v1/chat/completions`, { ...chat, session_id: did }))
+              .json();
+          const ends = await Promise.all(
+            [did, reference.choices[1].session_id].map(async (s) =>
+              (await (await fetch(`${deno.base}/v1/sessions/${s}`)).json()).tokens
+            ),
+          );
+
+          const texts: string[] = [];
+          for (const [k, s] of [id, fork].entries()) {
+            let info;
+            for (let i = 0; i < 100; i++) {
+              info = await (await fetch(`${workers.base}/v1/sessions/${s}`)).json();
+              if (info.tokens === ends[k] && !info.generating) break;
+              await new Promise((r) => setTimeout(r, 200));
+            }
+            assert.equal(
+              info.tokens,
+              ends[k],
+              `${k === 0 ? "the session" : "the fork"} ran to its end, no client`,
+            );
+            const events = await readEvents(await fetch(`${workers.base}/v1/sessions/${s}/stream`));
+            assert.equal(events.at(-1)!.event, "done");
+            assert.equal(tokens(events).length, 100, "through its pauses");
+            texts.push(textOf(events));
+          }
+          assert.deepEqual(
+            texts,
+            reference.choices.map((c: { message: { content: string } }) => c.message.content),
+          );
         },
       );
 

@@ -178,12 +178,14 @@ export function openStore(env: WorkerEnv): StateStore {
   });
 }
 
-/** A session service over the deployment's store and the isolate's models. */
+/** A session service over the deployment's store and the isolate's models (`onPause`: see SessionServiceOptions). */
 export function sessionService(
   env: WorkerEnv,
   served: ServedModels,
+  onPause?: (id: string) => void,
 ): SessionService {
   return new SessionService({
+    onPause,
     store: openStore(env),
     models: served.models,
     defaultModel: served.defaultModel,

@@ -3,12 +3,12 @@
  * the session's generations, so its state stays in the object (leaving it only as checkpoints)
  * and a client that disconnects does not end them. The Worker forwards the session's
  * `generate`, `stream` and `cancel` requests and chat completions on it here; this object answers
- * them with the same app. (A chat request's `n` > 1 forks run here too; only the session's own
- * generation is carried on by the alarm.)
+ * them with the same app. A chat request's `n` > 1 forks run here too.
  *
  * A run pauses after `TOKENS_PER_INVOCATION` tokens (checkpointed, a `paused` event to its
  * streams); the object's alarm then continues it, one budget per alarm, until it ends; a
- * `GET .../stream` in between continues it too. The alarm is also set when a generation starts:
+ * `GET .../stream` in between continues it too. The alarm carries on the session's own generation
+ * and every other one that paused here (a fork's, remembered in storage until it ends). The alarm is also set when a generation starts:
  * should the object be evicted mid-run, it takes the generation over from its last checkpoint
  * once the lease expires.
  *
@@ -40,6 +40,8 @@ const ALARM_DELAY_MS = 50;
 
 /** The storage key of the session this object hosts. */
 const SESSION_KEY = "session";
+/** The storage key of the other sessions (forks) whose runs paused here, until they end. */
+const PAUSED_KEY = "paused";
 
 /** See the module documentation. */
 export class SessionHostObject extends DurableObject<WorkerEnv> {
@@ -54,7 +56,7 @@ export class SessionHostObject extends DurableObject<WorkerEnv> {
 
   #open() {
     this.#host ??= servedModels(this.env).then((served) => {
-      const sessions = sessionService(this.env, served);
+      const sessions = sessionService(this.env, served, (id) => this.#paused(id));
       return { sessions, app: workerApp(this.env, served, sessions) };
     }).catch((err) => {
       this.#host = undefined;
@@ -80,16 +82,40 @@ export class SessionHostObject extends DurableObject<WorkerEnv> {
     return response;
   }
 
-  /** Runs the session's generation here until it pauses or ends; again, soon, while it is unfinished. */
+  /** Remembers a paused run of a session other than this object's own (a fork), and sets the alarm. */
+  #paused(id: string): void {
+    this.ctx.waitUntil((async () => {
+      if (id !== await this.ctx.storage.get<string>(SESSION_KEY)) {
+        const others = new Set(await this.ctx.storage.get<string[]>(PAUSED_KEY) ?? []);
+        if (!others.has(id)) await this.ctx.storage.put(PAUSED_KEY, [...others.add(id)]);
+      }
+      await this.ctx.storage.setAlarm(Date.now() + ALARM_DELAY_MS);
+    })());
+  }
+
+  /**
+   * Runs the generations this object carries (its session's, and forks' that paused here) until
+   * each pauses or ends; again, soon, while one is unfinished.
+   */
   override async alarm(): Promise<void> {
-    const id = await this.ctx.storage.get<string>(SESSION_KEY);
-    if (!id) return;
+    const own = await this.ctx.storage.get<string>(SESSION_KEY);
+    const others = await this.ctx.storage.get<string[]>(PAUSED_KEY) ?? [];
+    if (!own && others.length === 0) return;
     const { sessions } = await this.#open();
-    const where = await sessions.advance(id);
-    // Paused: continue it at once. Run elsewhere (in a Worker's request): look again once its lease could lapse.
-    if (where === "paused") await this.ctx.storage.setAlarm(Date.now() + ALARM_DELAY_MS);
-    if (where === "elsewhere") {
-      await this.ctx.storage.setAlarm(Date.now() + (Number(this.env.LEASE_MS) || 10_000));
+    let delay = Infinity;
+    const ended = new Set<string>();
+    for (const id of own ? [own, ...others] : others) {
+      const where = await sessions.advance(id);
+      // Paused: continue it at once. Run elsewhere (in a Worker's request): look again once its lease could lapse.
+      if (where === "paused") delay = Math.min(delay, ALARM_DELAY_MS);
+      if (where === "elsewhere") delay = Math.min(delay, Number(this.env.LEASE_MS) || 10_000);
+      if (where === "done") ended.add(id);
     }
+    if (others.length > 0) {
+      // Read again: a run that paused meanwhile (a request's) was added while this alarm ran.
+      const now = await this.ctx.storage.get<string[]>(PAUSED_KEY) ?? [];
+      await this.ctx.storage.put(PAUSED_KEY, now.filter((id) => !ended.has(id)));
+    }
+    if (delay < Infinity) await this.ctx.storage.setAlarm(Date.now() + delay);
   }
 }
