@@ -8,10 +8,24 @@
  * up to date only by {@linkcode Scheduler.sync} (checkpoints) and {@linkcode Scheduler.release}
  * (the end of a prefill or a generation), and when a slot is needed for another session.
  *
+ * Steps in flight ({@linkcode Scheduler.stepsAhead}): a greedy generation whose picks stay on the
+ * device (feedGreedy with a token budget) does not wait for each pick to reach the host before the
+ * next step is queued. After its first pick step, the scheduler queues up to `stepsAhead` steps
+ * ahead of it (never more than its budget: max_tokens), each fed, on the device, the token the
+ * previous step picked, and each first copying the slot's state and kept logits into a snapshot
+ * buffer (the model's `stepAhead`, one per session in flight, in the same submission). The engine
+ * consumes the picks in order: its next feedGreedy of the token it was given takes the oldest queued
+ * step as that token's step, and queues another. Whatever ends the generation (a stop token or
+ * string, max_tokens, a cancel, an abort, a slot taken for another session) leaves steps the engine
+ * never fed: {@linkcode Scheduler.sync} and {@linkcode Scheduler.release} (and any other feed of the
+ * session) first put the slot back from the oldest such step's snapshot, so the state and logits
+ * saved are, bit for bit, those of a run that stopped with nothing in flight. A sync (a checkpoint)
+ * thus ends the run ahead; the next feedGreedy starts it again with one step that waits for its pick.
+ *
  * @module
  */
 
-import { checkToken, type RecurrentModel } from "../models/mod.ts";
+import { type AheadEntry, checkToken, type RecurrentModel } from "../models/mod.ts";
 import type { Session } from "./session.ts";
 
 interface Feed {
@@ -19,11 +33,28 @@ interface Feed {
   readonly tokens: readonly number[];
   /** Resolve with the greedy token the backend found, not the logits (see feedGreedy). */
   readonly argmax: boolean;
+  /** Tokens the generation may feed after these (feedGreedy's budget): steps it may run ahead. */
+  readonly ahead?: number;
   /** Tokens of `tokens` already run. */
   done: number;
   resolve(result: Float32Array | number): void;
   reject(err: unknown): void;
 }
+
+/** A greedy generation's steps queued ahead of the host (see the module's description). */
+interface Ahead {
+  /** Tokens the generation may still feed after those it has fed (its max_tokens left). */
+  budget: number;
+  /** The last pick handed to the generation: the token its next feedGreedy must bring. */
+  expect: number | undefined;
+  /** Steps queued, not yet taken by a feedGreedy, oldest first: each one's pick and snapshot. */
+  readonly pending: { readonly pick: Promise<number>; readonly snapshot: number }[];
+  /** Steps queued so far (each one's snapshot buffer is this modulo stepsAhead). */
+  queued: number;
+}
+
+/** Default most steps a greedy generation runs ahead of the host (see {@linkcode Scheduler.stepsAhead}). */
+export const DEFAULT_STEPS_AHEAD = 3;
 
 /** The batching scheduler of one model. */
 export class Scheduler {
@@ -35,7 +66,9 @@ export class Scheduler {
   /** Sessions whose logits after their last token are in backend memory only (a feedGreedy). */
   readonly #logitsOnDevice = new Set<Session>();
   readonly #lastUse = new Map<Session, number>();
+  readonly #ahead = new Map<Session, Ahead>();
   #queue: Feed[] = [];
+  #aheadSteps = 0;
   #ticking = false;
   #steps = 0;
   #polled = 0;
@@ -47,9 +80,20 @@ export class Scheduler {
     this.#owner = new Array(model.slots).fill(undefined);
   }
 
+  /**
+   * Most steps a greedy generation with its picks on the device keeps queued ahead of the host (0:
+   * each step waits for the previous pick). Snapshots hold this many copies of the state arena.
+   */
+  stepsAhead: number = DEFAULT_STEPS_AHEAD;
+
   /** Steps run so far (for tests and metrics). */
   get steps(): number {
     return this.#steps;
+  }
+
+  /** Steps queued ahead of the host so far (for tests and metrics). */
+  get aheadSteps(): number {
+    return this.#aheadSteps;
   }
 
   /**
@@ -63,13 +107,34 @@ export class Scheduler {
   /**
    * As {@linkcode feed}, but resolves with the greedy next token (the index of the largest logit,
    * the first on ties) found by the backend, which reads back only that id; the logits stay in
-   * backend memory until {@linkcode sync} copies them into `session.logits`.
+   * backend memory until {@linkcode sync} copies them into `session.logits`. With `ahead` (the tokens
+   * the generation may feed after these) the next steps are queued before this pick lands, fed the
+   * picks on the device (see the module's description); the next feedGreedy must bring this pick.
    */
-  feedGreedy(session: Session, tokens: readonly number[]): Promise<number> {
-    return this.#enqueue(session, tokens, true) as Promise<number>;
+  feedGreedy(session: Session, tokens: readonly number[], ahead?: number): Promise<number> {
+    const a = this.#ahead.get(session);
+    if (a && a.pending.length > 0 && tokens.length === 1 && tokens[0] === a.expect) {
+      // The token's step is queued already: take it as this feed's step.
+      const step = a.pending.shift()!;
+      session.tokens++;
+      this.#dirty.add(session);
+      this.#logitsOnDevice.add(session);
+      this.#lastUse.set(session, this.#steps);
+      a.budget = ahead ?? 0;
+      a.expect = undefined;
+      step.pick.then((id) => a.expect = id, () => {});
+      this.#runAhead();
+      return step.pick;
+    }
+    return this.#enqueue(session, tokens, true, ahead) as Promise<number>;
   }
 
-  #enqueue(session: Session, tokens: readonly number[], argmax: boolean): Promise<Float32Array | number> {
+  #enqueue(
+    session: Session,
+    tokens: readonly number[],
+    argmax: boolean,
+    ahead?: number,
+  ): Promise<Float32Array | number> {
     if (tokens.length === 0) return Promise.reject(new RangeError("feed() needs at least one token"));
     try {
       for (const id of tokens) checkToken(id, this.#model.info.vocabSize);
@@ -79,16 +144,22 @@ export class Scheduler {
     if (this.#queue.some((f) => f.session === session)) {
       return Promise.reject(new Error("A session can have one feed in flight at a time"));
     }
+    // Steps queued ahead that this feed does not take are undone first (queued before it).
+    this.#dropAhead(session).catch(() => {});
     return new Promise((resolve, reject) => {
-      this.#queue.push({ session, tokens, argmax, done: 0, resolve, reject });
+      this.#queue.push({ session, tokens, argmax, ahead, done: 0, resolve, reject });
       this.#schedule();
     });
   }
 
-  /** Brings the session's host state up to date with its slot (before a checkpoint). */
+  /**
+   * Brings the session's host state up to date with its slot (before a checkpoint); steps queued
+   * ahead that the session never fed are undone first.
+   */
   async sync(session: Session): Promise<void> {
     const slot = this.#slotOf.get(session);
     if (slot === undefined) return;
+    await this.#dropAhead(session);
     if (this.#logitsOnDevice.delete(session)) session.logits = await this.#model.readLogits(slot);
     if (!this.#dirty.has(session)) return;
     session.state.data.set(await this.#model.readSlot(slot));
@@ -102,7 +173,9 @@ export class Scheduler {
   reload(session: Session): void {
     const slot = this.#slotOf.get(session);
     if (slot === undefined) return;
-    if (this.#dirty.has(session)) throw new Error("reload() needs the session's state synced first");
+    if (this.#dirty.has(session) || this.#ahead.has(session)) {
+      throw new Error("reload() needs the session's state synced first");
+    }
     this.#model.writeSlot(slot, session.state);
   }
 
@@ -180,8 +253,60 @@ export class Scheduler {
       if (feed.done < feed.tokens.length) return;
       if (feed.argmax) this.#logitsOnDevice.add(feed.session);
       else this.#logitsOnDevice.delete(feed.session);
-      this.#finish(feed).resolve(logits[i]!);
+      if (feed.argmax && feed.ahead !== undefined && this.stepsAhead > 0) {
+        this.#ahead.set(feed.session, {
+          budget: feed.ahead,
+          expect: logits[i] as number,
+          pending: [],
+          queued: 0,
+        });
+      }
     });
+    // The next steps go in before the generations hear of these picks.
+    this.#runAhead();
+    batch.forEach(({ feed }, i) => {
+      if (feed.done === feed.tokens.length) this.#finish(feed).resolve(logits[i]!);
+    });
+  }
+
+  // Queues steps ahead until every session running ahead has min(stepsAhead, budget) queued; each
+  // step takes one row of every session that has room, fed the token its last step picked.
+  #runAhead(): void {
+    for (;;) {
+      const rows: { a: Ahead; entry: AheadEntry }[] = [];
+      for (const [session, a] of this.#ahead) {
+        const slot = this.#slotOf.get(session);
+        if (slot === undefined || a.pending.length >= Math.min(this.stepsAhead, a.budget)) continue;
+        if (rows.length === this.#model.chunk) break;
+        rows.push({ a, entry: { slot, snapshot: a.queued % this.stepsAhead } });
+      }
+      if (rows.length === 0) return;
+      let picks: Promise<number[]>;
+      try {
+        picks = this.#model.stepAhead(rows.map((r) => r.entry));
+      } catch (err) {
+        picks = Promise.reject(err); // heard by the generations when they feed these steps
+      }
+      this.#steps++;
+      this.#aheadSteps++;
+      rows.forEach(({ a, entry }, i) => {
+        const pick = picks.then((p) => p[i]);
+        pick.catch(() => {}); // a step never fed fails unheard
+        a.pending.push({ pick, snapshot: entry.snapshot });
+        a.queued++;
+      });
+    }
+  }
+
+  // Ends the session's run ahead: the slot is put back as the oldest step the session never fed
+  // found it (that step and those after it are undone; the restore is queued before this returns).
+  #dropAhead(session: Session): Promise<void> {
+    const a = this.#ahead.get(session);
+    if (!a) return Promise.resolve();
+    this.#ahead.delete(session);
+    const slot = this.#slotOf.get(session);
+    if (slot === undefined || a.pending.length === 0) return Promise.resolve();
+    return this.#model.restoreSnapshot(slot, a.pending[0].snapshot);
   }
 
   // Removes a feed from the queue and returns it.
