@@ -55,7 +55,7 @@ export {
   type Session,
   syncState,
 } from "./session.ts";
-export { Scheduler, schedulerOf } from "./scheduler.ts";
+export { DEFAULT_STEPS_AHEAD, Scheduler, schedulerOf } from "./scheduler.ts";
 export { StopMatcher } from "./stop_strings.ts";
 export { type ChatMessage, type ChatTemplate, chatTemplate, RWKV_CHAT } from "./chat_template.ts";
 export {

@@ -82,7 +82,8 @@ export class Scheduler {
 
   /**
    * Most steps a greedy generation with its picks on the device keeps queued ahead of the host (0:
-   * each step waits for the previous pick). Snapshots hold this many copies of the state arena.
+   * each step waits for the previous pick). Snapshots hold this many copies of the state arena. Set
+   * it while no generation runs ahead (each one's snapshots are numbered modulo this).
    */
   stepsAhead: number = DEFAULT_STEPS_AHEAD;
 

@@ -9,6 +9,7 @@ import { DEFAULT_SAMPLING, generate, type GenerateRequest, newSession, scheduler
 import { decodeTokens } from "../tokenizers/mod.ts";
 import { type LoadedModel, loadModel } from "../models/mod.ts";
 import { webgpuMissing } from "./helpers/webgpu.ts";
+import { measureGreedy } from "../bench/webgpu.ts";
 
 const missing = await webgpuMissing();
 const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
@@ -142,6 +143,17 @@ if (missing) {
       // Batched: fewer steps than the tokens fed (prompts included) by the three alone.
       const fed = alone.reduce((sum, e) => sum + e.fed, 0);
       assert.ok(scheduler.steps - steps < fed, `${scheduler.steps - steps} steps for ${fed} tokens`);
+    } finally {
+      loaded.model.backend.close();
+    }
+  });
+
+  Deno.test("webgpu: the bench's greedy decode runs with each step waiting and with steps in flight", async () => {
+    const { loaded, counts } = await open("mamba");
+    try {
+      const tps = await measureGreedy(loaded.model, 4);
+      assert.ok(tps.oneAtATime > 0 && tps.inFlight > 0, JSON.stringify(tps));
+      assert.ok(counts.overlapped > 0, "steps overlapped their readbacks");
     } finally {
       loaded.model.backend.close();
     }
