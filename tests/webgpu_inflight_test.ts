@@ -17,8 +17,8 @@ const GREEDY = { ...DEFAULT_SAMPLING, temperature: 0 };
 const PROMPTS = [[5, 9, 2, 7, 1], [3, 1, 4, 1, 5], [2, 7, 1, 8]];
 
 /** A model on WebGPU whose backend counts submissions queued while a readback was outstanding. */
-async function open(family: string) {
-  const loaded = await loadModel(`${FIXTURES}${family}/tiny`, { backend: "webgpu", slots: 3 });
+async function open(family: string, slots = 3) {
+  const loaded = await loadModel(`${FIXTURES}${family}/tiny`, { backend: "webgpu", slots });
   const backend = loaded.model.backend;
   const read = backend.read.bind(backend), submit = backend.submit.bind(backend);
   const counts = { reading: 0, overlapped: 0 };
@@ -143,6 +143,26 @@ if (missing) {
       // Batched: fewer steps than the tokens fed (prompts included) by the three alone.
       const fed = alone.reduce((sum, e) => sum + e.fed, 0);
       assert.ok(scheduler.steps - steps < fed, `${scheduler.steps - steps} steps for ${fed} tokens`);
+    } finally {
+      loaded.model.backend.close();
+    }
+  });
+
+  Deno.test("webgpu rwkv7: sessions in flight that lose their slot to another end as alone", async () => {
+    // Two slots, three generations: a session running ahead waits for no feed, so another's prompt
+    // takes its slot (the steps it never fed undone, its state synced) and it reloads on its next token.
+    const { loaded } = await open("rwkv7", 2);
+    const scheduler = schedulerOf(loaded.model);
+    try {
+      const requests: Parameters<typeof run>[2][] = [{ maxTokens: 9 }, { cancelAfter: 6 }, { maxTokens: 8 }];
+      scheduler.stepsAhead = 0;
+      const alone: Ending[] = [];
+      for (const [i, request] of requests.entries()) alone.push(await run(loaded, PROMPTS[i], request));
+      scheduler.stepsAhead = 3;
+      const queued = scheduler.aheadSteps;
+      const together = await Promise.all(requests.map((request, i) => run(loaded, PROMPTS[i], request)));
+      together.forEach((ending, i) => assertSameEnding(ending, alone[i], `session ${i}`));
+      assert.ok(scheduler.aheadSteps > queued, "steps were queued ahead");
     } finally {
       loaded.model.backend.close();
     }
