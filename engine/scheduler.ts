@@ -17,10 +17,10 @@
  * consumes the picks in order: its next feedGreedy of the token it was given takes the oldest queued
  * step as that token's step, and queues another. Whatever ends the generation (a stop token or
  * string, max_tokens, a cancel, an abort, a slot taken for another session) leaves steps the engine
- * never fed: {@linkcode Scheduler.sync} and {@linkcode Scheduler.release} (and any other feed of the
- * session) first put the slot back from the oldest such step's snapshot, so the state and logits
- * saved are, bit for bit, those of a run that stopped with nothing in flight. A sync (a checkpoint)
- * thus ends the run ahead; the next feedGreedy starts it again with one step that waits for its pick.
+ * never fed: {@linkcode Scheduler.release} (and any other feed of the session, or a reload) first
+ * puts the slot back from the oldest such step's snapshot, so the state and logits saved are, bit
+ * for bit, those of a run that stopped with nothing in flight. A {@linkcode Scheduler.sync} while
+ * steps are queued (a checkpoint) reads that snapshot instead, and the steps go on.
  *
  * @module
  */
@@ -154,13 +154,23 @@ export class Scheduler {
   }
 
   /**
-   * Brings the session's host state up to date with its slot (before a checkpoint); steps queued
-   * ahead that the session never fed are undone first.
+   * Brings the session's host state up to date with its slot (before a checkpoint); while it runs
+   * ahead, with the state after the tokens it fed (the steps ahead go on).
    */
   async sync(session: Session): Promise<void> {
     const slot = this.#slotOf.get(session);
     if (slot === undefined) return;
-    await this.#dropAhead(session);
+    const a = this.#ahead.get(session);
+    if (a && a.pending.length > 0) {
+      // Running ahead: the state and logits after the tokens fed are the oldest unfed step's snapshot
+      // (the steps go on; the flags say whether the host copy lags the tokens fed).
+      const logits = this.#logitsOnDevice.delete(session), state = this.#dirty.delete(session);
+      if (!logits && !state) return;
+      const saved = await this.#model.readSnapshot(slot, a.pending[0].snapshot);
+      if (logits) session.logits = saved.logits;
+      if (state) session.state.data.set(saved.state);
+      return;
+    }
     if (this.#logitsOnDevice.delete(session)) session.logits = await this.#model.readLogits(slot);
     if (!this.#dirty.has(session)) return;
     session.state.data.set(await this.#model.readSlot(slot));
@@ -169,19 +179,19 @@ export class Scheduler {
 
   /**
    * Writes the session's host state into its slot again, after the caller changed the host copy
-   * (synced first: a dirty slot would be overwritten).
+   * (synced first: a dirty slot would be overwritten); steps queued ahead are undone first.
    */
   reload(session: Session): void {
     const slot = this.#slotOf.get(session);
     if (slot === undefined) return;
-    if (this.#dirty.has(session) || this.#ahead.has(session)) {
-      throw new Error("reload() needs the session's state synced first");
-    }
+    if (this.#dirty.has(session)) throw new Error("reload() needs the session's state synced first");
+    this.#dropAhead(session).catch(() => {}); // queued before the write
     this.#model.writeSlot(slot, session.state);
   }
 
   /** Syncs the session's host state and gives its slot back (at the end of a prefill or generation). */
   async release(session: Session): Promise<void> {
+    await this.#dropAhead(session);
     await this.sync(session);
     const slot = this.#slotOf.get(session);
     if (slot === undefined) return;

@@ -86,6 +86,8 @@ export interface RecurrentModel {
    * took it); queued before this returns, so later steps and reads see the restored slot.
    */
   restoreSnapshot(slot: number, snapshot: number): Promise<void>;
+  /** A slot's state and kept logits as snapshot `snapshot` holds them, copied to the host (reads queued at once). */
+  readSnapshot(slot: number, snapshot: number): Promise<{ state: Float32Array; logits: Float32Array }>;
 }
 
 /** One slot's share of a {@linkcode RecurrentModel.stepAhead}. */

@@ -5,7 +5,15 @@
 // of that run, bit for bit. A count of submissions made while a readback was outstanding fails the
 // test if the steps silently stopped overlapping.
 import assert from "node:assert/strict";
-import { DEFAULT_SAMPLING, generate, type GenerateRequest, newSession, schedulerOf } from "../engine/mod.ts";
+import {
+  DEFAULT_SAMPLING,
+  generate,
+  type GenerateRequest,
+  newSession,
+  schedulerOf,
+  syncState,
+} from "../engine/mod.ts";
+import { reloadState } from "../engine/session.ts";
 import { decodeTokens } from "../tokenizers/mod.ts";
 import { type LoadedModel, loadModel } from "../models/mod.ts";
 import { webgpuMissing } from "./helpers/webgpu.ts";
@@ -39,14 +47,22 @@ interface Ending {
   readonly fed: number;
   readonly state: Uint32Array;
   readonly logits: Uint32Array;
+  /** The state and logits synced at `syncAt` tokens, as a checkpoint does. */
+  readonly midway?: Uint32Array[];
 }
 
-/** One greedy generation on a fresh session; `cancelAfter` tokens, then a cancel. */
+const bits = (values: Float32Array) => new Uint32Array(values.slice().buffer);
+
+/**
+ * One greedy generation on a fresh session; `cancelAfter` tokens, then a cancel; `syncAt` tokens, a
+ * sync as a checkpoint does (and with `reload`, the synced state written back, as a bf16 checkpoint does).
+ */
 async function run(
   loaded: LoadedModel,
   prompt: number[],
-  request: Partial<GenerateRequest> & { cancelAfter?: number },
+  request: Partial<GenerateRequest> & { cancelAfter?: number; syncAt?: number; reload?: boolean },
 ): Promise<Ending> {
+  let midway: Uint32Array[] | undefined;
   const session = newSession(loaded, 1);
   const cancel = { cancelled: false };
   const tokens: number[] = [];
@@ -56,14 +72,20 @@ async function run(
     if (ev.type === "token") tokens.push(ev.tokenId);
     else finish = ev.finishReason;
     if (tokens.length === request.cancelAfter) cancel.cancelled = true;
+    if (tokens.length === request.syncAt && !midway) {
+      await syncState(loaded, session);
+      midway = [bits(session.state.data), bits(session.logits!)];
+      if (request.reload) reloadState(loaded, session);
+    }
   }
   // Released at the end: the state and logits are synced from the GPU.
   return {
     tokens,
     finish,
     fed: session.tokens,
-    state: new Uint32Array(session.state.data.slice().buffer),
-    logits: new Uint32Array(session.logits!.slice().buffer),
+    state: bits(session.state.data),
+    logits: bits(session.logits!),
+    midway,
   };
 }
 
@@ -73,6 +95,7 @@ function assertSameEnding(ahead: Ending, none: Ending, what: string): void {
   assert.equal(ahead.fed, none.fed, `${what}: tokens fed`);
   assert.deepEqual(ahead.state, none.state, `${what}: state bits`);
   assert.deepEqual(ahead.logits, none.logits, `${what}: logits bits`);
+  assert.deepEqual(ahead.midway, none.midway, `${what}: state and logits synced midway`);
 }
 
 if (missing) {
@@ -115,6 +138,9 @@ if (missing) {
         assert.equal(byString.finish, "stop");
         assert.ok(byString.tokens.length <= 6);
         await both(PROMPTS[0], { maxTokens: 5 }, "max_tokens 5");
+        // A checkpoint's sync mid-flight reads the state after the tokens fed; the steps go on.
+        await both(PROMPTS[0], { syncAt: 5 }, "synced midway");
+        await both(PROMPTS[0], { syncAt: 5, reload: true }, "synced and reloaded midway");
         await both(PROMPTS[0], { cancelAfter: 4 }, "cancel");
       } finally {
         loaded.model.backend.close();

@@ -25,6 +25,8 @@ export interface PickBuffers {
   aheadOps(entries: readonly AheadEntry[]): Op[];
   /** Puts a slot's state and kept logits back from a snapshot. */
   restoreOps(slot: number, snapshot: number): Op[];
+  /** Snapshot `i`'s copies of the state arena and of `kept` (a RangeError if it was never taken). */
+  snapshot(i: number): { readonly state: Tensor; readonly kept: Tensor };
 }
 
 /**
@@ -59,9 +61,14 @@ export function createPickBuffers(backend: Backend, t: PickTensors): PickBuffers
     }
     return snapshots[i];
   };
+  const taken = (i: number) => {
+    if (!(i < snapshots.length)) throw new RangeError(`Snapshot ${i} was never taken`);
+    return snapshots[i];
+  };
   return {
     kept,
     picks,
+    snapshot: taken,
     pickOps(m, slotsOfRows) {
       backend.write(emitSlots, Int32Array.from(slotsOfRows));
       return cached(`pick ${m}`, () => [
@@ -86,8 +93,7 @@ export function createPickBuffers(backend: Backend, t: PickTensors): PickBuffers
       return ops;
     },
     restoreOps(slot, i) {
-      if (i >= snapshots.length) throw new RangeError(`Snapshot ${i} was never taken`);
-      const s = snapshots[i];
+      const s = taken(i);
       backend.write(restoreIndex, Int32Array.of(slot));
       return cached(`restore ${i}`, () => [
         { op: "copyRows", x: s.state, index: restoreIndex, out: t.arena, n: 1 },

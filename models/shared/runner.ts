@@ -204,6 +204,17 @@ export function createRecurrentModel(options: RunnerOptions): RecurrentModel {
     restoreSnapshot(slot: number, snapshot: number): Promise<void> {
       return backend.submit(picks().restoreOps(slot, snapshot));
     },
+    async readSnapshot(
+      slot: number,
+      snapshot: number,
+    ): Promise<{ state: Float32Array; logits: Float32Array }> {
+      const s = picks().snapshot(snapshot);
+      const [state, logits] = await Promise.all([
+        backend.read(s.state, slot, 1),
+        backend.read(s.kept, slot, 1),
+      ]);
+      return { state, logits };
+    },
     readLogits(slot: number): Promise<Float32Array> {
       if (!picking) throw new Error("No argmax step has run: the logits were returned by step()");
       return backend.read(picking.kept, slot, 1);
