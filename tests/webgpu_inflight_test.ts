@@ -1,7 +1,7 @@
 // Steps in flight on WebGPU (engine/scheduler.ts): a greedy generation with its picks on the GPU
 // queues its next steps before each pick reaches the host. It gives the tokens of a run with none in
 // flight, and wherever it stops (max_tokens, a stop token, a stop string met mid-flight, a cancel;
-// several sessions batched, stopping at different points) the state and logits it leaves are those
+// several sessions batched, stopping at different points, beside one reading its logits back) the state and logits it leaves are those
 // of that run, bit for bit. A count of submissions made while a readback was outstanding fails the
 // test if the steps silently stopped overlapping.
 import assert from "node:assert/strict";
@@ -22,7 +22,7 @@ import { measureGreedy } from "../bench/webgpu.ts";
 const missing = await webgpuMissing();
 const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
 const GREEDY = { ...DEFAULT_SAMPLING, temperature: 0 };
-const PROMPTS = [[5, 9, 2, 7, 1], [3, 1, 4, 1, 5], [2, 7, 1, 8]];
+const PROMPTS = [[5, 9, 2, 7, 1], [3, 1, 4, 1, 5], [2, 7, 1, 8], [6, 6, 2]];
 
 /** A model on WebGPU whose backend counts submissions queued while a readback was outstanding. */
 async function open(family: string, slots = 3) {
@@ -149,7 +149,8 @@ if (missing) {
   }
 
   Deno.test("webgpu rwkv7: batched sessions in flight stop at their own points, each as alone", async () => {
-    const { loaded } = await open("rwkv7");
+    // The fourth asks for logprobs: its steps read logits back, batched with the steps run ahead.
+    const { loaded } = await open("rwkv7", 4);
     const scheduler = schedulerOf(loaded.model);
     try {
       scheduler.stepsAhead = 0;
@@ -158,6 +159,7 @@ if (missing) {
         { maxTokens: 7 },
         { stopTokenIds: [reference.tokens[4]], maxTokens: 10 },
         { cancelAfter: 5 },
+        { logprobs: 0, maxTokens: 8 },
       ];
       const alone: Ending[] = [];
       for (const [i, request] of requests.entries()) alone.push(await run(loaded, PROMPTS[i], request));
