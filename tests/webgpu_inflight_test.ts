@@ -1,9 +1,10 @@
 // Steps in flight on WebGPU (engine/scheduler.ts): a greedy generation with its picks on the GPU
 // queues its next steps before each pick reaches the host. It gives the tokens of a run with none in
-// flight, and wherever it stops (max_tokens, a stop token, a stop string met mid-flight, a cancel;
-// several sessions batched, stopping at different points, beside one reading its logits back) the state and logits it leaves are those
-// of that run, bit for bit. A count of submissions made while a readback was outstanding fails the
-// test if the steps silently stopped overlapping.
+// flight, and wherever it stops (max_tokens, a stop token, a stop string met mid-flight, a cancel; a
+// checkpoint's sync midway; several sessions batched, stopping at different points, beside one
+// reading its logits back; sessions losing their slot) the state and logits it leaves are those of
+// that run, bit for bit. A count of submissions made while a readback was outstanding fails the test
+// if the steps silently stopped overlapping.
 import assert from "node:assert/strict";
 import {
   DEFAULT_SAMPLING,
