@@ -55,7 +55,8 @@ export {
   type Session,
   syncState,
 } from "./session.ts";
-export { DEFAULT_STEPS_AHEAD, Scheduler, schedulerOf } from "./scheduler.ts";
+export { Scheduler, schedulerOf } from "./scheduler.ts";
+export { DEFAULT_STEPS_AHEAD } from "./steps_ahead.ts";
 export { StopMatcher } from "./stop_strings.ts";
 export { type ChatMessage, type ChatTemplate, chatTemplate, RWKV_CHAT } from "./chat_template.ts";
 export {

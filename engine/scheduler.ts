@@ -8,25 +8,15 @@
  * up to date only by {@linkcode Scheduler.sync} (checkpoints) and {@linkcode Scheduler.release}
  * (the end of a prefill or a generation), and when a slot is needed for another session.
  *
- * Steps in flight ({@linkcode Scheduler.stepsAhead}): a greedy generation whose picks stay on the
- * device (feedGreedy with a token budget) does not wait for each pick to reach the host before the
- * next step is queued. After its first pick step, the scheduler queues up to `stepsAhead` steps
- * ahead of it (never more than its budget: max_tokens), each fed, on the device, the token the
- * previous step picked, and each first copying the slot's state and kept logits into a snapshot
- * buffer (the model's `stepAhead`, one per session in flight, in the same submission). The engine
- * consumes the picks in order: its next feedGreedy of the token it was given takes the oldest queued
- * step as that token's step, and queues another. Whatever ends the generation (a stop token or
- * string, max_tokens, a cancel, an abort, a slot taken for another session) leaves steps the engine
- * never fed: {@linkcode Scheduler.release} (and any other feed of the session, or a reload) first
- * puts the slot back from the oldest such step's snapshot, so the state and logits saved are, bit
- * for bit, those of a run that stopped with nothing in flight. A {@linkcode Scheduler.sync} while
- * steps are queued (a checkpoint) reads that snapshot instead, and the steps go on.
+ * A greedy generation with its picks on the device may keep steps in flight (engine/steps_ahead.ts,
+ * {@linkcode Scheduler.stepsAhead}): its next steps are queued before each pick lands.
  *
  * @module
  */
 
-import { type AheadEntry, checkToken, type RecurrentModel } from "../models/mod.ts";
+import { checkToken, type RecurrentModel } from "../models/mod.ts";
 import type { Session } from "./session.ts";
+import { StepsAhead } from "./steps_ahead.ts";
 
 interface Feed {
   readonly session: Session;
@@ -41,21 +31,6 @@ interface Feed {
   reject(err: unknown): void;
 }
 
-/** A greedy generation's steps queued ahead of the host (see the module's description). */
-interface Ahead {
-  /** Tokens the generation may still feed after those it has fed (its max_tokens left). */
-  budget: number;
-  /** The last pick handed to the generation: the token its next feedGreedy must bring. */
-  expect: number | undefined;
-  /** Steps queued, not yet taken by a feedGreedy, oldest first: each one's pick and snapshot. */
-  readonly pending: { readonly pick: Promise<number>; readonly snapshot: number }[];
-  /** Steps queued so far (each one's snapshot buffer is this modulo stepsAhead). */
-  queued: number;
-}
-
-/** Default most steps a greedy generation runs ahead of the host (see {@linkcode Scheduler.stepsAhead}). */
-export const DEFAULT_STEPS_AHEAD = 3;
-
 /** The batching scheduler of one model. */
 export class Scheduler {
   readonly #model: RecurrentModel;
@@ -66,9 +41,8 @@ export class Scheduler {
   /** Sessions whose logits after their last token are in backend memory only (a feedGreedy). */
   readonly #logitsOnDevice = new Set<Session>();
   readonly #lastUse = new Map<Session, number>();
-  readonly #ahead = new Map<Session, Ahead>();
+  readonly #ahead: StepsAhead;
   #queue: Feed[] = [];
-  #aheadSteps = 0;
   #ticking = false;
   #steps = 0;
   #polled = 0;
@@ -78,14 +52,19 @@ export class Scheduler {
   constructor(model: RecurrentModel) {
     this.#model = model;
     this.#owner = new Array(model.slots).fill(undefined);
+    this.#ahead = new StepsAhead(model, (session) => this.#slotOf.get(session));
   }
 
   /**
    * Most steps a greedy generation with its picks on the device keeps queued ahead of the host (0:
-   * each step waits for the previous pick). Snapshots hold this many copies of the state arena. Set
-   * it while no generation runs ahead (each one's snapshots are numbered modulo this).
+   * each step waits for the previous pick; see engine/steps_ahead.ts). Set it between generations.
    */
-  stepsAhead: number = DEFAULT_STEPS_AHEAD;
+  get stepsAhead(): number {
+    return this.#ahead.depth;
+  }
+  set stepsAhead(depth: number) {
+    this.#ahead.depth = depth;
+  }
 
   /** Steps run so far (for tests and metrics). */
   get steps(): number {
@@ -94,7 +73,7 @@ export class Scheduler {
 
   /** Steps queued ahead of the host so far (for tests and metrics). */
   get aheadSteps(): number {
-    return this.#aheadSteps;
+    return this.#ahead.steps;
   }
 
   /**
@@ -113,19 +92,15 @@ export class Scheduler {
    * picks on the device (see the module's description); the next feedGreedy must bring this pick.
    */
   feedGreedy(session: Session, tokens: readonly number[], ahead?: number): Promise<number> {
-    const a = this.#ahead.get(session);
-    if (a && a.pending.length > 0 && tokens.length === 1 && tokens[0] === a.expect) {
-      // The token's step is queued already: take it as this feed's step.
-      const step = a.pending.shift()!;
+    const pick = ahead === undefined ? undefined : this.#ahead.take(session, tokens, ahead);
+    if (pick) {
+      // The token's step is queued already: it is this feed's step.
       session.tokens++;
       this.#dirty.add(session);
       this.#logitsOnDevice.add(session);
       this.#lastUse.set(session, this.#steps);
-      a.budget = ahead ?? 0;
-      a.expect = undefined;
-      step.pick.then((id) => a.expect = id, () => {});
-      this.#runAhead();
-      return step.pick;
+      this.#ahead.fill();
+      return pick;
     }
     return this.#enqueue(session, tokens, true, ahead) as Promise<number>;
   }
@@ -146,7 +121,7 @@ export class Scheduler {
       return Promise.reject(new Error("A session can have one feed in flight at a time"));
     }
     // Steps queued ahead that this feed does not take are undone first (queued before it).
-    this.#dropAhead(session).catch(() => {});
+    this.#ahead.drop(session).catch(() => {});
     return new Promise((resolve, reject) => {
       this.#queue.push({ session, tokens, argmax, ahead, done: 0, resolve, reject });
       this.#schedule();
@@ -160,15 +135,15 @@ export class Scheduler {
   async sync(session: Session): Promise<void> {
     const slot = this.#slotOf.get(session);
     if (slot === undefined) return;
-    const a = this.#ahead.get(session);
-    if (a && a.pending.length > 0) {
+    const saved = this.#ahead.saved(session);
+    if (saved !== undefined) {
       // Running ahead: the state and logits after the tokens fed are the oldest unfed step's snapshot
       // (the steps go on; the flags say whether the host copy lags the tokens fed).
       const logits = this.#logitsOnDevice.delete(session), state = this.#dirty.delete(session);
       if (!logits && !state) return;
-      const saved = await this.#model.readSnapshot(slot, a.pending[0].snapshot);
-      if (logits) session.logits = saved.logits;
-      if (state) session.state.data.set(saved.state);
+      const read = await this.#model.readSnapshot(slot, saved);
+      if (logits) session.logits = read.logits;
+      if (state) session.state.data.set(read.state);
       return;
     }
     if (this.#logitsOnDevice.delete(session)) session.logits = await this.#model.readLogits(slot);
@@ -185,13 +160,13 @@ export class Scheduler {
     const slot = this.#slotOf.get(session);
     if (slot === undefined) return;
     if (this.#dirty.has(session)) throw new Error("reload() needs the session's state synced first");
-    this.#dropAhead(session).catch(() => {}); // queued before the write
+    this.#ahead.drop(session).catch(() => {}); // queued before the write
     this.#model.writeSlot(slot, session.state);
   }
 
   /** Syncs the session's host state and gives its slot back (at the end of a prefill or generation). */
   async release(session: Session): Promise<void> {
-    await this.#dropAhead(session);
+    await this.#ahead.drop(session);
     await this.sync(session);
     const slot = this.#slotOf.get(session);
     if (slot === undefined) return;
@@ -264,60 +239,15 @@ export class Scheduler {
       if (feed.done < feed.tokens.length) return;
       if (feed.argmax) this.#logitsOnDevice.add(feed.session);
       else this.#logitsOnDevice.delete(feed.session);
-      if (feed.argmax && feed.ahead !== undefined && this.stepsAhead > 0) {
-        this.#ahead.set(feed.session, {
-          budget: feed.ahead,
-          expect: logits[i] as number,
-          pending: [],
-          queued: 0,
-        });
+      if (feed.argmax && feed.ahead !== undefined) {
+        this.#ahead.start(feed.session, feed.ahead, logits[i] as number);
       }
     });
     // The next steps go in before the generations hear of these picks.
-    this.#runAhead();
+    this.#ahead.fill();
     batch.forEach(({ feed }, i) => {
       if (feed.done === feed.tokens.length) this.#finish(feed).resolve(logits[i]!);
     });
-  }
-
-  // Queues steps ahead until every session running ahead has min(stepsAhead, budget) queued; each
-  // step takes one row of every session that has room, fed the token its last step picked.
-  #runAhead(): void {
-    for (;;) {
-      const rows: { a: Ahead; entry: AheadEntry }[] = [];
-      for (const [session, a] of this.#ahead) {
-        const slot = this.#slotOf.get(session);
-        if (slot === undefined || a.pending.length >= Math.min(this.stepsAhead, a.budget)) continue;
-        if (rows.length === this.#model.chunk) break;
-        rows.push({ a, entry: { slot, snapshot: a.queued % this.stepsAhead } });
-      }
-      if (rows.length === 0) return;
-      let picks: Promise<number[]>;
-      try {
-        picks = this.#model.stepAhead(rows.map((r) => r.entry));
-      } catch (err) {
-        picks = Promise.reject(err); // heard by the generations when they feed these steps
-      }
-      this.#steps++;
-      this.#aheadSteps++;
-      rows.forEach(({ a, entry }, i) => {
-        const pick = picks.then((p) => p[i]);
-        pick.catch(() => {}); // a step never fed fails unheard
-        a.pending.push({ pick, snapshot: entry.snapshot });
-        a.queued++;
-      });
-    }
-  }
-
-  // Ends the session's run ahead: the slot is put back as the oldest step the session never fed
-  // found it (that step and those after it are undone; the restore is queued before this returns).
-  #dropAhead(session: Session): Promise<void> {
-    const a = this.#ahead.get(session);
-    if (!a) return Promise.resolve();
-    this.#ahead.delete(session);
-    const slot = this.#slotOf.get(session);
-    if (slot === undefined || a.pending.length === 0) return Promise.resolve();
-    return this.#model.restoreSnapshot(slot, a.pending[0].snapshot);
   }
 
   // Removes a feed from the queue and returns it.

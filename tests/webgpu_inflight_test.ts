@@ -1,4 +1,4 @@
-// Steps in flight on WebGPU (engine/scheduler.ts): a greedy generation with its picks on the GPU
+// Steps in flight on WebGPU (engine/steps_ahead.ts): a greedy generation with its picks on the GPU
 // queues its next steps before each pick reaches the host. It gives the tokens of a run with none in
 // flight, and wherever it stops (max_tokens, a stop token, a stop string met mid-flight, a cancel; a
 // checkpoint's sync midway; several sessions batched, stopping at different points, beside one
