@@ -9,7 +9,7 @@
 import { exitOnUserMistakes, parseCommand } from "./cli/command.ts";
 import { DEFAULT_MODEL_DIR, intFlag, stateDTypeFlag, weightsFlag } from "./cli/defaults.ts";
 import { loadProgress } from "./cli/load.ts";
-import { SessionService } from "./engine/mod.ts";
+import { DEFAULT_STEPS_AHEAD, schedulerOf, SessionService } from "./engine/mod.ts";
 import { MemoryStore, openDenoKvStore, openRedisStore, type StateStore } from "./store/mod.ts";
 import type { BackendName } from "./kernels/mod.ts";
 import { loadModel, modelDirectoryFiles, type ModelFile, ModelLoadError } from "./models/mod.ts";
@@ -31,6 +31,7 @@ Environment: MODEL (comma-separated dirs), PORT (default 8000), HOST (default 0.
   LOG_FORMAT (text, json or off: one line per request; default text),
   CORS_ORIGINS (comma-separated origins browsers may call from, "*" for any; default none),
   CHECKPOINT_EVERY (tokens, default 16), LEASE_MS (generation lease, default 10000),
+  STEPS_AHEAD (WebGPU: decode steps a plain greedy generation keeps in flight, default 3; 0: none),
   TOKENS_PER_INVOCATION (a session generation pauses after this many tokens, checkpointed, with an
   SSE "paused" event; the next GET .../stream continues it; default unlimited),
   MAX_PROMPT_TOKENS (16384), MAX_TOKENS (4096), DRAIN_MS (shutdown grace, default 30000),
@@ -59,6 +60,7 @@ const threadsFlag = values.threads ?? Deno.env.get("THREADS");
 const threads = threadsFlag ? intFlag("threads", threadsFlag, 1) || 1 : undefined;
 const weights = weightsFlag(values.weights ?? Deno.env.get("WEIGHTS"));
 const stateDType = stateDTypeFlag(values["state-dtype"] ?? Deno.env.get("STATE_DTYPE"));
+const stepsAhead = intFlag("STEPS_AHEAD", Deno.env.get("STEPS_AHEAD"), DEFAULT_STEPS_AHEAD);
 
 const models = new Map();
 const modelFiles = new Map<string, ModelFile[]>();
@@ -73,6 +75,7 @@ for (const dir of dirs) {
       throw err;
     });
   shown.end();
+  schedulerOf(loaded.model).stepsAhead = stepsAhead;
   models.set(loaded.id, loaded);
   modelFiles.set(loaded.id, await modelDirectoryFiles(dir, loaded));
   const ms = Math.round(performance.now() - started);

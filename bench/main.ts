@@ -40,7 +40,9 @@ Decode/prefill tokens/s per family, format and thread count beside the rooflines
 same run (bandwidth, FMA peak), batched decode, our matmul against onnxruntime-web, and session
 store and resume timings. Prints Markdown tables; progress on stderr.
   --backend webgpu the RWKV-7 0.1B and Mamba 130M shapes on WebGPU instead: f16 and f32, decode at
-                   1, 16 and 64 sessions, prefill, the GPU's copy bandwidth (sections do not apply)
+                   1, 16 and 64 sessions, prefill, one session's greedy decode with each step
+                   waiting for its pick and with steps in flight, the GPU's copy bandwidth
+                   (sections do not apply)
   --quick          fewer tokens per measurement (a smoke run; webgpu: 1 layer, vocabulary 4096)
   --section LIST   comma-separated: models,families,batch,peer,sessions (default: all)
   --only FORMAT    in "models" and "families", only f32, f16, bf16, int8 or q4 (int8 and q4: bf16 quantized as it loads)
@@ -131,7 +133,9 @@ function queueGpuJobs() {
       say(
         measured.line,
         `decode: median of ${gpuCounts.decode} single-token steps, and of ${gpuCounts.steps} steps of 16 and 64 ` +
-          `sessions; prefill: ${gpuCounts.prefill} tokens in chunks of ${CHUNK}.`,
+          `sessions; prefill: ${gpuCounts.prefill} tokens in chunks of ${CHUNK}; greedy: ${
+            2 * gpuCounts.decode
+          } tokens each way.`,
       );
     },
   });

@@ -2,7 +2,10 @@
  * `deno task bench --backend webgpu`: decode tokens/s of the RWKV-7 0.1B shape and Mamba 130M
  * (random weights at real shapes) in f16 and f32 on WebGPU, at 1, 16 and 64 sessions decoding in
  * one batched step, prefill tokens/s over 512 tokens, and the GPU's copy bandwidth measured in the
- * same run, with the fraction of it decode's weight reads reach. `--quick` keeps the layers' width
+ * same run, with the fraction of it decode's weight reads reach; and one session's greedy decode with
+ * the picks on the GPU, each step waiting for its pick and with {@linkcode GREEDY_AHEAD} steps in
+ * flight (the model's stepPicks and stepAhead, as the scheduler runs them, without the engine's
+ * per-token work). `--quick` keeps the layers' width
  * but takes one layer and a 4k vocabulary, and a few tokens (a smoke run a software rasterizer such
  * as lavapipe finishes in minutes).
  *
@@ -16,6 +19,7 @@ import {
   softwareAdapter,
   type WeightDType,
 } from "../kernels/mod.ts";
+import { DEFAULT_STEPS_AHEAD } from "../engine/mod.ts";
 import { createRecurrentModel, FAMILIES, type RecurrentModel, type TensorMap } from "../models/mod.ts";
 import { benchBatch } from "./batch.ts";
 import { mamba_130m, withDtype } from "./random_families.ts";
@@ -24,6 +28,9 @@ import { CHUNK, decodeWeights, measureSpeed } from "./side_by_side.ts";
 
 /** Sessions decoding in one step, per measurement. */
 export const GPU_SESSIONS = [1, 16, 64];
+
+/** Steps in flight in the greedy measurement (the scheduler's default). */
+export const GREEDY_AHEAD = DEFAULT_STEPS_AHEAD;
 
 /** One checkpoint at one weight type on WebGPU. */
 export interface GpuMeasurement {
@@ -34,6 +41,8 @@ export interface GpuMeasurement {
   /** Total decode tokens/s by sessions per step (absent where it did not fit: see `error`). */
   readonly decodeTps: Readonly<Record<number, number>>;
   readonly prefillTps?: number;
+  /** One session's greedy decode tokens/s (picks on the GPU): each step waiting for its pick, and in flight. */
+  readonly greedyTps?: { readonly oneAtATime: number; readonly inFlight: number };
   /** Why a measurement is missing (e.g. a buffer over this adapter's binding limit). */
   readonly error?: string;
 }
@@ -110,10 +119,11 @@ export async function measureGpu(
     }
     const { decodeTps: one, prefillTps } = await measureSpeed(model!, counts.decode, counts.prefill);
     decodeTps[1] = one;
+    const greedyTps = await measureGreedy(model!, 2 * counts.decode);
     const batched = GPU_SESSIONS.filter((s) => s > 1 && s <= model!.slots);
     for (const row of await benchBatch(model!, batched, counts.steps)) decodeTps[row.sessions] = row.totalTps;
     const error = skipped.length ? skipped.join("; ") : undefined;
-    return { model: subject.name, dtype, weightMB, decodeTps, prefillTps, error };
+    return { model: subject.name, dtype, weightMB, decodeTps, prefillTps, greedyTps, error };
   } catch (err) {
     return { model: subject.name, dtype, weightMB, decodeTps, error: (err as Error).message };
   } finally {
@@ -121,22 +131,57 @@ export async function measureGpu(
   }
 }
 
+/**
+ * One session's greedy decode tokens/s from a fresh state: `tokens` steps each waiting for its pick
+ * (stepPicks), then `tokens` with {@linkcode GREEDY_AHEAD} steps queued ahead, each fed the previous
+ * pick on the GPU (stepAhead), as the scheduler keeps them.
+ */
+export async function measureGreedy(
+  model: RecurrentModel,
+  tokens: number,
+): Promise<{ oneAtATime: number; inFlight: number }> {
+  model.writeSlot(0, model.newState());
+  let token = (await model.stepPicks([{ slot: 0, tokens: [1], argmax: true }]))[0] as number;
+  await model.stepAhead([{ slot: 0, snapshot: 0 }]); // warm up both paths
+  token = (await model.stepPicks([{ slot: 0, tokens: [token], argmax: true }]))[0] as number;
+  const t0 = performance.now();
+  for (let i = 0; i < tokens; i++) {
+    token = (await model.stepPicks([{ slot: 0, tokens: [token], argmax: true }]))[0] as number;
+  }
+  const t1 = performance.now();
+  const pending: Promise<number[]>[] = [];
+  for (let queued = 0, taken = 0; taken < tokens; taken++) {
+    while (pending.length < GREEDY_AHEAD && queued < tokens) {
+      pending.push(model.stepAhead([{ slot: 0, snapshot: queued++ % GREEDY_AHEAD }]));
+    }
+    await pending.shift();
+  }
+  const t2 = performance.now();
+  return { oneAtATime: tokens / ((t1 - t0) / 1000), inFlight: tokens / ((t2 - t1) / 1000) };
+}
+
 /** The table: tokens/s per session count, one session's decode as a fraction of the copy bandwidth. */
 export function gpuTable(rows: readonly GpuMeasurement[], copy: CopyBandwidth): string[] {
   const lines = [
     `| model | weights | MB/token | decode tok/s: ${GPU_SESSIONS.join(" · ")} sessions | ` +
-    `1 session's weight reads ÷ copy bandwidth | prefill tok/s |`,
-    "| --- | --- | ---: | ---: | ---: | ---: |",
+    `1 session's weight reads ÷ copy bandwidth | prefill tok/s | ` +
+    `1 session greedy tok/s: each step waits · ${GREEDY_AHEAD} in flight |`,
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
   ];
   for (const r of rows) {
     const decode = GPU_SESSIONS.map((s) => r.decodeTps[s]?.toFixed(1) ?? "–").join(" · ");
     const one = r.decodeTps[1];
     const fraction = one ? `${((100 * one * r.weightMB * 1e6) / copy.bytesPerSecond).toFixed(1)} %` : "–";
     const prefill = r.prefillTps?.toFixed(1) ?? "–";
+    const greedy = r.greedyTps
+      ? `${r.greedyTps.oneAtATime.toFixed(1)} · ${r.greedyTps.inFlight.toFixed(1)}`
+      : "–";
     lines.push(
-      `| ${r.model} | ${r.dtype} | ${r.weightMB.toFixed(1)} | ${decode} | ${fraction} | ${prefill} |`,
+      `| ${r.model} | ${r.dtype} | ${
+        r.weightMB.toFixed(1)
+      } | ${decode} | ${fraction} | ${prefill} | ${greedy} |`,
     );
-    if (r.error) lines.push(`|  | ${r.dtype} | not measured: ${r.error} |  |  |  |`);
+    if (r.error) lines.push(`|  | ${r.dtype} | not measured: ${r.error} |  |  |  |  |`);
   }
   return lines;
 }

@@ -167,8 +167,11 @@ async function* decode(
       }));
     }
     generated++;
-    if (onDevice) picked = await appendGreedy(loaded, session, [tokenId]);
-    else await appendTokens(loaded, session, [tokenId]);
+    // On the device, the steps of the tokens max_tokens leaves may be queued before this pick lands
+    // (engine/scheduler.ts: what ends the generation early undoes them before the state is saved).
+    if (onDevice) {
+      picked = await appendGreedy(loaded, session, [tokenId], { ahead: req.maxTokens - generated });
+    } else await appendTokens(loaded, session, [tokenId]);
     if (stopIds.has(tokenId)) {
       finishReason = "stop";
       yield { type: "token", tokenId, position, text: "", logprob, top, heldText: stops.held };

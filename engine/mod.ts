@@ -56,6 +56,7 @@ export {
   syncState,
 } from "./session.ts";
 export { Scheduler, schedulerOf } from "./scheduler.ts";
+export { DEFAULT_STEPS_AHEAD } from "./steps_ahead.ts";
 export { StopMatcher } from "./stop_strings.ts";
 export { type ChatMessage, type ChatTemplate, chatTemplate, RWKV_CHAT } from "./chat_template.ts";
 export {

@@ -8,17 +8,23 @@
  * up to date only by {@linkcode Scheduler.sync} (checkpoints) and {@linkcode Scheduler.release}
  * (the end of a prefill or a generation), and when a slot is needed for another session.
  *
+ * A greedy generation with its picks on the device may keep steps in flight (engine/steps_ahead.ts,
+ * {@linkcode Scheduler.stepsAhead}): its next steps are queued before each pick lands.
+ *
  * @module
  */
 
 import { checkToken, type RecurrentModel } from "../models/mod.ts";
 import type { Session } from "./session.ts";
+import { StepsAhead } from "./steps_ahead.ts";
 
 interface Feed {
   readonly session: Session;
   readonly tokens: readonly number[];
   /** Resolve with the greedy token the backend found, not the logits (see feedGreedy). */
   readonly argmax: boolean;
+  /** Tokens the generation may feed after these (feedGreedy's budget): steps it may run ahead. */
+  readonly ahead?: number;
   /** Tokens of `tokens` already run. */
   done: number;
   resolve(result: Float32Array | number): void;
@@ -35,6 +41,7 @@ export class Scheduler {
   /** Sessions whose logits after their last token are in backend memory only (a feedGreedy). */
   readonly #logitsOnDevice = new Set<Session>();
   readonly #lastUse = new Map<Session, number>();
+  readonly #ahead: StepsAhead;
   #queue: Feed[] = [];
   #ticking = false;
   #steps = 0;
@@ -45,11 +52,28 @@ export class Scheduler {
   constructor(model: RecurrentModel) {
     this.#model = model;
     this.#owner = new Array(model.slots).fill(undefined);
+    this.#ahead = new StepsAhead(model, (session) => this.#slotOf.get(session));
+  }
+
+  /**
+   * Most steps a greedy generation with its picks on the device keeps queued ahead of the host (0:
+   * each step waits for the previous pick; see engine/steps_ahead.ts). Set it between generations.
+   */
+  get stepsAhead(): number {
+    return this.#ahead.depth;
+  }
+  set stepsAhead(depth: number) {
+    this.#ahead.depth = depth;
   }
 
   /** Steps run so far (for tests and metrics). */
   get steps(): number {
     return this.#steps;
+  }
+
+  /** Steps queued ahead of the host so far (for tests and metrics). */
+  get aheadSteps(): number {
+    return this.#ahead.steps;
   }
 
   /**
@@ -63,13 +87,30 @@ export class Scheduler {
   /**
    * As {@linkcode feed}, but resolves with the greedy next token (the index of the largest logit,
    * the first on ties) found by the backend, which reads back only that id; the logits stay in
-   * backend memory until {@linkcode sync} copies them into `session.logits`.
+   * backend memory until {@linkcode sync} copies them into `session.logits`. With `ahead` (the tokens
+   * the generation may feed after these) the next steps are queued before this pick lands, fed the
+   * picks on the device (see the module's description); the next feedGreedy must bring this pick.
    */
-  feedGreedy(session: Session, tokens: readonly number[]): Promise<number> {
-    return this.#enqueue(session, tokens, true) as Promise<number>;
+  feedGreedy(session: Session, tokens: readonly number[], ahead?: number): Promise<number> {
+    const pick = ahead === undefined ? undefined : this.#ahead.take(session, tokens, ahead);
+    if (pick) {
+      // The token's step is queued already: it is this feed's step.
+      session.tokens++;
+      this.#dirty.add(session);
+      this.#logitsOnDevice.add(session);
+      this.#lastUse.set(session, this.#steps);
+      this.#ahead.fill();
+      return pick;
+    }
+    return this.#enqueue(session, tokens, true, ahead) as Promise<number>;
   }
 
-  #enqueue(session: Session, tokens: readonly number[], argmax: boolean): Promise<Float32Array | number> {
+  #enqueue(
+    session: Session,
+    tokens: readonly number[],
+    argmax: boolean,
+    ahead?: number,
+  ): Promise<Float32Array | number> {
     if (tokens.length === 0) return Promise.reject(new RangeError("feed() needs at least one token"));
     try {
       for (const id of tokens) checkToken(id, this.#model.info.vocabSize);
@@ -79,16 +120,32 @@ export class Scheduler {
     if (this.#queue.some((f) => f.session === session)) {
       return Promise.reject(new Error("A session can have one feed in flight at a time"));
     }
+    // Steps queued ahead that this feed does not take are undone first (queued before it).
+    this.#ahead.drop(session).catch(() => {});
     return new Promise((resolve, reject) => {
-      this.#queue.push({ session, tokens, argmax, done: 0, resolve, reject });
+      this.#queue.push({ session, tokens, argmax, ahead, done: 0, resolve, reject });
       this.#schedule();
     });
   }
 
-  /** Brings the session's host state up to date with its slot (before a checkpoint). */
+  /**
+   * Brings the session's host state up to date with its slot (before a checkpoint); while it runs
+   * ahead, with the state after the tokens it fed (the steps ahead go on).
+   */
   async sync(session: Session): Promise<void> {
     const slot = this.#slotOf.get(session);
     if (slot === undefined) return;
+    const saved = this.#ahead.saved(session);
+    if (saved !== undefined) {
+      // Running ahead: the state and logits after the tokens fed are the oldest unfed step's snapshot
+      // (the steps go on; the flags say whether the host copy lags the tokens fed).
+      const logits = this.#logitsOnDevice.delete(session), state = this.#dirty.delete(session);
+      if (!logits && !state) return;
+      const read = await this.#model.readSnapshot(slot, saved);
+      if (logits) session.logits = read.logits;
+      if (state) session.state.data.set(read.state);
+      return;
+    }
     if (this.#logitsOnDevice.delete(session)) session.logits = await this.#model.readLogits(slot);
     if (!this.#dirty.has(session)) return;
     session.state.data.set(await this.#model.readSlot(slot));
@@ -97,17 +154,19 @@ export class Scheduler {
 
   /**
    * Writes the session's host state into its slot again, after the caller changed the host copy
-   * (synced first: a dirty slot would be overwritten).
+   * (synced first: a dirty slot would be overwritten); steps queued ahead are undone first.
    */
   reload(session: Session): void {
     const slot = this.#slotOf.get(session);
     if (slot === undefined) return;
     if (this.#dirty.has(session)) throw new Error("reload() needs the session's state synced first");
+    this.#ahead.drop(session).catch(() => {}); // queued before the write
     this.#model.writeSlot(slot, session.state);
   }
 
   /** Syncs the session's host state and gives its slot back (at the end of a prefill or generation). */
   async release(session: Session): Promise<void> {
+    await this.#ahead.drop(session);
     await this.sync(session);
     const slot = this.#slotOf.get(session);
     if (slot === undefined) return;
@@ -180,7 +239,14 @@ export class Scheduler {
       if (feed.done < feed.tokens.length) return;
       if (feed.argmax) this.#logitsOnDevice.add(feed.session);
       else this.#logitsOnDevice.delete(feed.session);
-      this.#finish(feed).resolve(logits[i]!);
+      if (feed.argmax && feed.ahead !== undefined) {
+        this.#ahead.start(feed.session, feed.ahead, logits[i] as number);
+      }
+    });
+    // The next steps go in before the generations hear of these picks.
+    this.#ahead.fill();
+    batch.forEach(({ feed }, i) => {
+      if (feed.done === feed.tokens.length) this.#finish(feed).resolve(logits[i]!);
     });
   }
 

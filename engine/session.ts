@@ -55,6 +55,16 @@ export async function appendTokens(
   session.logits = await schedulerOf(loaded.model).feed(session, tokens);
 }
 
+/** Options of {@linkcode appendGreedy}. */
+export interface AppendGreedyOptions {
+  /**
+   * Tokens the generation may still feed after these (what max_tokens leaves): the scheduler may
+   * queue that many steps (at most its `stepsAhead`) before this pick lands, each fed the previous
+   * pick on the device; the next appendGreedy must then bring the pick this one returns.
+   */
+  readonly ahead?: number;
+}
+
 /**
  * Feeds tokens as {@linkcode appendTokens} does, but returns the greedy next token the backend found
  * (only its id is read back); `session.logits` is undefined until {@linkcode syncState} or
@@ -64,8 +74,9 @@ export async function appendGreedy(
   loaded: LoadedModel,
   session: Session,
   tokens: readonly number[],
+  options: AppendGreedyOptions = {},
 ): Promise<number> {
-  const token = await schedulerOf(loaded.model).feedGreedy(session, tokens);
+  const token = await schedulerOf(loaded.model).feedGreedy(session, tokens, options.ahead);
   session.logits = undefined;
   return token;
 }

@@ -75,7 +75,10 @@ export interface EmbedOp {
   readonly n: number;
 }
 
-/** `out[i] = x[index[i]]` for i < n (the rows whose logits are wanted). */
+/**
+ * `out[i] = x[index[i]]` for i < n (the rows whose logits are wanted; the token ids a step reads from
+ * each slot's last greedy pick). `x` and `out` share a dtype; values are copied bit for bit.
+ */
 export interface GatherOp {
   readonly op: "gather";
   readonly x: Tensor;
@@ -84,11 +87,27 @@ export interface GatherOp {
   readonly n: number;
 }
 
-/** `out[index[i]] = x[i]` for i < n (each emitted logits row kept in its session's slot). */
+/**
+ * `out[index[i]] = x[i]` for i < n (each emitted logits row, or greedy pick, kept in its session's
+ * slot). `x` and `out` share a dtype; values are copied bit for bit.
+ */
 export interface ScatterOp {
   readonly op: "scatter";
   readonly x: Tensor;
   /** `[n][1]` i32 rows of `out`, each named once. */
+  readonly index: Tensor;
+  readonly out: Tensor;
+  readonly n: number;
+}
+
+/**
+ * `out[index[i]] = x[index[i]]` for i < n: the same rows of two tensors of one shape, copied bit for
+ * bit (a slot's state and kept logits saved before a step runs ahead, and put back).
+ */
+export interface CopyRowsOp {
+  readonly op: "copyRows";
+  readonly x: Tensor;
+  /** `[n][1]` i32 rows to copy. */
   readonly index: Tensor;
   readonly out: Tensor;
   readonly n: number;
@@ -377,6 +396,7 @@ export type Op =
   | EmbedOp
   | GatherOp
   | ScatterOp
+  | CopyRowsOp
   | ArgmaxOp
   | SliceOp
   | NormOp

@@ -208,7 +208,11 @@ export interface Backend {
   tensor(rows: number, cols: number, dtype?: TensorDType): Tensor;
   /** Copies host values into `t`, starting at row `row` (default 0). */
   write(t: Tensor, data: Float32Array | Int32Array, row?: number): void;
-  /** Runs `ops` in order; resolves once their results can be read. */
+  /**
+   * Runs `ops` in order; resolves once their results can be read. A `read()` or `write()` called after
+   * this returns, before the promise settles, is ordered after these ops (the runner queues a step's
+   * reads with it, and may queue the next step before they land).
+   */
   submit(ops: readonly Op[]): Promise<void>;
   /** `rows` rows of `t` from row `row` (default: all of it), copied to the host as f32. */
   read(t: Tensor, row?: number, rows?: number): Promise<Float32Array>;

@@ -25,4 +25,12 @@ export { type ModelFile, type ModelFileNames, pickModelFiles, readModelSource } 
 export { backendSize, FAMILIES, type FamilySpec } from "./registry.ts";
 export { keepsPrecision, WEIGHT_FORMATS } from "./quantize.ts";
 export { checkToken, createRecurrentModel, DEFAULT_SLOTS } from "./shared/runner.ts";
-export type { Family, ModelInfo, RecurrentModel, RecurrentState, StatePart, StepEntry } from "./types.ts";
+export type {
+  AheadEntry,
+  Family,
+  ModelInfo,
+  RecurrentModel,
+  RecurrentState,
+  StatePart,
+  StepEntry,
+} from "./types.ts";

@@ -73,6 +73,29 @@ export interface RecurrentModel {
   stepPicks(entries: readonly StepEntry[]): Promise<(Float32Array | number | undefined)[]>;
   /** The logits an `argmax` entry of the slot's last step left in backend memory, copied to the host. */
   readLogits(slot: number): Promise<Float32Array>;
+  /**
+   * One decode step run ahead of the host: each entry's slot is fed the token its last `argmax` step
+   * picked, read from backend memory (not yet known to the host), after the slot's state and kept
+   * logits are copied into snapshot `entry.snapshot` (see {@linkcode restoreSnapshot}). The step is
+   * queued before this returns, so another can follow at once; the promise resolves with each entry's
+   * greedy pick, as {@linkcode stepPicks} gives it.
+   */
+  stepAhead(entries: readonly AheadEntry[]): Promise<number[]>;
+  /**
+   * Puts a slot's state and kept logits back as snapshot `snapshot` held them (before the step that
+   * took it); queued before this returns, so later steps and reads see the restored slot.
+   */
+  restoreSnapshot(slot: number, snapshot: number): Promise<void>;
+  /** A slot's state and kept logits as snapshot `snapshot` holds them, copied to the host (reads queued at once). */
+  readSnapshot(slot: number, snapshot: number): Promise<{ state: Float32Array; logits: Float32Array }>;
+}
+
+/** One slot's share of a {@linkcode RecurrentModel.stepAhead}. */
+export interface AheadEntry {
+  /** The state slot. */
+  readonly slot: number;
+  /** Which snapshot buffer (0, 1, …) keeps the slot's state and logits from before the step. */
+  readonly snapshot: number;
 }
 
 /** One slot's share of a {@linkcode RecurrentModel.step}. */

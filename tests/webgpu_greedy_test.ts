@@ -3,7 +3,14 @@
 // gives the same tokens as the logits path; the logits it left on the GPU come back, bit for bit, when
 // the session is synced (checkpoints, the end of a generation); the sampler counts what was picked.
 import assert from "node:assert/strict";
-import { DEFAULT_SAMPLING, generate, type GenerateRequest, newSession, syncState } from "../engine/mod.ts";
+import {
+  DEFAULT_SAMPLING,
+  generate,
+  type GenerateRequest,
+  newSession,
+  schedulerOf,
+  syncState,
+} from "../engine/mod.ts";
 import { loadModel } from "../models/mod.ts";
 import { webgpuMissing } from "./helpers/webgpu.ts";
 
@@ -13,6 +20,9 @@ const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
 /** A generation's token ids, and the bytes the backend read back during its decode steps. */
 async function run(dir: string, request: Partial<GenerateRequest>) {
   const loaded = await loadModel(dir, { backend: "webgpu", slots: 2 });
+  // One step at a time: the bytes counted are those of each step's own readback (steps in flight:
+  // tests/webgpu_inflight_test.ts).
+  schedulerOf(loaded.model).stepsAhead = 0;
   const backend = loaded.model.backend;
   const read = backend.read.bind(backend);
   let bytes = 0, counting = false;

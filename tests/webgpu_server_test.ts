@@ -46,7 +46,9 @@ Deno.test({
     for (const weights of ["int8", "q4"]) {
       const texts: string[] = [];
       for (const backend of ["webgpu", "reference"]) {
-        const server = await startServer({ STORE: "memory", BACKEND: backend, WEIGHTS: weights });
+        // int8 with one step in flight (STEPS_AHEAD), q4 with the default three.
+        const ahead: Record<string, string> = weights === "int8" ? { STEPS_AHEAD: "1" } : {};
+        const server = await startServer({ STORE: "memory", BACKEND: backend, WEIGHTS: weights, ...ahead });
         try {
           const res = await postJson(`${server.base}/v1/completions`, {
             prompt: "In the beginning",

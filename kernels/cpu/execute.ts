@@ -167,6 +167,11 @@ function run(k: CpuKernels, op: Op): void {
       for (let i = 0; i < n; i++) out.set(x.subarray(i * C, (i + 1) * C), index[i] * C);
       return;
     }
+    case "copyRows": {
+      const index = ints(op.index), x = f(op.x), out = f(op.out), C = op.x.cols;
+      for (let i = 0; i < n; i++) out.set(x.subarray(index[i] * C, (index[i] + 1) * C), index[i] * C);
+      return;
+    }
     case "argmax": {
       const x = f(op.x), out = ints(op.out), C = op.x.cols;
       for (let i = 0; i < n; i++) {

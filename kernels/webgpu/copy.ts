@@ -1,12 +1,12 @@
 /**
  * Ops that move rows: embed (token ids → widened or dequantized table rows), gather (chosen rows),
- * scatter (rows to chosen places) and slice
- * (a column range of each row).
+ * scatter (rows to chosen places), copyRows (chosen rows between two tensors of one shape) and slice
+ * (a column range of each row). Gather, scatter and copyRows move 32-bit words as they are (f32 or i32).
  *
  * @module
  */
 
-import type { EmbedOp, GatherOp, ScatterOp, SliceOp } from "../ops.ts";
+import type { CopyRowsOp, EmbedOp, GatherOp, ScatterOp, SliceOp } from "../ops.ts";
 import { checkShape, gpu, type Plan, type PlanContext, threads } from "./plan.ts";
 import { rowStride } from "./memory.ts";
 import { BUILTINS, FLAT, weightType, widen } from "./wgsl.ts";
@@ -104,9 +104,9 @@ export function embedPlan(op: EmbedOp, ctx: PlanContext): Plan[] {
 const gatherCode = () => `
 struct P { n: u32, cols: u32, rows: u32 }
 @group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read_write> x: array<f32>; // [rows][cols]
+@group(0) @binding(1) var<storage, read_write> x: array<u32>; // [rows][cols] f32 or i32 bits
 @group(0) @binding(2) var<storage, read_write> index: array<i32>; // [n] rows of x to take
-@group(0) @binding(3) var<storage, read_write> out: array<f32>; // [n][cols]
+@group(0) @binding(3) var<storage, read_write> out: array<u32>; // [n][cols] as x
 ${FLAT}
 @compute @workgroup_size(64)
 fn main(${BUILTINS}) {
@@ -121,8 +121,8 @@ fn main(${BUILTINS}) {
 export function gatherPlan(op: GatherOp): Plan[] {
   const { x, n } = op;
   checkShape(op.index, "gather index", { rows: n, dtype: "i32" });
-  checkShape(op.out, "gather out", { rows: n, cols: x.cols });
-  checkShape(x, "gather x", { rows: 1 });
+  checkShape(x, "gather x", { rows: 1, dtype: x.dtype });
+  checkShape(op.out, "gather out", { rows: n, cols: x.cols, dtype: x.dtype });
   return [{
     key: "gather",
     code: gatherCode,
@@ -135,9 +135,9 @@ export function gatherPlan(op: GatherOp): Plan[] {
 const scatterCode = () => `
 struct P { n: u32, cols: u32, rows: u32 }
 @group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read_write> x: array<f32>; // [n][cols]
+@group(0) @binding(1) var<storage, read_write> x: array<u32>; // [n][cols] f32 or i32 bits
 @group(0) @binding(2) var<storage, read_write> index: array<i32>; // [n] rows of out to write
-@group(0) @binding(3) var<storage, read_write> out: array<f32>; // [rows][cols]
+@group(0) @binding(3) var<storage, read_write> out: array<u32>; // [rows][cols] as x
 ${FLAT}
 @compute @workgroup_size(64)
 fn main(${BUILTINS}) {
@@ -152,13 +152,45 @@ fn main(${BUILTINS}) {
 export function scatterPlan(op: ScatterOp): Plan[] {
   const { x, out, n } = op;
   checkShape(op.index, "scatter index", { rows: n, dtype: "i32" });
-  checkShape(x, "scatter x", { rows: n });
-  checkShape(out, "scatter out", { rows: 1, cols: x.cols });
+  checkShape(x, "scatter x", { rows: n, dtype: x.dtype });
+  checkShape(out, "scatter out", { rows: 1, cols: x.cols, dtype: x.dtype });
   return [{
     key: "scatter",
     code: scatterCode,
     params: Uint32Array.of(n, x.cols, out.rows),
     buffers: [gpu(x, "scatter x"), gpu(op.index, "scatter index"), gpu(out, "scatter out")],
+    dispatch: threads(n * x.cols),
+  }];
+}
+
+const copyRowsCode = () => `
+struct P { n: u32, cols: u32, rows: u32 }
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read_write> x: array<u32>; // [rows][cols] f32 or i32 bits
+@group(0) @binding(2) var<storage, read_write> index: array<i32>; // [n] rows to copy
+@group(0) @binding(3) var<storage, read_write> out: array<u32>; // [rows][cols] as x
+${FLAT}
+@compute @workgroup_size(64)
+fn main(${BUILTINS}) {
+  let i = flatThread(wid, nwg, lid);
+  if (i >= p.n * p.cols) { return; }
+  let r = index[i / p.cols];
+  if (r < 0 || u32(r) >= p.rows) { return; }
+  let at = u32(r) * p.cols + i % p.cols;
+  out[at] = x[at];
+}`;
+
+/** `out[index[i]] = x[index[i]]`. */
+export function copyRowsPlan(op: CopyRowsOp): Plan[] {
+  const { x, out, n } = op;
+  checkShape(op.index, "copyRows index", { rows: n, dtype: "i32" });
+  checkShape(x, "copyRows x", { rows: 1, dtype: x.dtype });
+  checkShape(out, "copyRows out", { rows: x.rows, cols: x.cols, dtype: x.dtype });
+  return [{
+    key: "copyRows",
+    code: copyRowsCode,
+    params: Uint32Array.of(n, x.cols, x.rows),
+    buffers: [gpu(x, "copyRows x"), gpu(op.index, "copyRows index"), gpu(out, "copyRows out")],
     dispatch: threads(n * x.cols),
   }];
 }

@@ -6,7 +6,7 @@
 
 import type { Op } from "../ops.ts";
 import type { Plan, PlanContext } from "./plan.ts";
-import { embedPlan, gatherPlan, scatterPlan, slicePlan } from "./copy.ts";
+import { copyRowsPlan, embedPlan, gatherPlan, scatterPlan, slicePlan } from "./copy.ts";
 import { argmaxPlan } from "./argmax.ts";
 import { matmulPlan } from "./matmul.ts";
 import { normPlan } from "./norm.ts";
@@ -36,6 +36,8 @@ export function planOp(op: Op, ctx: PlanContext): Plan[] {
       return gatherPlan(op);
     case "scatter":
       return scatterPlan(op);
+    case "copyRows":
+      return copyRowsPlan(op);
     case "argmax":
       return argmaxPlan(op);
     case "slice":

@@ -1,5 +1,6 @@
 import type { Backend, Op, Rows, StateRef, Tensor } from "../../kernels/mod.ts";
-import type { ModelInfo, RecurrentModel, RecurrentState, StepEntry } from "../types.ts";
+import type { AheadEntry, ModelInfo, RecurrentModel, RecurrentState, StepEntry } from "../types.ts";
+import { createPickBuffers, type PickBuffers } from "./picks.ts";
 
 /** What a family's graph builder gets: the step's inputs and outputs, and where to keep its own tensors. */
 export interface GraphContext {
@@ -96,33 +97,13 @@ export function createRecurrentModel(options: RunnerOptions): RecurrentModel {
     return ops;
   };
 
-  // Greedy picks on the backend (stepPicks): each emitted row's logits kept in its slot's row of
-  // `kept` (for readLogits), and its argmax in `picks`; made on first use.
-  let picking: { emitSlots: Tensor; kept: Tensor; picks: Tensor; ops: Map<number, Op[]> } | undefined;
-  function pickOps(m: number, slotsOfRows: number[]): Op[] {
-    picking ??= {
-      emitSlots: backend.tensor(emitRows, 1, "i32"),
-      kept: backend.tensor(slots + 1, info.vocabSize),
-      picks: backend.tensor(emitRows, 1, "i32"),
-      ops: new Map(),
-    };
-    const p = picking;
-    backend.write(p.emitSlots, Int32Array.from(slotsOfRows));
-    let ops = p.ops.get(m);
-    if (!ops) {
-      p.ops.set(
-        m,
-        ops = [
-          { op: "scatter", x: logits, index: p.emitSlots, out: p.kept, n: m },
-          { op: "argmax", x: logits, out: p.picks, n: m },
-        ],
-      );
-    }
-    return ops;
-  }
+  // Greedy picks on the backend (stepPicks, stepAhead), made on first use.
+  let picking: PickBuffers | undefined;
+  const picks = () => picking ??= createPickBuffers(backend, { arena, logits, ids, rowSlots: rows.slot });
 
-  // Writes the step's row table; returns the ops and how many logits rows it emits.
-  function prepare(entries: readonly StepEntry[]): { ops: Op[]; m: number } {
+  // Writes the step's row table (and its token ids unless a step run ahead gathers them on the
+  // backend); returns the ops and how many logits rows it emits.
+  function prepare(entries: readonly StepEntry[], hostIds = true): { ops: Op[]; m: number } {
     const n = entries.reduce((sum, e) => sum + e.tokens.length, 0);
     if (n === 0 || n > chunk) throw new RangeError(`A step runs 1..${chunk} tokens, not ${n}`);
     const id = new Int32Array(n), slot = new Int32Array(n), first = new Int32Array(n);
@@ -143,12 +124,16 @@ export function createRecurrentModel(options: RunnerOptions): RecurrentModel {
       if (e.logits !== false) wanted.push(r - 1);
     }
     if (wanted.length > emitRows) throw new RangeError(`A step returns at most ${emitRows} logits rows`);
-    backend.write(ids, id);
+    if (hostIds) backend.write(ids, id);
     backend.write(rows.slot, slot);
     backend.write(rows.first, first);
     backend.write(emit, Int32Array.from(wanted));
     return { ops: graph(n, wanted.length), m: wanted.length };
   }
+
+  // The first `n` rows of `t` (none: no read), the read queued at once.
+  const readRows = (t: Tensor, n: number) =>
+    n > 0 ? backend.read(t, 0, n) : Promise.resolve(new Float32Array(0));
 
   // Logits rows as one array per entry that asked for them.
   function split(entries: readonly StepEntry[], all: Float32Array): (Float32Array | undefined)[] {
@@ -183,28 +168,52 @@ export function createRecurrentModel(options: RunnerOptions): RecurrentModel {
     async step(entries: readonly StepEntry[]): Promise<(Float32Array | undefined)[]> {
       if (entries.some((e) => e.argmax)) throw new TypeError("argmax entries go to stepPicks(), not step()");
       const { ops, m } = prepare(entries);
-      await backend.submit(ops);
-      return split(entries, m > 0 ? await backend.read(logits, 0, m) : new Float32Array(0));
+      // The read is queued with the step, before any other step (run ahead) can be.
+      const [, all] = await Promise.all([backend.submit(ops), readRows(logits, m)]);
+      return split(entries, all);
     },
     async stepPicks(entries: readonly StepEntry[]): Promise<(Float32Array | number | undefined)[]> {
       const { ops, m } = prepare(entries);
       if (!entries.some((e) => e.argmax && e.logits !== false)) {
-        await backend.submit(ops);
-        return split(entries, m > 0 ? await backend.read(logits, 0, m) : new Float32Array(0));
+        const [, all] = await Promise.all([backend.submit(ops), readRows(logits, m)]);
+        return split(entries, all);
       }
       const wanted = entries.filter((e) => e.logits !== false);
-      await backend.submit([...ops, ...pickOps(m, wanted.map((e) => e.slot))]);
-      // Rows up to the last one whose logits are wanted; picks only where argmax is.
+      const p = picks();
+      const submitted = backend.submit([...ops, ...p.pickOps(m, wanted.map((e) => e.slot))]);
+      // Rows up to the last one whose logits are wanted; picks only where argmax is. Both reads are
+      // queued with the step, before any other step (run ahead) can be.
       const full = wanted.findLastIndex((e) => !e.argmax) + 1;
-      const all = full > 0 ? await backend.read(logits, 0, full) : new Float32Array(0);
-      const picks = await backend.read(picking!.picks, 0, m);
+      const [, all, picked] = await Promise.all([submitted, readRows(logits, full), readRows(p.picks, m)]);
       const V = info.vocabSize;
       let i = 0;
       return entries.map((e) => {
         if (e.logits === false) return undefined;
         const row = i++;
-        return e.argmax ? picks[row] : all.subarray(V * row, V * (row + 1));
+        return e.argmax ? picked[row] : all.subarray(V * row, V * (row + 1));
       });
+    },
+    stepAhead(entries: readonly AheadEntry[]): Promise<number[]> {
+      const p = picks();
+      const before = p.aheadOps(entries);
+      const { ops, m } = prepare(entries.map((e) => ({ slot: e.slot, tokens: [0] })), false);
+      const submitted = backend.submit([...before, ...ops, ...p.pickOps(m, entries.map((e) => e.slot))]);
+      const read = readRows(p.picks, m);
+      return Promise.all([submitted, read]).then(([, picked]) => Array.from(picked));
+    },
+    restoreSnapshot(slot: number, snapshot: number): Promise<void> {
+      return backend.submit(picks().restoreOps(slot, snapshot));
+    },
+    async readSnapshot(
+      slot: number,
+      snapshot: number,
+    ): Promise<{ state: Float32Array; logits: Float32Array }> {
+      const s = picks().snapshot(snapshot);
+      const [state, logits] = await Promise.all([
+        backend.read(s.state, slot, 1),
+        backend.read(s.kept, slot, 1),
+      ]);
+      return { state, logits };
     },
     readLogits(slot: number): Promise<Float32Array> {
       if (!picking) throw new Error("No argmax step has run: the logits were returned by step()");

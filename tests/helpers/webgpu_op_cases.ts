@@ -73,6 +73,16 @@ OP_CASES.push(
     const ops: Op[] = [{ op: "gather", x, index, out: g, n: 3 }, { op: "slice", x, offset: 7, out: s, n: 4 }];
     return { ops, outputs: { g, s } };
   }],
+  ["copyRows, and gather and scatter of i32 ids", 0, (inp) => {
+    const x = inp.random(4, 7), out = inp.random(4, 7), index = inp.ints([3, 1]);
+    const ids = inp.ints([40000, 7, -3, 65535]), g = inp.ints([0, 0, 0]), s = inp.ints([9, 9, 9, 9, 9]);
+    const ops: Op[] = [
+      { op: "copyRows", x, index, out, n: 2 },
+      { op: "gather", x: ids, index: inp.ints([2, 0, 3]), out: g, n: 3 },
+      { op: "scatter", x: ids, index: inp.ints([4, 0]), out: s, n: 2 },
+    ];
+    return { ops, outputs: { out, g, s } };
+  }],
 );
 for (
   const [label, rms, groups, affine] of [

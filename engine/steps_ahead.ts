@@ -1,0 +1,130 @@
+/**
+ * Steps in flight: a greedy generation whose picks stay on the device (the scheduler's feedGreedy
+ * with a token budget) does not wait for each pick to reach the host before its next step is queued.
+ *
+ * After the generation's first pick step, up to `depth` steps are queued ahead of it (never more
+ * than its budget: what max_tokens leaves), each fed, on the device, the token the previous step
+ * picked, and each first copying the slot's state and kept logits into a snapshot buffer in the same
+ * submission (the model's `stepAhead`; a session's steps in flight use snapshots 0..depth-1 in
+ * turn). The engine consumes the picks in order: its next feedGreedy of the token it was handed
+ * takes the oldest queued step as that token's step ({@linkcode StepsAhead.take}), and another is
+ * queued. Whatever ends the generation (a stop token or string, max_tokens, a cancel, an abort, its
+ * slot taken for another session) leaves steps the engine never fed: releasing the slot, any other
+ * feed of the session and a reload first put the slot back from the oldest such step's snapshot
+ * ({@linkcode StepsAhead.drop}), so the state and logits saved are, bit for bit, those of a run that
+ * stopped with nothing in flight. A sync while steps are queued (a checkpoint) reads that snapshot
+ * ({@linkcode StepsAhead.saved}) and the steps go on.
+ *
+ * @module
+ */
+
+import type { AheadEntry, RecurrentModel } from "../models/mod.ts";
+import type { Session } from "./session.ts";
+
+/** Default most steps a greedy generation runs ahead of the host (see {@linkcode StepsAhead.depth}). */
+export const DEFAULT_STEPS_AHEAD = 3;
+
+/** A greedy generation's steps queued ahead of the host. */
+interface Run {
+  /** Tokens the generation may still feed after those it has fed (its max_tokens left). */
+  budget: number;
+  /** The last pick handed to the generation: the token its next feed must bring. */
+  expect: number | undefined;
+  /** Steps queued, not yet taken by a feed, oldest first: each one's pick and snapshot. */
+  readonly pending: { readonly pick: Promise<number>; readonly snapshot: number }[];
+  /** Steps queued so far (each one's snapshot is this modulo the depth). */
+  queued: number;
+}
+
+/** The runs ahead of one model's sessions (owned by its scheduler). */
+export class StepsAhead {
+  readonly #model: RecurrentModel;
+  readonly #slotOf: (session: Session) => number | undefined;
+  readonly #runs = new Map<Session, Run>();
+  #steps = 0;
+
+  /**
+   * Most steps a generation keeps queued ahead (0: each step waits for the previous pick); the
+   * snapshots hold this many copies of the state arena. Set it while no generation runs ahead (each
+   * one's snapshots are numbered modulo this).
+   */
+  depth: number = DEFAULT_STEPS_AHEAD;
+
+  /** Runs ahead on `model`'s slots; `slotOf` says which slot a session holds (undefined: none). */
+  constructor(model: RecurrentModel, slotOf: (session: Session) => number | undefined) {
+    this.#model = model;
+    this.#slotOf = slotOf;
+  }
+
+  /** Steps queued ahead so far. */
+  get steps(): number {
+    return this.#steps;
+  }
+
+  /** After a session's pick step (`pick` its result): runs it ahead, `budget` tokens at most. */
+  start(session: Session, budget: number, pick: number): void {
+    if (this.depth > 0) this.#runs.set(session, { budget, expect: pick, pending: [], queued: 0 });
+  }
+
+  /**
+   * The queued step of `tokens` (the session's last pick), taken as fed; undefined when none is
+   * queued for them. `budget`: the tokens the generation may feed after these.
+   */
+  take(session: Session, tokens: readonly number[], budget: number): Promise<number> | undefined {
+    const run = this.#runs.get(session);
+    if (!run || run.pending.length === 0 || tokens.length !== 1 || tokens[0] !== run.expect) return undefined;
+    const step = run.pending.shift()!;
+    run.budget = budget;
+    run.expect = undefined;
+    step.pick.then((id) => run.expect = id, () => {});
+    return step.pick;
+  }
+
+  /**
+   * Queues steps until every session running ahead has min(depth, budget) queued; each step takes one
+   * row of every session with room, fed the token its last step picked.
+   */
+  fill(): void {
+    for (;;) {
+      const rows: { run: Run; entry: AheadEntry }[] = [];
+      for (const [session, run] of this.#runs) {
+        const slot = this.#slotOf(session);
+        if (slot === undefined || run.pending.length >= Math.min(this.depth, run.budget)) continue;
+        if (rows.length === this.#model.chunk) break;
+        rows.push({ run, entry: { slot, snapshot: run.queued % this.depth } });
+      }
+      if (rows.length === 0) return;
+      let picks: Promise<number[]>;
+      try {
+        picks = this.#model.stepAhead(rows.map((r) => r.entry));
+      } catch (err) {
+        picks = Promise.reject(err); // heard by the generations when they feed these steps
+      }
+      this.#steps++;
+      rows.forEach(({ run, entry }, i) => {
+        const pick = picks.then((p) => p[i]);
+        pick.catch(() => {}); // a step never fed fails unheard
+        run.pending.push({ pick, snapshot: entry.snapshot });
+        run.queued++;
+      });
+    }
+  }
+
+  /** The snapshot holding the session's state after the tokens it fed, while steps are queued ahead. */
+  saved(session: Session): number | undefined {
+    return this.#runs.get(session)?.pending[0]?.snapshot;
+  }
+
+  /**
+   * Ends the session's run ahead: its slot is put back as the oldest step it never fed found it (that
+   * step and those after it are undone; the restore is queued before this returns).
+   */
+  drop(session: Session): Promise<void> {
+    const run = this.#runs.get(session);
+    if (!run) return Promise.resolve();
+    this.#runs.delete(session);
+    const slot = this.#slotOf(session);
+    if (slot === undefined || run.pending.length === 0) return Promise.resolve();
+    return this.#model.restoreSnapshot(slot, run.pending[0].snapshot);
+  }
+}

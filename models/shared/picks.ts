@@ -1,0 +1,104 @@
+import type { Backend, Op, Tensor } from "../../kernels/mod.ts";
+import type { AheadEntry } from "../types.ts";
+
+/** What {@linkcode createPickBuffers} needs from the runner. */
+export interface PickTensors {
+  /** `[slots + 1][stateSize]` the state arena. */
+  readonly arena: Tensor;
+  /** `[slots + 1][vocab]` logits of a step's emitted rows. */
+  readonly logits: Tensor;
+  /** `[chunk][1]` i32 token ids a step reads. */
+  readonly ids: Tensor;
+  /** `[chunk][1]` i32 the slot of each row. */
+  readonly rowSlots: Tensor;
+}
+
+/** The op lists of greedy picks and of steps run ahead (see {@linkcode createPickBuffers}). */
+export interface PickBuffers {
+  /** `[slots + 1][vocab]` each slot's logits after its last `argmax` step. */
+  readonly kept: Tensor;
+  /** `[slots + 1][1]` i32 the picks of the last step's emitted rows. */
+  readonly picks: Tensor;
+  /** After a step's ops: its `m` emitted rows' logits kept by slot, their argmax in `picks` and by slot. */
+  pickOps(m: number, slotsOfRows: readonly number[]): Op[];
+  /** Before a step run ahead (one row per entry): snapshots of its slots, then its ids from the last picks. */
+  aheadOps(entries: readonly AheadEntry[]): Op[];
+  /** Puts a slot's state and kept logits back from a snapshot. */
+  restoreOps(slot: number, snapshot: number): Op[];
+  /** Snapshot `i`'s copies of the state arena and of `kept` (a RangeError if it was never taken). */
+  snapshot(i: number): { readonly state: Tensor; readonly kept: Tensor };
+}
+
+/**
+ * The runner's greedy picks on the backend and its steps run ahead of the host. A pick step keeps
+ * each emitted row's logits in its slot's row of `kept`, and its argmax in `picks` and in its slot's
+ * row of `next`; a step run ahead gathers each row's token id from `next` (so it can be queued before
+ * the previous step's pick reaches the host), after copying its slots' rows of the state arena and of
+ * `kept` into snapshot buffer `entry.snapshot` (each the arena's and `kept`'s shape, made on first
+ * use: a session's snapshots 0..d-1 serve its d steps in flight).
+ */
+export function createPickBuffers(backend: Backend, t: PickTensors): PickBuffers {
+  const rows = t.logits.rows;
+  const kept = backend.tensor(rows, t.logits.cols);
+  const picks = backend.tensor(rows, 1, "i32");
+  const next = backend.tensor(rows, 1, "i32");
+  const emitSlots = backend.tensor(rows, 1, "i32");
+  const restoreIndex = backend.tensor(1, 1, "i32");
+  const snapshots: { state: Tensor; kept: Tensor; index: Tensor }[] = [];
+  const cache = new Map<string, Op[]>();
+  const cached = (key: string, make: () => Op[]) => {
+    let ops = cache.get(key);
+    if (!ops) cache.set(key, ops = make());
+    return ops;
+  };
+  const snapshot = (i: number) => {
+    while (snapshots.length <= i) {
+      snapshots.push({
+        state: backend.tensor(t.arena.rows, t.arena.cols),
+        kept: backend.tensor(rows, t.logits.cols),
+        index: backend.tensor(rows, 1, "i32"),
+      });
+    }
+    return snapshots[i];
+  };
+  const taken = (i: number) => {
+    if (!(i < snapshots.length)) throw new RangeError(`Snapshot ${i} was never taken`);
+    return snapshots[i];
+  };
+  return {
+    kept,
+    picks,
+    snapshot: taken,
+    pickOps(m, slotsOfRows) {
+      backend.write(emitSlots, Int32Array.from(slotsOfRows));
+      return cached(`pick ${m}`, () => [
+        { op: "scatter", x: t.logits, index: emitSlots, out: kept, n: m },
+        { op: "argmax", x: t.logits, out: picks, n: m },
+        { op: "scatter", x: picks, index: emitSlots, out: next, n: m },
+      ]);
+    },
+    aheadOps(entries) {
+      const ops: Op[] = [];
+      const bySnapshot = Map.groupBy(entries, (e) => e.snapshot);
+      for (const [i, group] of bySnapshot) {
+        const s = snapshot(i);
+        backend.write(s.index, Int32Array.from(group, (e) => e.slot));
+        ops.push(...cached(`snapshot ${i} ${group.length}`, () => [
+          { op: "copyRows", x: t.arena, index: s.index, out: s.state, n: group.length },
+          { op: "copyRows", x: kept, index: s.index, out: s.kept, n: group.length },
+        ]));
+      }
+      const n = entries.length;
+      ops.push(...cached(`ids ${n}`, () => [{ op: "gather", x: next, index: t.rowSlots, out: t.ids, n }]));
+      return ops;
+    },
+    restoreOps(slot, i) {
+      const s = taken(i);
+      backend.write(restoreIndex, Int32Array.of(slot));
+      return cached(`restore ${i}`, () => [
+        { op: "copyRows", x: s.state, index: restoreIndex, out: t.arena, n: 1 },
+        { op: "copyRows", x: s.kept, index: restoreIndex, out: kept, n: 1 },
+      ]);
+    },
+  };
+}

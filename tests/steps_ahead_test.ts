@@ -1,0 +1,50 @@
+// Steps in flight (engine/steps_ahead.ts) through the scheduler on a CPU backend, so they are
+// checked where no WebGPU adapter is (tests/webgpu_inflight_test.ts runs them on one): greedy feeds
+// that run 3 steps ahead give the picks of feeds that run none, and the state and logits left when
+// the feeding stops early, or is synced midway, are the same bit for bit.
+import assert from "node:assert/strict";
+import { newSession, schedulerOf, syncState } from "../engine/mod.ts";
+import { appendGreedy, releaseState } from "../engine/session.ts";
+import { type LoadedModel, loadModel } from "../models/mod.ts";
+
+const DIR = new URL("./fixtures/rwkv7/tiny/", import.meta.url).pathname;
+const MAX = 10;
+const bits = (values: Float32Array) => new Uint32Array(values.slice().buffer);
+
+/** Feeds a prompt, then `feed` greedy picks (of MAX allowed); the picks, and the state and logits at the end. */
+async function feedPicks(loaded: LoadedModel, feed: number, syncAt?: number) {
+  const session = newSession(loaded, 1);
+  const picks: number[] = [];
+  let midway: Uint32Array[] | undefined;
+  let pick = await appendGreedy(loaded, session, [5, 9, 2, 7, 1], { ahead: MAX });
+  for (let fed = 1; fed <= feed; fed++) {
+    picks.push(pick);
+    pick = await appendGreedy(loaded, session, [pick], { ahead: MAX - fed });
+    if (fed === syncAt) {
+      await syncState(loaded, session);
+      midway = [bits(session.state.data), bits(session.logits!)];
+    }
+  }
+  await releaseState(loaded, session);
+  return {
+    picks,
+    tokens: session.tokens,
+    state: bits(session.state.data),
+    logits: bits(session.logits!),
+    midway,
+  };
+}
+
+Deno.test("steps in flight on a CPU backend stop with the state of feeds that ran none", async () => {
+  const loaded = await loadModel(DIR, { backend: "reference", slots: 2 });
+  const scheduler = schedulerOf(loaded.model);
+  for (const [feed, syncAt] of [[MAX, undefined], [4, undefined], [7, 3]]) {
+    scheduler.stepsAhead = 0;
+    const none = await feedPicks(loaded, feed!, syncAt);
+    scheduler.stepsAhead = 3;
+    const queued = scheduler.aheadSteps;
+    const ahead = await feedPicks(loaded, feed!, syncAt);
+    assert.deepEqual(ahead, none, `${feed} fed, synced at ${syncAt}`);
+    assert.ok(scheduler.aheadSteps > queued, "steps were queued ahead");
+  }
+});
