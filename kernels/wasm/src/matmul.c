@@ -203,13 +203,20 @@ static void ungroup4_f32(const float *g, int cols, int half, float *wbuf) {
       wasm_v128_store(wbuf + (long)i * cols + c, wasm_v128_load(g + (long)c * 8 + 4 * (4 * half + i)));
 }
 
+// Grouped matrices (row_groups.ts): under G32_DIRECT_BELOW (f32) or G16_DIRECT_BELOW (16-bit) tokens,
+// each token straight from the group, its rows widened as they are read (the group stays in L1 for the
+// next token); more: 4 rows at a time copied (widened) into wbuf once, then every token streams past
+// them. Same sums in the same order either way. The thresholds are where bench/kernel_ab.ts measured
+// the two ways even (3072 x 768, 1 thread: direct 1.6-1.7x at 2 tokens, 0.85x for f32 at 16+).
+#define G32_DIRECT_BELOW 12
+#define G16_DIRECT_BELOW 32
 __attribute__((export_name("matmul_f32_g8"))) void matmul_f32_g8(const float *w, const float *x, float *y,
                                                                  int rows, int cols, int tokens, float *wbuf,
                                                                  int ystride) {
   for (int r = 0; r < rows; r += 8) {
     const float *g = w + (long)r * cols;
-    if (tokens == 1) {
-      group_f32(g, cols, x, y + r);
+    if (tokens < G32_DIRECT_BELOW) {
+      for (int t = 0; t < tokens; t++) group_f32(g, cols, x + (long)t * cols, y + (long)t * ystride + r);
       continue;
     }
     for (int half = 0; half < 2; half++) {
@@ -219,7 +226,6 @@ __attribute__((export_name("matmul_f32_g8"))) void matmul_f32_g8(const float *w,
   }
 }
 
-// 16-bit: one token straight from the group; several: 4 rows widened into wbuf as MATMUL16 does.
 #define GROUP16(NAME, EVEN, ODD)                                                                       \
   static void NAME##_one(const u16 *g, int cols, const float *x, float *out) {                         \
     v128_t acc[8];                                                                                     \
@@ -238,8 +244,8 @@ __attribute__((export_name("matmul_f32_g8"))) void matmul_f32_g8(const float *w,
                                                 int tokens, float *wbuf, int ystride) {                \
     for (int r = 0; r < rows; r += 8) {                                                                \
       const u16 *g = w + (long)r * cols;                                                               \
-      if (tokens == 1) {                                                                               \
-        NAME##_one(g, cols, x, y + r);                                                                 \
+      if (tokens < G16_DIRECT_BELOW) {                                                                 \
+        for (int t = 0; t < tokens; t++) NAME##_one(g, cols, x + (long)t * cols, y + (long)t * ystride + r); \
         continue;                                                                                      \
       }                                                                                                \
       for (int half = 0; half < 2; half++) {                                                           \
