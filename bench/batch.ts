@@ -15,13 +15,16 @@ export interface BatchRow {
   readonly gain: number;
 }
 
-// Median seconds of `steps` decode steps over `sessions` resident slots.
+// Median seconds of `steps` decode steps (more for a fast model: ~200 ms) over `sessions` resident slots.
 async function decodeSeconds(model: RecurrentModel, sessions: number, steps: number): Promise<number> {
   const vocab = model.info.vocabSize;
   for (let s = 0; s < sessions; s++) model.writeSlot(s, model.newState());
+  const t0 = performance.now();
   await model.step(Array.from({ length: sessions }, (_, slot) => ({ slot, tokens: [slot + 1] })));
+  // At least ~200 ms of steps (a small model's take well under a millisecond; see side_by_side.ts).
+  const count = Math.max(steps, Math.min(2000, Math.ceil(200 / (performance.now() - t0))));
   const times: number[] = [];
-  for (let i = 0; i < steps; i++) {
+  for (let i = 0; i < count; i++) {
     const t = performance.now();
     await model.step(
       Array.from({ length: sessions }, (_, slot) => ({ slot, tokens: [(slot * 31 + i) % vocab] })),

@@ -178,8 +178,8 @@ if (!onGpu) {
         }; FMA peak ${
           threadCounts.map((t) => `${(flops.get(t)! / 1e9).toFixed(1)} GFLOP/s on ${t}`).join(", ")
         }.`,
-        `decode: median of ${DECODE_TOKENS} single-token steps; prefill: ${PREFILL_TOKENS} tokens in chunks of ${CHUNK}; ` +
-          `16 sessions: median of ${counts.batchSteps} batched steps, 1 thread.`,
+        `decode: median of ${DECODE_TOKENS} single-token steps (or of ~200 ms of them); prefill: ${PREFILL_TOKENS} tokens in chunks of ${CHUNK} (median of repeats over ~200 ms); ` +
+          `16 sessions: median of ${counts.batchSteps} batched steps (or of ~200 ms of them), 1 thread.`,
       );
     },
   });
