@@ -53,6 +53,8 @@ export interface BackendSize {
   threads?: number;
   /** Calls with less work stay on one thread (WASM only). */
   minParallelWork?: number;
+  /** Split calls only where that measured faster (WASM only; default true; see kernels/wasm/split_choice.ts). */
+  adaptiveSplit?: boolean;
 }
 
 /** The backends by name, each made for the size a model needs. */

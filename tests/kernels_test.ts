@@ -56,7 +56,10 @@ function assertClose(actual: Float32Array, expected: Float32Array, scale: number
 // Each backend under test, made for a size; the threaded one splits even the smallest call.
 const BACKENDS: [string, (size: BackendSize) => Promise<Backend>][] = [
   ["wasm", (size) => createWasmBackend(size)],
-  ["wasm 2 threads", (size) => createWasmBackend({ ...size, threads: 2, minParallelWork: 0 })],
+  [
+    "wasm 2 threads",
+    (size) => createWasmBackend({ ...size, threads: 2, minParallelWork: 0, adaptiveSplit: false }),
+  ],
   ["wasm baseline (no relaxed SIMD)", (size) => createWasmBackend({ ...size, baseline: true })],
 ];
 

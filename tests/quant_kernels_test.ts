@@ -59,7 +59,10 @@ Deno.test("a matrix whose width is no whole number of blocks is refused", () => 
 
 const BACKENDS: [string, (size: BackendSize) => Promise<Backend>][] = [
   ["wasm", (size) => createWasmBackend(size)],
-  ["wasm 2 threads", (size) => createWasmBackend({ ...size, threads: 2, minParallelWork: 0 })],
+  [
+    "wasm 2 threads",
+    (size) => createWasmBackend({ ...size, threads: 2, minParallelWork: 0, adaptiveSplit: false }),
+  ],
   ["wasm baseline (no relaxed SIMD)", (size) => createWasmBackend({ ...size, baseline: true })],
 ];
 

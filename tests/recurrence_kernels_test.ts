@@ -47,6 +47,7 @@ async function both(run: (b: Backend, r: () => number) => Float32Array[], seed: 
       maxCols: 8,
       threads,
       minParallelWork: 0,
+      adaptiveSplit: false,
       baseline,
     });
     try {

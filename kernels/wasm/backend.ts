@@ -4,6 +4,7 @@ import { dtypeBytes, hostData, widenTo } from "../widen.ts";
 import { isQuantized, packedBytes, QUANT_BLOCK } from "../quant.ts";
 import { kernelModule, wasmRelaxedSimdSupported, wasmSimdSupported, wasmThreadsSupported } from "./loader.ts";
 import { OPS, ThreadPool } from "./pool.ts";
+import { SplitChoice } from "./split_choice.ts";
 import { groupable, groupRows } from "./row_groups.ts";
 import { viewMatrix } from "../host_matrix.ts";
 
@@ -51,6 +52,12 @@ type Kernel = (...args: number[]) => void;
 
 const PAGE = 65536;
 const ALIGN = 64;
+/**
+ * Calls with at least this many multiply-adds are always split: a hand-off's cost (tens of µs) is
+ * small beside them, and a split-or-not trial on a busy machine is too noisy to beat that rule
+ * (bench/threads.ts). Below it — one token's matrices, 0.1–0.3 ms — the choice is measured.
+ */
+const ALWAYS_SPLIT = 1 << 23;
 const STACK = 65536;
 const op = (name: typeof OPS[number]) => OPS.indexOf(name);
 
@@ -64,6 +71,11 @@ export interface WasmBackendOptions {
   threads?: number;
   /** Calls with less work than this (multiply-adds) stay on one thread (default 2^17; tests use 0). */
   minParallelWork?: number;
+  /**
+   * Split a call between threads only where that measured faster for its kind (default); false
+   * splits every call past minParallelWork (tests of the threaded kernels).
+   */
+  adaptiveSplit?: boolean;
   /** Force the plain-SIMD128 build (no relaxed SIMD), as runtimes without relaxed SIMD get; tests use it. */
   baseline?: boolean;
 }
@@ -141,17 +153,25 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
     return a.byteOffset;
   }
 
-  // Splits [0, n) into the pool's parts (aligned to `align`) and runs part(i, from, to) on each thread.
+  // Splits [0, n) into the pool's parts (aligned to `align`) and runs part(i, from, to) on each
+  // thread, or, for a call under ALWAYS_SPLIT multiply-adds (n × `work`), runs it all on the caller
+  // where that measured faster for this kind of call (split_choice.ts). Either way, the same results.
+  const choice = options.adaptiveSplit === false ? undefined : new SplitChoice();
   function split(
     name: typeof OPS[number],
     n: number,
     align: number,
     part: (i: number, a: number, b: number) => number[],
+    work: number,
   ) {
     const parts = pool!.threads;
     const bound = (i: number) => (i >= parts ? n : Math.min(n, Math.round((n * i) / parts / align) * align));
-    const args = Array.from({ length: parts - 1 }, (_, i) => part(i + 1, bound(i + 1), bound(i + 2)));
-    pool!.run(op(name), args, () => k[name](...part(0, 0, bound(1))));
+    const divided = () => {
+      const args = Array.from({ length: parts - 1 }, (_, i) => part(i + 1, bound(i + 1), bound(i + 2)));
+      pool!.run(op(name), args, () => k[name](...part(0, 0, bound(1))));
+    };
+    if (!choice || n * work >= ALWAYS_SPLIT) return divided();
+    choice.run(`${name} ${n} ${work}`, divided, () => k[name](...part(0, 0, n)));
   }
 
   // q8/q4 weights (matmul.c): x is quantized once per call into `xq`, then the rows are split between
@@ -180,7 +200,7 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
       tokens,
       m.rows,
     ];
-    if (pool && m.rows * m.cols * tokens >= minWork) split(name, m.rows, 4, part);
+    if (pool && m.rows * m.cols * tokens >= minWork) split(name, m.rows, 4, part, m.cols * tokens);
     else k[name](...part(0, 0, m.rows));
   }
 
@@ -238,7 +258,7 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
         r0: number,
         r1: number,
       ) => [w + r0 * m.cols * size, xp, yp + 4 * r0, r1 - r0, m.cols, scratch[i]];
-      if (pool && m.rows * m.cols >= minWork) split(name, m.rows, 2, part);
+      if (pool && m.rows * m.cols >= minWork) split(name, m.rows, 2, part, m.cols);
       else k[name](...part(0, 0, m.rows));
     },
     matmul(m, x, y, tokens) {
@@ -258,8 +278,9 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
       const permute = m.dtype !== "f32" && m.cols >= 8;
       if (permute) permute8(xp, tokens, m.cols, 0);
       try {
-        if (pool && m.rows * m.cols * tokens >= minWork) split(name, m.rows, group ? 8 : 4, part);
-        else k[name](...part(0, 0, m.rows));
+        if (pool && m.rows * m.cols * tokens >= minWork) {
+          split(name, m.rows, group ? 8 : 4, part, m.cols * tokens);
+        } else k[name](...part(0, 0, m.rows));
       } finally {
         if (permute) permute8(xp, tokens, m.cols, 1);
       }
@@ -293,7 +314,7 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
         heads * n,
       ];
       if (pool && heads >= pool.threads && tokens * heads * n * n >= minWork / 2) {
-        split("wkv7", heads, 1, part);
+        split("wkv7", heads, 1, part, tokens * n * n);
       } else k.wkv7(...part(0, 0, heads));
     },
     selectiveScan(state, io, shape) {
@@ -314,28 +335,30 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
         N,
         I,
       ];
-      if (pool && tokens * I * N >= minWork / 2) split("selective_scan", I, 1, part);
+      if (pool && tokens * I * N >= minWork / 2) split("selective_scan", I, 1, part, tokens * N);
       else k.selective_scan(...part(0, 0, I));
     },
     ssdScan(state, io, shape) {
       const { tokens, heads: H, headDim: P, stateSize: N, groups: G } = shape;
       const p = [state, io.x, io.dt, io.dA, io.b, io.c, io.d, io.y].map(ptr);
       const part = (_i: number, h0: number, h1: number) => [...p, tokens, H, P, N, G, h0, h1];
-      if (pool && H >= pool.threads && tokens * H * P * N >= minWork / 2) split("ssd_scan", H, 1, part);
-      else k.ssd_scan(...part(0, 0, H));
+      if (pool && H >= pool.threads && tokens * H * P * N >= minWork / 2) {
+        split("ssd_scan", H, 1, part, tokens * P * N);
+      } else k.ssd_scan(...part(0, 0, H));
     },
     retention(kv, io, shape) {
       const { tokens, heads: H, keyDim: DK, valueDim: DV } = shape;
       const p = [kv, io.q, io.k, io.v, io.keep, io.add, io.o].map(ptr);
       const part = (_i: number, h0: number, h1: number) => [...p, tokens, H, DK, DV, h0, h1];
-      if (pool && H >= pool.threads && tokens * H * DK * DV >= minWork / 2) split("retention", H, 1, part);
-      else k.retention(...part(0, 0, H));
+      if (pool && H >= pool.threads && tokens * H * DK * DV >= minWork / 2) {
+        split("retention", H, 1, part, tokens * DK * DV);
+      } else k.retention(...part(0, 0, H));
     },
     wkv4(state, io, shape) {
       const { tokens, channels: A } = shape;
       const p = [state.num, state.den, state.max, io.w, io.u, io.k, io.v, io.out].map(ptr);
       const part = (_i: number, c0: number, c1: number) => [...p, tokens, A, c0, c1];
-      if (pool && tokens * A * 16 >= minWork / 2) split("wkv4", A, 4, part);
+      if (pool && tokens * A * 16 >= minWork / 2) split("wkv4", A, 4, part, tokens);
       else k.wkv4(...part(0, 0, A));
     },
   };
