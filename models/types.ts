@@ -90,6 +90,27 @@ export interface RecurrentModel {
   readSnapshot(slot: number, snapshot: number): Promise<{ state: Float32Array; logits: Float32Array }>;
 }
 
+/**
+ * A pick the backend makes as the host's sampler would (engine/sampler.ts): the logits adjusted by
+ * `bias` and the penalties over `counts`, then the argmax at temperature 0, or a draw with uniform `u`
+ * (the sampler's next PRNG value, known before the step) among the tokens top-k, top-p and min-p keep.
+ */
+export interface DevicePick {
+  readonly temperature: number;
+  readonly topK: number;
+  readonly topP: number;
+  readonly minP: number;
+  readonly presencePenalty: number;
+  readonly frequencyPenalty: number;
+  readonly repetitionPenalty: number;
+  /** The draw's uniform in [0, 1) (unused at temperature 0). */
+  readonly u: number;
+  /** Added to these tokens' logits first (ids outside the vocabulary are ignored). */
+  readonly bias: ReadonlyMap<number, number>;
+  /** How often each token was generated: the penalties' counts (empty: no penalty). */
+  readonly counts: ReadonlyMap<number, number>;
+}
+
 /** One slot's share of a {@linkcode RecurrentModel.stepAhead}. */
 export interface AheadEntry {
   /** The state slot. */
@@ -108,4 +129,6 @@ export interface StepEntry {
   readonly logits?: boolean;
   /** {@linkcode RecurrentModel.stepPicks} only: return the greedy token instead of the logits. */
   readonly argmax?: boolean;
+  /** With `argmax`: the token picked by these instead of the largest logit (the sampler's rule, on the backend). */
+  readonly pick?: DevicePick;
 }
