@@ -14,7 +14,7 @@
  * @module
  */
 
-import { checkToken, type RecurrentModel } from "../models/mod.ts";
+import { checkToken, type DevicePick, type RecurrentModel } from "../models/mod.ts";
 import type { Session } from "./session.ts";
 import { StepsAhead } from "./steps_ahead.ts";
 
@@ -25,6 +25,8 @@ interface Feed {
   readonly argmax: boolean;
   /** Tokens the generation may feed after these (feedGreedy's budget): steps it may run ahead. */
   readonly ahead?: number;
+  /** With `argmax`: the backend picks by this rule instead (see feedPick). */
+  readonly pick?: DevicePick;
   /** Tokens of `tokens` already run. */
   done: number;
   resolve(result: Float32Array | number): void;
@@ -105,11 +107,20 @@ export class Scheduler {
     return this.#enqueue(session, tokens, true, ahead) as Promise<number>;
   }
 
+  /**
+   * As {@linkcode feedGreedy} with no steps ahead, but the backend picks the next token by `pick` (the
+   * sampler's rule: penalties, logit bias, temperature, top-k, top-p, min-p and the draw's uniform).
+   */
+  feedPick(session: Session, tokens: readonly number[], pick: DevicePick): Promise<number> {
+    return this.#enqueue(session, tokens, true, undefined, pick) as Promise<number>;
+  }
+
   #enqueue(
     session: Session,
     tokens: readonly number[],
     argmax: boolean,
     ahead?: number,
+    pick?: DevicePick,
   ): Promise<Float32Array | number> {
     if (tokens.length === 0) return Promise.reject(new RangeError("feed() needs at least one token"));
     try {
@@ -123,7 +134,7 @@ export class Scheduler {
     // Steps queued ahead that this feed does not take are undone first (queued before it).
     this.#ahead.drop(session).catch(() => {});
     return new Promise((resolve, reject) => {
-      this.#queue.push({ session, tokens, argmax, ahead, done: 0, resolve, reject });
+      this.#queue.push({ session, tokens, argmax, ahead, pick, done: 0, resolve, reject });
       this.#schedule();
     });
   }
@@ -218,6 +229,7 @@ export class Scheduler {
       tokens: feed.tokens.slice(feed.done, feed.done + take),
       logits: feed.done + take === feed.tokens.length,
       argmax: feed.argmax,
+      pick: feed.pick,
     }));
     let logits: (Float32Array | number | undefined)[];
     try {

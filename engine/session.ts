@@ -1,5 +1,5 @@
 import type { StopSignal } from "./stop_flag.ts";
-import type { LoadedModel, RecurrentState } from "../models/mod.ts";
+import type { DevicePick, LoadedModel, RecurrentState } from "../models/mod.ts";
 import type { ConstraintSnapshot } from "./constraint/mod.ts";
 import { newSamplerState, type SamplerState } from "./sampler.ts";
 import { schedulerOf } from "./scheduler.ts";
@@ -63,6 +63,8 @@ export interface AppendGreedyOptions {
    * pick on the device; the next appendGreedy must then bring the pick this one returns.
    */
   readonly ahead?: number;
+  /** The backend picks by this rule (a sampled pick, or greedy with penalties) instead; no steps ahead. */
+  readonly pick?: DevicePick;
 }
 
 /**
@@ -76,7 +78,11 @@ export async function appendGreedy(
   tokens: readonly number[],
   options: AppendGreedyOptions = {},
 ): Promise<number> {
-  const token = await schedulerOf(loaded.model).feedGreedy(session, tokens, options.ahead);
+  const scheduler = schedulerOf(loaded.model);
+  const token =
+    await (options.pick
+      ? scheduler.feedPick(session, tokens, options.pick)
+      : scheduler.feedGreedy(session, tokens, options.ahead));
   session.logits = undefined;
   return token;
 }

@@ -1,0 +1,86 @@
+// Sampled picks on the GPU (kernels/webgpu/pick.ts through generate): a seeded generation with
+// temperature, top-k, top-p, min-p, penalties or logit bias and nothing that needs the logits reads
+// back one token id per decode step, and gives the tokens of the same generation on the logits path
+// (logprobs asked for: sampled on the host) and on the WASM backend; its sampler state after it (the
+// PRNG position, the counts) is the host path's, so a saved session resumes identically; the logits
+// it left on the GPU come back bit for bit at the end.
+import assert from "node:assert/strict";
+import {
+  DEFAULT_SAMPLING,
+  generate,
+  type GenerateRequest,
+  newSession,
+  type SamplingParams,
+  schedulerOf,
+} from "../engine/mod.ts";
+import { loadModel } from "../models/mod.ts";
+import { webgpuMissing } from "./helpers/webgpu.ts";
+
+const missing = await webgpuMissing();
+const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
+const MAX = 16;
+
+/** A generation's token ids, its sampler state after it, and the bytes read back during its decode. */
+async function run(dir: string, backend: "webgpu" | "wasm", request: Partial<GenerateRequest>) {
+  const loaded = await loadModel(dir, { backend, slots: 2 });
+  schedulerOf(loaded.model).stepsAhead = 0;
+  const b = loaded.model.backend;
+  const read = b.read.bind(b);
+  let bytes = 0, counting = false;
+  b.read = async (t, row, rows) => {
+    const out = await read(t, row, rows);
+    if (counting) bytes += out.byteLength;
+    return out;
+  };
+  try {
+    const session = newSession(loaded, 42);
+    const tokens: number[] = [];
+    const req = { prompt: [5, 9, 2, 7, 1], maxTokens: MAX, ignoreEos: true, ...request };
+    for await (const ev of generate(loaded, session, { sampling: DEFAULT_SAMPLING, ...req })) {
+      counting = true; // after the prompt's logits came back
+      if (ev.type === "token") tokens.push(ev.tokenId);
+    }
+    return {
+      tokens,
+      bytes,
+      sampler: session.sampler,
+      logits: session.logits!,
+      vocab: loaded.model.info.vocabSize,
+    };
+  } finally {
+    b.close();
+  }
+}
+
+const CASES: Record<string, Partial<SamplingParams>> = {
+  "temperature only": { temperature: 1 },
+  "top_k, top_p, min_p": { temperature: 0.9, topK: 40, topP: 0.9, minP: 0.01 },
+  "penalties": { temperature: 0.8, presencePenalty: 0.6, frequencyPenalty: 0.4, repetitionPenalty: 1.2 },
+  "greedy + logit_bias": { temperature: 0, logitBias: { "7": 3, "2": -100 }, frequencyPenalty: 0.5 },
+};
+
+if (missing) {
+  Deno.test({ name: `webgpu sampled picks: skipped (${missing})`, ignore: true, fn() {} });
+} else {
+  for (const family of ["rwkv7", "mamba"]) {
+    for (const [name, c] of Object.entries(CASES)) {
+      Deno.test(`webgpu ${family}, ${name}: picks on the GPU give the logits path's and WASM's tokens and sampler state`, async () => {
+        const sampling = { ...DEFAULT_SAMPLING, ...c };
+        const dir = `${FIXTURES}${family}/tiny`;
+        const picked = await run(dir, "webgpu", { sampling });
+        const viaLogits = await run(dir, "webgpu", { sampling, logprobs: 0 });
+        const wasm = await run(dir, "wasm", { sampling });
+        assert.equal(picked.tokens.length, MAX);
+        assert.deepEqual(picked.tokens, viaLogits.tokens);
+        assert.deepEqual(picked.tokens, wasm.tokens);
+        assert.deepEqual(picked.sampler, viaLogits.sampler);
+        assert.deepEqual(picked.sampler, wasm.sampler);
+        // MAX - 1 decode steps: the logits path reads a logits row each, the GPU picks an id each and
+        // the logits once at the end; both read the state then.
+        const row = picked.vocab * 4;
+        assert.equal(picked.bytes, viaLogits.bytes - (MAX - 1) * row + (MAX - 1) * 4 + row);
+        assert.deepEqual(new Uint32Array(picked.logits.buffer), new Uint32Array(viaLogits.logits.buffer));
+      });
+    }
+  }
+}
