@@ -12,6 +12,7 @@ import { decodeTokens, Utf8Stream } from "../tokenizers/mod.ts";
 import {
   devicePick,
   logSoftmax,
+  penalized,
   plainGreedy,
   recordPick,
   sampleToken,
@@ -180,9 +181,11 @@ async function* decode(
     // (engine/scheduler.ts: what ends the generation early undoes them before the state is saved).
     if (onDevice) {
       // The pick's uniform is the PRNG's next value, taken (recordPick) only if the pick is used.
+      // Steps may run ahead unless the rule depends on the tokens picked (penalties).
+      const ahead = penalized(req.sampling) ? undefined : req.maxTokens - generated;
       const options = plain
-        ? { ahead: req.maxTokens - generated }
-        : { pick: devicePick(req.sampling, session.sampler) };
+        ? { ahead }
+        : { pick: devicePick(req.sampling, session.sampler), ahead, rng: session.sampler.rng };
       picked = await appendGreedy(loaded, session, [tokenId], options);
     } else await appendTokens(loaded, session, [tokenId]);
     if (stopIds.has(tokenId)) {

@@ -79,6 +79,11 @@ export function plainGreedy(params: SamplingParams): boolean {
     params.repetitionPenalty === 1 && Object.keys(params.logitBias ?? {}).length === 0;
 }
 
+/** Whether `params` penalize tokens already generated (a pick then depends on the tokens before it). */
+export function penalized(params: SamplingParams): boolean {
+  return params.presencePenalty !== 0 || params.frequencyPenalty !== 0 || params.repetitionPenalty !== 1;
+}
+
 /** Advances `state` past a token picked elsewhere (a backend's greedy pick), as sampleToken would. */
 export function recordToken(state: SamplerState, token: number): void {
   state.counts.set(token, (state.counts.get(token) ?? 0) + 1);

@@ -78,7 +78,7 @@ export interface RecurrentModel {
    * picked, read from backend memory (not yet known to the host), after the slot's state and kept
    * logits are copied into snapshot `entry.snapshot` (see {@linkcode restoreSnapshot}). The step is
    * queued before this returns, so another can follow at once; the promise resolves with each entry's
-   * greedy pick, as {@linkcode stepPicks} gives it.
+   * pick (greedy, or by its `pick`), as {@linkcode stepPicks} gives it.
    */
   stepAhead(entries: readonly AheadEntry[]): Promise<number[]>;
   /**
@@ -117,6 +117,8 @@ export interface AheadEntry {
   readonly slot: number;
   /** Which snapshot buffer (0, 1, …) keeps the slot's state and logits from before the step. */
   readonly snapshot: number;
+  /** The step's pick by this rule instead of the largest logit. */
+  readonly pick?: DevicePick;
 }
 
 /** One slot's share of a {@linkcode RecurrentModel.step}. */

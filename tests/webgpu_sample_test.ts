@@ -21,9 +21,10 @@ const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
 const MAX = 16;
 
 /** A generation's token ids, its sampler state after it, and the bytes read back during its decode. */
-async function run(dir: string, backend: "webgpu" | "wasm", request: Partial<GenerateRequest>) {
+async function run(dir: string, backend: "webgpu" | "wasm", request: Partial<GenerateRequest>, ahead = 0) {
   const loaded = await loadModel(dir, { backend, slots: 2 });
-  schedulerOf(loaded.model).stepsAhead = 0;
+  const scheduler = schedulerOf(loaded.model);
+  scheduler.stepsAhead = ahead;
   const b = loaded.model.backend;
   const read = b.read.bind(b);
   let bytes = 0, counting = false;
@@ -45,7 +46,10 @@ async function run(dir: string, backend: "webgpu" | "wasm", request: Partial<Gen
       bytes,
       sampler: session.sampler,
       logits: session.logits!,
+      state: session.state.data,
       vocab: loaded.model.info.vocabSize,
+      aheadSteps: scheduler.aheadSteps,
+      steps: scheduler.steps,
     };
   } finally {
     b.close();
@@ -80,6 +84,37 @@ if (missing) {
         const row = picked.vocab * 4;
         assert.equal(picked.bytes, viaLogits.bytes - (MAX - 1) * row + (MAX - 1) * 4 + row);
         assert.deepEqual(new Uint32Array(picked.logits.buffer), new Uint32Array(viaLogits.logits.buffer));
+      });
+    }
+  }
+}
+
+// Steps in flight (engine/steps_ahead.ts): a sampled generation without penalties queues its next
+// steps, each drawing the PRNG's next uniform; stopped mid-flight by a stop token, its tokens, sampler
+// state, saved state and logits are those of the logits path, bit for bit (the steps never fed undone).
+if (!missing) {
+  for (const family of ["rwkv7", "mamba"]) {
+    for (const [name, c] of Object.entries(CASES)) {
+      Deno.test(`webgpu ${family}, ${name}: 3 steps in flight, stopped midway, as the logits path`, async () => {
+        const sampling = { ...DEFAULT_SAMPLING, ...c };
+        const dir = `${FIXTURES}${family}/tiny`;
+        const full = await run(dir, "webgpu", { sampling }, 3);
+        const stop = { stopTokenIds: [full.tokens[9]] };
+        const picked = await run(dir, "webgpu", { sampling, ...stop }, 3);
+        const viaLogits = await run(dir, "webgpu", { sampling, logprobs: 0, ...stop });
+        assert.ok(picked.tokens.length < MAX);
+        assert.deepEqual(picked.tokens, viaLogits.tokens);
+        assert.deepEqual(picked.sampler, viaLogits.sampler);
+        assert.deepEqual(new Uint32Array(picked.logits.buffer), new Uint32Array(viaLogits.logits.buffer));
+        assert.deepEqual(new Uint32Array(picked.state.buffer), new Uint32Array(viaLogits.state.buffer));
+        const penalties = sampling.presencePenalty !== 0 || sampling.frequencyPenalty !== 0 ||
+          sampling.repetitionPenalty !== 1;
+        if (penalties) assert.equal(picked.aheadSteps, 0);
+        else {
+          // The prompt's step and the first token's: every later token's step was queued ahead and taken.
+          assert.ok(picked.aheadSteps >= picked.tokens.length - 2, `${picked.aheadSteps} steps ahead`);
+          assert.equal(picked.steps, 2);
+        }
       });
     }
   }
