@@ -66,8 +66,9 @@ export interface RecurrentModel {
   step(entries: readonly StepEntry[]): Promise<(Float32Array | undefined)[]>;
   /**
    * As {@linkcode step}, but an entry with `argmax` gets its greedy token (the index of its largest
-   * logit, the first on ties, found by the backend) instead of the logits, and only that id is read
-   * back: a GPU sends 4 bytes instead of the vocabulary's logits. Its logits stay in backend memory
+   * logit, the first on ties, found by the backend), or the token its `pick` rule picks, instead of
+   * the logits, and only that id is read back: a GPU sends 4 bytes instead of the vocabulary's logits.
+   * Its logits (as the model gave them, before any pick's adjustments) stay in backend memory
    * for {@linkcode readLogits} until the slot's next step.
    */
   stepPicks(entries: readonly StepEntry[]): Promise<(Float32Array | number | undefined)[]>;
