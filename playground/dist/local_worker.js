@@ -301,20 +301,48 @@ fn meets(t: Tally, want: Want) -> bool {
   return select(t.m >= want.m, t.m > want.m, want.strict);
 }
 struct Found { ok: bool, kt: u32, it: u32 }
+// The smallest id among the candidates whose key is kt (0xffffffff: none).
+fn firstAt(r: Row, kt: u32, lid: u32) -> u32 {
+  var best = 0xffffffffu;
+  for (var i = lid; i < p.cols; i += 64u) {
+    let v = x[r.base + i];
+    if (!isNan(v) && v >= r.fl && keyOf(v) == kt) {
+      best = i;
+      break;
+    }
+  }
+  redC[lid] = best;
+  workgroupBarrier();
+  for (var s = 32u; s > 0u; s >>= 1u) {
+    if (lid < s) { redC[lid] = min(redC[lid], redC[lid + s]); }
+    workgroupBarrier();
+  }
+  if (lid == 0u) { sumC = redC[0]; }
+  return workgroupUniformLoad(&sumC);
+}
 // The first position (in the order, or by index) whose tally meets want; keys between klo and khi.
 fn search(r: Row, want: Want, byIndex: bool, klo: u32, khi: u32, lid: u32) -> Found {
   let last = p.cols - 1u;
   var kt = klo;
   if (!byIndex) {
-    if (!meets(tally(r, klo, last, false, lid), want)) { return Found(false, 0u, 0u); }
+    var at = tally(r, klo, last, false, lid); // what lies at keys >= lo
+    if (!meets(at, want)) { return Found(false, 0u, 0u); }
     var lo = klo;
     var hi = khi;
     loop {
       if (lo >= hi) { break; }
       let mid = lo + (hi - lo + 1u) / 2u;
-      if (meets(tally(r, mid, last, false, lid), want)) { lo = mid; } else { hi = mid - 1u; }
+      let t = tally(r, mid, last, false, lid);
+      if (meets(t, want)) {
+        lo = mid;
+        at = t;
+      } else { hi = mid - 1u; }
     }
     kt = lo;
+    // One candidate at this key (the usual case): it is the position.
+    if (kt == 0xffffffffu || at.c - tally(r, kt + 1u, last, false, lid).c == 1u) {
+      return Found(true, kt, firstAt(r, kt, lid));
+    }
   } else if (!meets(tally(r, 0u, last, true, lid), want)) {
     return Found(false, 0u, 0u);
   }
@@ -351,8 +379,8 @@ fn main(${te}) {
   let kmax = keyOf(m);
   if (t <= 0.0) {
     // argmax: the first id at the largest value (0 when the first value is NaN, as the host's scan)
-    let f = search(Row(base, m, m, 1.0, 0.0), Want(false, 1u, 0.0, false), false, kmax, kmax, lid);
-    if (lid == 0u) { out[row] = select(i32(f.it), 0, isNan(x[base]) || !f.ok); }
+    let f = firstAt(Row(base, m, m, 1.0, 0.0), kmax, lid);
+    if (lid == 0u) { out[row] = select(i32(f), 0, isNan(x[base]) || f == 0xffffffffu); }
     return;
   }
   let r = Row(base, m, m - 27.6 * t, t, qq[3]);
@@ -371,13 +399,28 @@ fn main(${te}) {
   } else {
     var keep = all.c;
     if (topK > 0u && topK < keep) { keep = topK; }
+    // The last kept position, and what lies up to it, when top-p sets it (else searched below).
+    var end = Found(false, 0u, 0u);
+    var kept = Tally(0u, 0.0, 0u);
     if (topP < 1.0) {
       let f = search(r, Want(true, 0u, topP * all.m, false), false, klo, kmax, lid);
-      if (f.ok) { keep = min(keep, tally(r, f.kt, f.it, false, lid).c); }
+      if (f.ok) {
+        let t = tally(r, f.kt, f.it, false, lid);
+        if (t.c < keep) {
+          keep = t.c;
+          end = f;
+          kept = t;
+        }
+      }
     }
-    if (minP > 0.0) { keep = max(1u, min(keep, all.w)); }
-    let end = search(r, Want(false, keep, 0.0, false), false, klo, kmax, lid);
-    let kept = tally(r, end.kt, end.it, false, lid);
+    if (minP > 0.0 && all.w < keep) {
+      keep = max(1u, all.w);
+      end.ok = false;
+    }
+    if (!end.ok) {
+      end = search(r, Want(false, keep, 0.0, false), false, klo, kmax, lid);
+      kept = tally(r, end.kt, end.it, false, lid);
+    }
     let f = search(r, Want(true, 0u, u * kept.m, true), false, end.kt, kmax, lid);
     var at = end.it;
     if (f.ok && tally(r, f.kt, f.it, false, lid).c <= keep) { at = f.it; }
