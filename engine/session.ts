@@ -57,8 +57,9 @@ export async function appendTokens(
 
 /**
  * Feeds tokens as {@linkcode appendTokens} does, but returns the next token the backend picked,
- * greedy or by `options.pick` (only its id is read back; see Scheduler.feedGreedy); `session.logits` is undefined until {@linkcode syncState} or
- * {@linkcode releaseState} copies the logits from the backend.
+ * greedy or by `options.pick` (only its id is read back; see Scheduler.feedGreedy); `session.logits`
+ * is undefined until {@linkcode syncState} or {@linkcode releaseState} copies the logits from the
+ * backend.
  */
 export async function appendGreedy(
   loaded: LoadedModel,

@@ -140,7 +140,7 @@ export const PICK_PARAMS = [
 /**
  * Each row's next token as the host's sampler picks it (engine/sampler.ts): first `adjust` changes
  * `x` in place (each `[row, id, bias, count]`: the bias added, then, where count > 0, the repetition
- * penalty and `presence + frequency * count` subtracted); then a row with temperature 0 takes its
+ * penalty and `presence + frequency * count` subtracted; a count below 0 marks an unused entry); then a row with temperature 0 takes its
  * argmax (as {@linkcode ArgmaxOp}), and any other draws with uniform `u` from the tokens within 27.6
  * temperatures of the best, filtered by top-k, top-p and min-p in the order (logit desc, id asc),
  * or, with no filter, in id order.
@@ -151,7 +151,7 @@ export interface PickOp {
   readonly x: Tensor;
   /** `[n][8]` f32 each row's {@linkcode PICK_PARAMS}. */
   readonly params: Tensor;
-  /** `[k][4]` f32 `row, id, bias, count` (at most one per row and id). */
+  /** `[k][4]` f32 `row, id, bias, count` (at most one per row and id; count -1: unused). */
   readonly adjust: Tensor;
   /** Rows of `adjust` used. */
   readonly k: number;

@@ -131,14 +131,17 @@ async function compare(backend: Backend, params: SamplingParams, seed: number) {
   const host = logits.map((x, r) => sampleToken(x, params, structuredClone(states[r])));
   const margins = logits.map((x, r) => margin(adjusted(x, params, states[r].counts), params, rules[r].u));
   const tables = pickTables(rules, VOCAB);
-  const k = tables.adjust.length / 4;
+  // Three unused entries (count -1) after the table, as the runner pads it.
+  const k = tables.adjust.length / 4 + 3;
+  const padded = new Float32Array(4 * k).fill(-1);
+  padded.set(tables.adjust);
   const x = backend.tensor(ROWS, VOCAB), prm = backend.tensor(ROWS, 8);
-  const adjust = backend.tensor(Math.max(k, 1), 4), out = backend.tensor(ROWS, 1, "i32");
+  const adjust = backend.tensor(k, 4), out = backend.tensor(ROWS, 1, "i32");
   const all = new Float32Array(ROWS * VOCAB);
   logits.forEach((row, r) => all.set(row, r * VOCAB));
   backend.write(x, all);
   backend.write(prm, tables.params);
-  if (k > 0) backend.write(adjust, tables.adjust);
+  backend.write(adjust, padded);
   await backend.submit([{ op: "pick", x, params: prm, adjust, k, out, n: ROWS }]);
   const picked = Array.from(await backend.read(out));
   return { picked, host, margins };

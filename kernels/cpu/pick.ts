@@ -19,6 +19,7 @@ export function pickRows(
   const C = op.x.cols;
   for (let a = 0; a < op.k; a++) {
     const [row, id, bias, count] = adjust.subarray(4 * a, 4 * a + 4);
+    if (count < 0) continue; // unused
     const i = row * C + id;
     x[i] += bias;
     if (count > 0) {

@@ -32,8 +32,9 @@ ${FLAT}
 fn main(${BUILTINS}) {
   let a = flatThread(wid, nwg, lid);
   if (a >= p.k) { return; }
-  let row = u32(adjust[4u * a]);
   let count = adjust[4u * a + 3u];
+  if (count < 0.0) { return; } // unused
+  let row = u32(adjust[4u * a]);
   let i = row * p.cols + u32(adjust[4u * a + 1u]);
   var v = x[i] + adjust[4u * a + 2u];
   if (count > 0.0) {

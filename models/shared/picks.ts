@@ -80,12 +80,15 @@ export function createPickBuffers(backend: Backend, t: PickTensors): PickBuffers
         const tables = pickTables(rules, t.logits.cols);
         const k = tables.adjust.length / 4;
         if (!adjust || adjust.rows < k) adjust = backend.tensor(Math.max(k, 2 * (adjust?.rows ?? 16)), 4);
+        // Every row of `adjust` is run, those past k marked unused (count -1): one op list per capacity.
+        const padded = new Float32Array(adjust.rows * 4).fill(-1);
+        padded.set(tables.adjust);
         backend.write(params, tables.params);
-        if (k > 0) backend.write(adjust, tables.adjust);
+        backend.write(adjust, padded);
         const a = adjust;
-        return cached(`sample ${m} ${k} ${a.rows}`, () => [
+        return cached(`sample ${m} ${a.rows}`, () => [
           { op: "scatter", x: t.logits, index: emitSlots, out: kept, n: m },
-          { op: "pick", x: t.logits, params, adjust: a, k, out: picks, n: m },
+          { op: "pick", x: t.logits, params, adjust: a, k: a.rows, out: picks, n: m },
           { op: "scatter", x: picks, index: emitSlots, out: next, n: m },
         ]);
       }
