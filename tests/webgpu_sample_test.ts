@@ -3,7 +3,8 @@
 // back one token id per decode step, and gives the tokens of the same generation on the logits path
 // (logprobs asked for: sampled on the host) and on the WASM backend; its sampler state after it (the
 // PRNG position, the counts) is the host path's, so a saved session resumes identically; the logits
-// it left on the GPU come back bit for bit at the end.
+// it left on the GPU come back bit for bit at the end. With 3 steps in flight (sampled without
+// penalties), stopped midway, and four generations batched with different rules, as the logits path.
 import assert from "node:assert/strict";
 import {
   DEFAULT_SAMPLING,
@@ -21,7 +22,15 @@ const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
 const MAX = 16;
 
 /** A generation's token ids, its sampler state after it, and the bytes read back during its decode. */
-async function run(dir: string, backend: "webgpu" | "wasm", request: Partial<GenerateRequest>, ahead = 0) {
+async function run(
+  dir: string,
+  request: Partial<GenerateRequest>,
+  { backend = "webgpu", ahead = 0, seed = 42 }: {
+    backend?: "webgpu" | "wasm";
+    ahead?: number;
+    seed?: number;
+  } = {},
+) {
   const loaded = await loadModel(dir, { backend, slots: 2 });
   const scheduler = schedulerOf(loaded.model);
   scheduler.stepsAhead = ahead;
@@ -34,7 +43,7 @@ async function run(dir: string, backend: "webgpu" | "wasm", request: Partial<Gen
     return out;
   };
   try {
-    const session = newSession(loaded, 42);
+    const session = newSession(loaded, seed);
     const tokens: number[] = [];
     const req = { prompt: [5, 9, 2, 7, 1], maxTokens: MAX, ignoreEos: true, ...request };
     for await (const ev of generate(loaded, session, { sampling: DEFAULT_SAMPLING, ...req })) {
@@ -71,9 +80,9 @@ if (missing) {
       Deno.test(`webgpu ${family}, ${name}: picks on the GPU give the logits path's and WASM's tokens and sampler state`, async () => {
         const sampling = { ...DEFAULT_SAMPLING, ...c };
         const dir = `${FIXTURES}${family}/tiny`;
-        const picked = await run(dir, "webgpu", { sampling });
-        const viaLogits = await run(dir, "webgpu", { sampling, logprobs: 0 });
-        const wasm = await run(dir, "wasm", { sampling });
+        const picked = await run(dir, { sampling });
+        const viaLogits = await run(dir, { sampling, logprobs: 0 });
+        const wasm = await run(dir, { sampling }, { backend: "wasm" });
         assert.equal(picked.tokens.length, MAX);
         assert.deepEqual(picked.tokens, viaLogits.tokens);
         assert.deepEqual(picked.tokens, wasm.tokens);
@@ -98,10 +107,10 @@ if (!missing) {
       Deno.test(`webgpu ${family}, ${name}: 3 steps in flight, stopped midway, as the logits path`, async () => {
         const sampling = { ...DEFAULT_SAMPLING, ...c };
         const dir = `${FIXTURES}${family}/tiny`;
-        const full = await run(dir, "webgpu", { sampling }, 3);
+        const full = await run(dir, { sampling }, { ahead: 3 });
         const stop = { stopTokenIds: [full.tokens[9]] };
-        const picked = await run(dir, "webgpu", { sampling, ...stop }, 3);
-        const viaLogits = await run(dir, "webgpu", { sampling, logprobs: 0, ...stop });
+        const picked = await run(dir, { sampling, ...stop }, { ahead: 3 });
+        const viaLogits = await run(dir, { sampling, logprobs: 0, ...stop });
         assert.ok(picked.tokens.length < MAX);
         assert.deepEqual(picked.tokens, viaLogits.tokens);
         assert.deepEqual(picked.sampler, viaLogits.sampler);
@@ -118,4 +127,43 @@ if (!missing) {
       });
     }
   }
+}
+
+// Batched: four generations share steps (each row its own rule: the four CASES, one of them asking
+// for logprobs, so its logits are read back beside the others' picks), 3 steps in flight where allowed;
+// each gives the tokens and sampler state of the logits path run alone.
+if (!missing) {
+  Deno.test("webgpu rwkv7: four sampled generations batched, each as the logits path alone", async () => {
+    const dir = `${FIXTURES}rwkv7/tiny`;
+    const requests = Object.values(CASES).map((c, i) => ({
+      sampling: { ...DEFAULT_SAMPLING, ...c },
+      prompt: [5, 9 + i, 2, 7, 1],
+      logprobs: i === 1 ? 0 : undefined,
+    }));
+    const alone: Awaited<ReturnType<typeof run>>[] = [];
+    for (const [i, r] of requests.entries()) {
+      alone.push(await run(dir, { ...r, logprobs: 0 }, { seed: 42 + i }));
+    }
+    const loaded = await loadModel(dir, { backend: "webgpu", slots: 4 });
+    const scheduler = schedulerOf(loaded.model);
+    try {
+      const results = await Promise.all(requests.map(async (r, i) => {
+        const session = newSession(loaded, 42 + i);
+        const tokens: number[] = [];
+        const req = { maxTokens: MAX, ignoreEos: true, ...r };
+        for await (const ev of generate(loaded, session, req)) {
+          if (ev.type === "token") tokens.push(ev.tokenId);
+        }
+        return { tokens, sampler: session.sampler };
+      }));
+      results.forEach((got, i) => {
+        assert.deepEqual(got.tokens, alone[i].tokens, `generation ${i}`);
+        assert.deepEqual(got.sampler, alone[i].sampler, `generation ${i}`);
+      });
+      assert.ok(scheduler.steps < 4 * MAX, `${scheduler.steps} steps: the generations shared them`);
+      assert.ok(scheduler.aheadSteps > 0);
+    } finally {
+      loaded.model.backend.close();
+    }
+  });
 }
