@@ -69,7 +69,12 @@ const CASES: Record<string, Partial<SamplingParams>> = {
   "temperature only": { temperature: 1 },
   "top_k, top_p, min_p": { temperature: 0.9, topK: 40, topP: 0.9, minP: 0.01 },
   "penalties": { temperature: 0.8, presencePenalty: 0.6, frequencyPenalty: 0.4, repetitionPenalty: 1.2 },
-  "greedy + logit_bias": { temperature: 0, logitBias: { "7": 3, "2": -100 }, frequencyPenalty: 0.5 },
+  "greedy + logit_bias + penalty": {
+    temperature: 0,
+    logitBias: { "7": 3, "2": -100 },
+    frequencyPenalty: 0.5,
+  },
+  "greedy + logit_bias": { temperature: 0, logitBias: { "7": 3, "2": -100 } },
 };
 
 if (missing) {
@@ -135,7 +140,7 @@ if (!missing) {
 if (!missing) {
   Deno.test("webgpu rwkv7: four sampled generations batched, each as the logits path alone", async () => {
     const dir = `${FIXTURES}rwkv7/tiny`;
-    const requests = Object.values(CASES).map((c, i) => ({
+    const requests = Object.values(CASES).slice(0, 4).map((c, i) => ({
       sampling: { ...DEFAULT_SAMPLING, ...c },
       prompt: [5, 9 + i, 2, 7, 1],
       logprobs: i === 1 ? 0 : undefined,
