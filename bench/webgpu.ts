@@ -5,7 +5,7 @@
  * same run, with the fraction of it decode's weight reads reach; and one session's greedy decode with
  * the picks on the GPU, each step waiting for its pick and with {@linkcode GREEDY_AHEAD} steps in
  * flight (the model's stepPicks and stepAhead, as the scheduler runs them, without the engine's
- * per-token work). `--quick` keeps the layers' width
+ * per-token work), and the same sampled with top-p on the GPU (the pick op). `--quick` keeps the layers' width
  * but takes one layer and a 4k vocabulary, and a few tokens (a smoke run a software rasterizer such
  * as lavapipe finishes in minutes).
  *
@@ -19,8 +19,15 @@ import {
   softwareAdapter,
   type WeightDType,
 } from "../kernels/mod.ts";
-import { DEFAULT_STEPS_AHEAD } from "../engine/mod.ts";
-import { createRecurrentModel, FAMILIES, type RecurrentModel, type TensorMap } from "../models/mod.ts";
+import { DEFAULT_SAMPLING, DEFAULT_STEPS_AHEAD, devicePick, newSamplerState } from "../engine/mod.ts";
+import {
+  createRecurrentModel,
+  type DevicePick,
+  FAMILIES,
+  type RecurrentModel,
+  type TensorMap,
+} from "../models/mod.ts";
+import { mulberry32Step } from "../engine/prng.ts";
 import { benchBatch } from "./batch.ts";
 import { mamba_130m, withDtype } from "./random_families.ts";
 import { randomRwkv7, RWKV7_0_1B } from "./random_rwkv7.ts";
@@ -31,6 +38,9 @@ export const GPU_SESSIONS = [1, 16, 64];
 
 /** Steps in flight in the greedy measurement (the scheduler's default). */
 export const GREEDY_AHEAD = DEFAULT_STEPS_AHEAD;
+
+/** The sampling of the sampled column: temperature 1, top-p 0.9 (the pick op's searches by mass). */
+export const SAMPLED = { ...DEFAULT_SAMPLING, temperature: 1, topP: 0.9 };
 
 /** One checkpoint at one weight type on WebGPU. */
 export interface GpuMeasurement {
@@ -43,6 +53,8 @@ export interface GpuMeasurement {
   readonly prefillTps?: number;
   /** One session's greedy decode tokens/s (picks on the GPU): each step waiting for its pick, and in flight. */
   readonly greedyTps?: { readonly oneAtATime: number; readonly inFlight: number };
+  /** The same, sampled on the GPU ({@linkcode SAMPLED}: the pick op instead of the argmax). */
+  readonly sampledTps?: { readonly oneAtATime: number; readonly inFlight: number };
   /** Why a measurement is missing (e.g. a buffer over this adapter's binding limit). */
   readonly error?: string;
 }
@@ -120,10 +132,11 @@ export async function measureGpu(
     const { decodeTps: one, prefillTps } = await measureSpeed(model!, counts.decode, counts.prefill);
     decodeTps[1] = one;
     const greedyTps = await measureGreedy(model!, 2 * counts.decode);
+    const sampledTps = await measureGreedy(model!, 2 * counts.decode, { sampled: true });
     const batched = GPU_SESSIONS.filter((s) => s > 1 && s <= model!.slots);
     for (const row of await benchBatch(model!, batched, counts.steps)) decodeTps[row.sessions] = row.totalTps;
     const error = skipped.length ? skipped.join("; ") : undefined;
-    return { model: subject.name, dtype, weightMB, decodeTps, prefillTps, greedyTps, error };
+    return { model: subject.name, dtype, weightMB, decodeTps, prefillTps, greedyTps, sampledTps, error };
   } catch (err) {
     return { model: subject.name, dtype, weightMB, decodeTps, error: (err as Error).message };
   } finally {
@@ -134,25 +147,35 @@ export async function measureGpu(
 /**
  * One session's greedy decode tokens/s from a fresh state: `tokens` steps each waiting for its pick
  * (stepPicks), then `tokens` with {@linkcode GREEDY_AHEAD} steps queued ahead, each fed the previous
- * pick on the GPU (stepAhead), as the scheduler keeps them.
+ * pick on the GPU (stepAhead), as the scheduler keeps them. With `sampled`, each pick is
+ * {@linkcode SAMPLED}'s, made on the GPU (the PRNG's next uniform per step).
  */
 export async function measureGreedy(
   model: RecurrentModel,
   tokens: number,
+  options: { sampled?: boolean } = {},
 ): Promise<{ oneAtATime: number; inFlight: number }> {
+  // Sampled: each step's pick by SAMPLED with the PRNG's next uniform, as a generation hands them in.
+  const state = newSamplerState(1);
+  const pick = (): DevicePick | undefined => {
+    if (!options.sampled) return undefined;
+    const rule = devicePick(SAMPLED, state);
+    state.rng = mulberry32Step(state.rng).state; // the uniform taken
+    return rule;
+  };
+  const step = async (token: number) =>
+    (await model.stepPicks([{ slot: 0, tokens: [token], argmax: true, pick: pick() }]))[0] as number;
   model.writeSlot(0, model.newState());
-  let token = (await model.stepPicks([{ slot: 0, tokens: [1], argmax: true }]))[0] as number;
-  await model.stepAhead([{ slot: 0, snapshot: 0 }]); // warm up both paths
-  token = (await model.stepPicks([{ slot: 0, tokens: [token], argmax: true }]))[0] as number;
+  let token = await step(1);
+  await model.stepAhead([{ slot: 0, snapshot: 0, pick: pick() }]); // warm up both paths
+  token = await step(token);
   const t0 = performance.now();
-  for (let i = 0; i < tokens; i++) {
-    token = (await model.stepPicks([{ slot: 0, tokens: [token], argmax: true }]))[0] as number;
-  }
+  for (let i = 0; i < tokens; i++) token = await step(token);
   const t1 = performance.now();
   const pending: Promise<number[]>[] = [];
   for (let queued = 0, taken = 0; taken < tokens; taken++) {
     while (pending.length < GREEDY_AHEAD && queued < tokens) {
-      pending.push(model.stepAhead([{ slot: 0, snapshot: queued++ % GREEDY_AHEAD }]));
+      pending.push(model.stepAhead([{ slot: 0, snapshot: queued++ % GREEDY_AHEAD, pick: pick() }]));
     }
     await pending.shift();
   }
@@ -165,23 +188,24 @@ export function gpuTable(rows: readonly GpuMeasurement[], copy: CopyBandwidth): 
   const lines = [
     `| model | weights | MB/token | decode tok/s: ${GPU_SESSIONS.join(" · ")} sessions | ` +
     `1 session's weight reads ÷ copy bandwidth | prefill tok/s | ` +
-    `1 session greedy tok/s: each step waits · ${GREEDY_AHEAD} in flight |`,
-    "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    `1 session greedy tok/s: each step waits · ${GREEDY_AHEAD} in flight | ` +
+    `1 session sampled (top-p 0.9) tok/s: each step waits · ${GREEDY_AHEAD} in flight |`,
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
   for (const r of rows) {
     const decode = GPU_SESSIONS.map((s) => r.decodeTps[s]?.toFixed(1) ?? "–").join(" · ");
     const one = r.decodeTps[1];
     const fraction = one ? `${((100 * one * r.weightMB * 1e6) / copy.bytesPerSecond).toFixed(1)} %` : "–";
     const prefill = r.prefillTps?.toFixed(1) ?? "–";
-    const greedy = r.greedyTps
-      ? `${r.greedyTps.oneAtATime.toFixed(1)} · ${r.greedyTps.inFlight.toFixed(1)}`
-      : "–";
+    const pair = (t?: { oneAtATime: number; inFlight: number }) =>
+      t ? `${t.oneAtATime.toFixed(1)} · ${t.inFlight.toFixed(1)}` : "–";
+    const greedy = pair(r.greedyTps), sampled = pair(r.sampledTps);
     lines.push(
       `| ${r.model} | ${r.dtype} | ${
         r.weightMB.toFixed(1)
-      } | ${decode} | ${fraction} | ${prefill} | ${greedy} |`,
+      } | ${decode} | ${fraction} | ${prefill} | ${greedy} | ${sampled} |`,
     );
-    if (r.error) lines.push(`|  | ${r.dtype} | not measured: ${r.error} |  |  |  |  |`);
+    if (r.error) lines.push(`|  | ${r.dtype} | not measured: ${r.error} |  |  |  |  |  |`);
   }
   return lines;
 }

@@ -9,7 +9,16 @@
 import type { StopSignal } from "./stop_flag.ts";
 import type { LoadedModel } from "../models/mod.ts";
 import { decodeTokens, Utf8Stream } from "../tokenizers/mod.ts";
-import { logSoftmax, plainGreedy, recordToken, sampleToken, type SamplingParams, topIds } from "./sampler.ts";
+import {
+  devicePick,
+  logSoftmax,
+  penalized,
+  plainGreedy,
+  recordPick,
+  sampleToken,
+  type SamplingParams,
+  topIds,
+} from "./sampler.ts";
 import { InvalidRequestError } from "./errors.ts";
 import { appendGreedy, appendTokens, prefill, releaseState, type Session } from "./session.ts";
 import { StopMatcher } from "./stop_strings.ts";
@@ -130,10 +139,11 @@ async function* decode(
   // Complete already: resumed from a checkpoint taken as the value ended, so end as that run did.
   let valueComplete = constraint?.complete ?? false;
   if (valueComplete) finishReason = "stop";
-  // Greedy with nothing that needs the logits, on a GPU: the backend picks each next token and only
-  // its id is read back (the logits stay on the GPU until a checkpoint or the end syncs them).
-  const onDevice = !constraint && req.logprobs === undefined && plainGreedy(req.sampling) &&
-    loaded.model.backend.sync === undefined;
+  // Nothing that needs the logits, on a GPU: the backend picks each next token as sampleToken would
+  // (the draw's uniform and the penalties' counts handed in) and only its id is read back; the logits
+  // stay on the GPU until a checkpoint or the end syncs them. Plain greedy may run steps ahead.
+  const onDevice = !constraint && req.logprobs === undefined && loaded.model.backend.sync === undefined;
+  const plain = plainGreedy(req.sampling);
   let picked: number | undefined;
   while (!valueComplete && generated < req.maxTokens) {
     req.signal?.throwIfAborted();
@@ -144,7 +154,7 @@ async function* decode(
     let tokenId: number;
     if (picked !== undefined) {
       tokenId = picked;
-      recordToken(session.sampler, tokenId);
+      recordPick(session.sampler, req.sampling, tokenId);
     } else {
       const choices = constraint ? constraint.mask(session.logits!) : session.logits!;
       if (!choices) {
@@ -170,7 +180,13 @@ async function* decode(
     // On the device, the steps of the tokens max_tokens leaves may be queued before this pick lands
     // (engine/scheduler.ts: what ends the generation early undoes them before the state is saved).
     if (onDevice) {
-      picked = await appendGreedy(loaded, session, [tokenId], { ahead: req.maxTokens - generated });
+      // The pick's uniform is the PRNG's next value, taken (recordPick) only if the pick is used.
+      // Steps may run ahead unless the rule depends on the tokens picked (penalties).
+      const ahead = penalized(req.sampling) ? undefined : req.maxTokens - generated;
+      const options = plain
+        ? { ahead }
+        : { pick: devicePick(req.sampling, session.sampler), ahead, rng: session.sampler.rng };
+      picked = await appendGreedy(loaded, session, [tokenId], options);
     } else await appendTokens(loaded, session, [tokenId]);
     if (stopIds.has(tokenId)) {
       finishReason = "stop";

@@ -39,8 +39,10 @@ export {
 export {
   argmax,
   DEFAULT_SAMPLING,
+  devicePick,
   logSoftmax,
   newSamplerState,
+  recordPick,
   type SamplerState,
   sampleToken,
   type SamplingParams,

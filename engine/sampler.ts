@@ -9,6 +9,7 @@
 
 import { type LogitBias, withLogitBias } from "./logit_bias.ts";
 import { mulberry32Step } from "./prng.ts";
+import type { DevicePick } from "../models/mod.ts";
 
 /** How to pick tokens. Temperature 0 means greedy. */
 export interface SamplingParams {
@@ -78,9 +79,41 @@ export function plainGreedy(params: SamplingParams): boolean {
     params.repetitionPenalty === 1 && Object.keys(params.logitBias ?? {}).length === 0;
 }
 
+/** Whether `params` penalize tokens already generated (a pick then depends on the tokens before it). */
+export function penalized(params: SamplingParams): boolean {
+  return params.presencePenalty !== 0 || params.frequencyPenalty !== 0 || params.repetitionPenalty !== 1;
+}
+
 /** Advances `state` past a token picked elsewhere (a backend's greedy pick), as sampleToken would. */
 export function recordToken(state: SamplerState, token: number): void {
   state.counts.set(token, (state.counts.get(token) ?? 0) + 1);
+}
+
+/**
+ * The pick {@linkcode sampleToken} would make of the next logits, for a backend to make it (the draw's
+ * uniform is the PRNG's next value, read, not taken: {@linkcode recordPick} takes it once the pick is
+ * used).
+ */
+export function devicePick(params: SamplingParams, state: SamplerState): DevicePick {
+  const bias = new Map(Object.entries(params.logitBias ?? {}).map(([id, b]) => [Number(id), b]));
+  return {
+    temperature: params.temperature,
+    topK: params.topK,
+    topP: params.topP,
+    minP: params.minP,
+    presencePenalty: params.presencePenalty,
+    frequencyPenalty: params.frequencyPenalty,
+    repetitionPenalty: params.repetitionPenalty,
+    u: params.temperature > 0 ? mulberry32Step(state.rng).value : 0,
+    bias,
+    counts: new Map(state.counts),
+  };
+}
+
+/** Advances `state` past a token a backend picked by {@linkcode devicePick}, as sampleToken would. */
+export function recordPick(state: SamplerState, params: SamplingParams, token: number): void {
+  if (params.temperature > 0) state.rng = mulberry32Step(state.rng).state;
+  recordToken(state, token);
 }
 
 function applyPenalties(logits: Float32Array, p: SamplingParams, counts: Map<number, number>): Float32Array {

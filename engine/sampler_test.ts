@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { DEFAULT_SAMPLING, newSamplerState, sampleToken, type SamplingParams, topIds } from "./sampler.ts";
+import {
+  DEFAULT_SAMPLING,
+  devicePick,
+  newSamplerState,
+  recordPick,
+  sampleToken,
+  type SamplingParams,
+  topIds,
+} from "./sampler.ts";
 import { logSoftmax } from "./sampler.ts";
 import { mulberry32, mulberry32Step } from "./prng.ts";
 
@@ -119,4 +127,21 @@ Deno.test("top-k / top-p / min-p draws equal a full sort's, on peaked, flat and 
     checked++;
   }
   assert.ok(checked > 200);
+});
+
+Deno.test("devicePick reads the next uniform without taking it; recordPick advances as sampleToken does", () => {
+  for (const temperature of [0, 0.8]) {
+    const p = params({ temperature, frequencyPenalty: 0.5, logitBias: { "2": 1.5 } });
+    const host = newSamplerState(9), device = newSamplerState(9);
+    for (let i = 0; i < 5; i++) {
+      const rng = device.rng;
+      const pick = devicePick(p, device);
+      assert.equal(device.rng, rng);
+      assert.equal(pick.u, temperature > 0 ? mulberry32Step(rng).value : 0);
+      assert.deepEqual(pick.counts, host.counts);
+      assert.deepEqual(pick.bias, new Map([[2, 1.5]]));
+      recordPick(device, p, sampleToken(logits, p, host));
+      assert.deepEqual(device, host);
+    }
+  }
 });

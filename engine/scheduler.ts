@@ -8,15 +8,28 @@
  * up to date only by {@linkcode Scheduler.sync} (checkpoints) and {@linkcode Scheduler.release}
  * (the end of a prefill or a generation), and when a slot is needed for another session.
  *
- * A greedy generation with its picks on the device may keep steps in flight (engine/steps_ahead.ts,
+ * A generation with its picks on the device may keep steps in flight (engine/steps_ahead.ts,
  * {@linkcode Scheduler.stepsAhead}): its next steps are queued before each pick lands.
  *
  * @module
  */
 
-import { checkToken, type RecurrentModel } from "../models/mod.ts";
+import { checkToken, type DevicePick, type RecurrentModel } from "../models/mod.ts";
 import type { Session } from "./session.ts";
 import { StepsAhead } from "./steps_ahead.ts";
+
+/** How {@linkcode Scheduler.feedGreedy} picks, and whether it may run ahead. */
+export interface FeedPickOptions {
+  /** Tokens the generation may feed after these: steps it may queue ahead (see engine/steps_ahead.ts). */
+  readonly ahead?: number;
+  /** The backend picks by this rule (the sampler's) instead of the largest logit. */
+  readonly pick?: DevicePick;
+  /**
+   * With `pick` and `ahead`: the PRNG state `pick.u` came from; the steps ahead draw the uniforms that
+   * follow it (so `pick` must not depend on the tokens picked: no penalties).
+   */
+  readonly rng?: number;
+}
 
 interface Feed {
   readonly session: Session;
@@ -25,6 +38,10 @@ interface Feed {
   readonly argmax: boolean;
   /** Tokens the generation may feed after these (feedGreedy's budget): steps it may run ahead. */
   readonly ahead?: number;
+  /** With `argmax`: the backend picks by this rule instead (see FeedPickOptions). */
+  readonly pick?: DevicePick;
+  /** The PRNG state `pick`'s uniform came from (a sampled run ahead's next uniforms follow it). */
+  readonly rng?: number;
   /** Tokens of `tokens` already run. */
   done: number;
   resolve(result: Float32Array | number): void;
@@ -85,31 +102,32 @@ export class Scheduler {
   }
 
   /**
-   * As {@linkcode feed}, but resolves with the greedy next token (the index of the largest logit,
-   * the first on ties) found by the backend, which reads back only that id; the logits stay in
-   * backend memory until {@linkcode sync} copies them into `session.logits`. With `ahead` (the tokens
-   * the generation may feed after these) the next steps are queued before this pick lands, fed the
-   * picks on the device (see the module's description); the next feedGreedy must bring this pick.
+   * As {@linkcode feed}, but resolves with the next token the backend picked (the index of the largest
+   * logit, the first on ties, or by `options.pick`), which reads back only that id; the logits stay in
+   * backend memory until {@linkcode sync} copies them into `session.logits`. With `options.ahead` (the
+   * tokens the generation may feed after these) the next steps are queued before this pick lands, fed
+   * the picks on the device (see the module's description); the next feedGreedy must bring this pick.
    */
-  feedGreedy(session: Session, tokens: readonly number[], ahead?: number): Promise<number> {
-    const pick = ahead === undefined ? undefined : this.#ahead.take(session, tokens, ahead);
-    if (pick) {
+  feedGreedy(session: Session, tokens: readonly number[], options: FeedPickOptions = {}): Promise<number> {
+    const { ahead, pick } = options;
+    const queued = ahead === undefined ? undefined : this.#ahead.take(session, tokens, ahead, pick);
+    if (queued) {
       // The token's step is queued already: it is this feed's step.
       session.tokens++;
       this.#dirty.add(session);
       this.#logitsOnDevice.add(session);
       this.#lastUse.set(session, this.#steps);
       this.#ahead.fill();
-      return pick;
+      return queued;
     }
-    return this.#enqueue(session, tokens, true, ahead) as Promise<number>;
+    return this.#enqueue(session, tokens, true, options) as Promise<number>;
   }
 
   #enqueue(
     session: Session,
     tokens: readonly number[],
     argmax: boolean,
-    ahead?: number,
+    options: FeedPickOptions = {},
   ): Promise<Float32Array | number> {
     if (tokens.length === 0) return Promise.reject(new RangeError("feed() needs at least one token"));
     try {
@@ -123,7 +141,7 @@ export class Scheduler {
     // Steps queued ahead that this feed does not take are undone first (queued before it).
     this.#ahead.drop(session).catch(() => {});
     return new Promise((resolve, reject) => {
-      this.#queue.push({ session, tokens, argmax, ahead, done: 0, resolve, reject });
+      this.#queue.push({ session, tokens, argmax, ...options, done: 0, resolve, reject });
       this.#schedule();
     });
   }
@@ -218,6 +236,7 @@ export class Scheduler {
       tokens: feed.tokens.slice(feed.done, feed.done + take),
       logits: feed.done + take === feed.tokens.length,
       argmax: feed.argmax,
+      pick: feed.pick,
     }));
     let logits: (Float32Array | number | undefined)[];
     try {
@@ -240,7 +259,8 @@ export class Scheduler {
       if (feed.argmax) this.#logitsOnDevice.add(feed.session);
       else this.#logitsOnDevice.delete(feed.session);
       if (feed.argmax && feed.ahead !== undefined) {
-        this.#ahead.start(feed.session, feed.ahead, logits[i] as number);
+        const rule = feed.pick && { pick: feed.pick, rng: feed.rng ?? 0 };
+        this.#ahead.start(feed.session, feed.ahead, logits[i] as number, rule);
       }
     });
     // The next steps go in before the generations hear of these picks.

@@ -2,7 +2,7 @@ import type { StopSignal } from "./stop_flag.ts";
 import type { LoadedModel, RecurrentState } from "../models/mod.ts";
 import type { ConstraintSnapshot } from "./constraint/mod.ts";
 import { newSamplerState, type SamplerState } from "./sampler.ts";
-import { schedulerOf } from "./scheduler.ts";
+import { type FeedPickOptions, schedulerOf } from "./scheduler.ts";
 
 /**
  * Everything a conversation is: the model's state after all its tokens, the
@@ -55,28 +55,19 @@ export async function appendTokens(
   session.logits = await schedulerOf(loaded.model).feed(session, tokens);
 }
 
-/** Options of {@linkcode appendGreedy}. */
-export interface AppendGreedyOptions {
-  /**
-   * Tokens the generation may still feed after these (what max_tokens leaves): the scheduler may
-   * queue that many steps (at most its `stepsAhead`) before this pick lands, each fed the previous
-   * pick on the device; the next appendGreedy must then bring the pick this one returns.
-   */
-  readonly ahead?: number;
-}
-
 /**
- * Feeds tokens as {@linkcode appendTokens} does, but returns the greedy next token the backend found
- * (only its id is read back); `session.logits` is undefined until {@linkcode syncState} or
- * {@linkcode releaseState} copies the logits from the backend.
+ * Feeds tokens as {@linkcode appendTokens} does, but returns the next token the backend picked,
+ * greedy or by `options.pick` (only its id is read back; see Scheduler.feedGreedy); `session.logits`
+ * is undefined until {@linkcode syncState} or {@linkcode releaseState} copies the logits from the
+ * backend.
  */
 export async function appendGreedy(
   loaded: LoadedModel,
   session: Session,
   tokens: readonly number[],
-  options: AppendGreedyOptions = {},
+  options: FeedPickOptions = {},
 ): Promise<number> {
-  const token = await schedulerOf(loaded.model).feedGreedy(session, tokens, options.ahead);
+  const token = await schedulerOf(loaded.model).feedGreedy(session, tokens, options);
   session.logits = undefined;
   return token;
 }

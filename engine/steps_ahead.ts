@@ -1,6 +1,8 @@
 /**
- * Steps in flight: a greedy generation whose picks stay on the device (the scheduler's feedGreedy
- * with a token budget) does not wait for each pick to reach the host before its next step is queued.
+ * Steps in flight: a generation whose picks stay on the device (the scheduler's feedGreedy with a
+ * token budget) does not wait for each pick to reach the host before its next step is queued: a greedy
+ * one, or a sampled one whose rule does not depend on the tokens picked (no penalties), each step's
+ * draw the next uniform of its PRNG (known before the step: {@linkcode AheadRule}).
  *
  * After the generation's first pick step, up to `depth` steps are queued ahead of it (never more
  * than its budget: what max_tokens leaves), each fed, on the device, the token the previous step
@@ -18,22 +20,37 @@
  * @module
  */
 
-import type { AheadEntry, RecurrentModel } from "../models/mod.ts";
+import type { AheadEntry, DevicePick, RecurrentModel } from "../models/mod.ts";
+import { mulberry32Step } from "./prng.ts";
 import type { Session } from "./session.ts";
 
-/** Default most steps a greedy generation runs ahead of the host (see {@linkcode StepsAhead.depth}). */
+/**
+ * A sampled generation's rule for its steps ahead: the same for every step but the draw's uniform,
+ * each the next of the sampler's PRNG (so the rule must not depend on the tokens picked: no penalties).
+ */
+export interface AheadRule {
+  /** The rule of the pick the run starts from. */
+  readonly pick: DevicePick;
+  /** The PRNG state that pick's uniform came from. */
+  readonly rng: number;
+}
+
+/** Default most steps a generation runs ahead of the host (see {@linkcode StepsAhead.depth}). */
 export const DEFAULT_STEPS_AHEAD = 3;
 
-/** A greedy generation's steps queued ahead of the host. */
+/** A generation's steps queued ahead of the host. */
 interface Run {
   /** Tokens the generation may still feed after those it has fed (its max_tokens left). */
   budget: number;
   /** The last pick handed to the generation: the token its next feed must bring. */
   expect: number | undefined;
-  /** Steps queued, not yet taken by a feed, oldest first: each one's pick and snapshot. */
-  readonly pending: { readonly pick: Promise<number>; readonly snapshot: number }[];
+  /** Steps queued, not yet taken by a feed, oldest first: each one's pick, snapshot and draw's uniform. */
+  readonly pending: { readonly pick: Promise<number>; readonly snapshot: number; readonly u: number }[];
   /** Steps queued so far (each one's snapshot is this modulo the depth). */
   queued: number;
+  /** A sampled run's rule, and the PRNG state the next queued step's uniform comes from. */
+  readonly rule?: DevicePick;
+  rng: number;
 }
 
 /** The runs ahead of one model's sessions (owned by its scheduler). */
@@ -61,18 +78,32 @@ export class StepsAhead {
     return this.#steps;
   }
 
-  /** After a session's pick step (`pick` its result): runs it ahead, `budget` tokens at most. */
-  start(session: Session, budget: number, pick: number): void {
-    if (this.depth > 0) this.#runs.set(session, { budget, expect: pick, pending: [], queued: 0 });
+  /**
+   * After a session's pick step (`pick` its result): runs it ahead, `budget` tokens at most; greedy,
+   * or by `rule` (each step the next uniform of the PRNG).
+   */
+  start(session: Session, budget: number, pick: number, rule?: AheadRule): void {
+    if (this.depth === 0) return;
+    const rng = rule ? nextDraw(rule.pick, rule.rng).rng : 0;
+    this.#runs.set(session, { budget, expect: pick, pending: [], queued: 0, rule: rule?.pick, rng });
   }
 
   /**
    * The queued step of `tokens` (the session's last pick), taken as fed; undefined when none is
    * queued for them. `budget`: the tokens the generation may feed after these.
    */
-  take(session: Session, tokens: readonly number[], budget: number): Promise<number> | undefined {
+  take(
+    session: Session,
+    tokens: readonly number[],
+    budget: number,
+    pick?: DevicePick,
+  ): Promise<number> | undefined {
     const run = this.#runs.get(session);
     if (!run || run.pending.length === 0 || tokens.length !== 1 || tokens[0] !== run.expect) return undefined;
+    // The step must pick as this feed asks: greedy, or by the run's rule with this uniform.
+    if ((pick === undefined) !== (run.rule === undefined) || (pick && pick.u !== run.pending[0].u)) {
+      return undefined;
+    }
     const step = run.pending.shift()!;
     run.budget = budget;
     run.expect = undefined;
@@ -91,7 +122,13 @@ export class StepsAhead {
         const slot = this.#slotOf(session);
         if (slot === undefined || run.pending.length >= Math.min(this.depth, run.budget)) continue;
         if (rows.length === this.#model.chunk) break;
-        rows.push({ run, entry: { slot, snapshot: run.queued % this.depth } });
+        let pick: DevicePick | undefined;
+        if (run.rule) {
+          const draw = nextDraw(run.rule, run.rng);
+          pick = { ...run.rule, u: draw.u };
+          run.rng = draw.rng;
+        }
+        rows.push({ run, entry: { slot, snapshot: run.queued % this.depth, pick } });
       }
       if (rows.length === 0) return;
       let picks: Promise<number[]>;
@@ -104,7 +141,7 @@ export class StepsAhead {
       rows.forEach(({ run, entry }, i) => {
         const pick = picks.then((p) => p[i]);
         pick.catch(() => {}); // a step never fed fails unheard
-        run.pending.push({ pick, snapshot: entry.snapshot });
+        run.pending.push({ pick, snapshot: entry.snapshot, u: entry.pick?.u ?? 0 });
         run.queued++;
       });
     }
@@ -127,4 +164,11 @@ export class StepsAhead {
     if (slot === undefined || run.pending.length === 0) return Promise.resolve();
     return this.#model.restoreSnapshot(slot, run.pending[0].snapshot);
   }
+}
+
+// A rule's uniform drawn from PRNG state `rng` (none at temperature 0), and the state after it.
+function nextDraw(rule: DevicePick, rng: number): { u: number; rng: number } {
+  if (rule.temperature <= 0) return { u: 0, rng };
+  const step = mulberry32Step(rng);
+  return { u: step.value, rng: step.state };
 }

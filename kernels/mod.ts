@@ -22,6 +22,7 @@ export type {
   Wkv7Shape,
 } from "./types.ts";
 export type { Op, Rows, StateRef, Tensor, TensorDType, UnaryFn } from "./ops.ts";
+export { PICK_PARAMS } from "./ops.ts";
 export { bf16ToF32, bytesToF32, dtypeBytes, f16ToF32 } from "./widen.ts";
 export { viewMatrix } from "./host_matrix.ts";
 export { isQuantized, type QuantFormat, quantizable, quantizedBytes, quantizeMatrix } from "./quant.ts";

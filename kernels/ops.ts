@@ -125,6 +125,41 @@ export interface ArgmaxOp {
   readonly n: number;
 }
 
+/** Columns of a {@linkcode PickOp}'s `params` row, in order. */
+export const PICK_PARAMS = [
+  "temperature",
+  "topK",
+  "topP",
+  "minP",
+  "u",
+  "presencePenalty",
+  "frequencyPenalty",
+  "repetitionPenalty",
+] as const;
+
+/**
+ * Each row's next token as the host's sampler picks it (engine/sampler.ts): first `adjust` changes
+ * `x` in place (each `[row, id, bias, count]`: the bias added, then, where count > 0, the repetition
+ * penalty and `presence + frequency * count` subtracted; a count below 0 marks an unused entry); then a row with temperature 0 takes its
+ * argmax (as {@linkcode ArgmaxOp}), and any other draws with uniform `u` from the tokens within 27.6
+ * temperatures of the best, filtered by top-k, top-p and min-p in the order (logit desc, id asc),
+ * or, with no filter, in id order.
+ */
+export interface PickOp {
+  readonly op: "pick";
+  /** `[n][cols]` logits, adjusted in place. */
+  readonly x: Tensor;
+  /** `[n][8]` f32 each row's {@linkcode PICK_PARAMS}. */
+  readonly params: Tensor;
+  /** `[k][4]` f32 `row, id, bias, count` (at most one per row and id; count -1: unused). */
+  readonly adjust: Tensor;
+  /** Rows of `adjust` used. */
+  readonly k: number;
+  /** `[n][1]` i32. */
+  readonly out: Tensor;
+  readonly n: number;
+}
+
 /** `out[t][0..cols) = x[t][offset..offset + cols)`. */
 export interface SliceOp {
   readonly op: "slice";
@@ -398,6 +433,7 @@ export type Op =
   | ScatterOp
   | CopyRowsOp
   | ArgmaxOp
+  | PickOp
   | SliceOp
   | NormOp
   | UnaryOp

@@ -27,6 +27,7 @@ export { keepsPrecision, WEIGHT_FORMATS } from "./quantize.ts";
 export { checkToken, createRecurrentModel, DEFAULT_SLOTS } from "./shared/runner.ts";
 export type {
   AheadEntry,
+  DevicePick,
   Family,
   ModelInfo,
   RecurrentModel,

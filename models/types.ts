@@ -66,8 +66,9 @@ export interface RecurrentModel {
   step(entries: readonly StepEntry[]): Promise<(Float32Array | undefined)[]>;
   /**
    * As {@linkcode step}, but an entry with `argmax` gets its greedy token (the index of its largest
-   * logit, the first on ties, found by the backend) instead of the logits, and only that id is read
-   * back: a GPU sends 4 bytes instead of the vocabulary's logits. Its logits stay in backend memory
+   * logit, the first on ties, found by the backend), or the token its `pick` rule picks, instead of
+   * the logits, and only that id is read back: a GPU sends 4 bytes instead of the vocabulary's logits.
+   * Its logits (as the model gave them, before any pick's adjustments) stay in backend memory
    * for {@linkcode readLogits} until the slot's next step.
    */
   stepPicks(entries: readonly StepEntry[]): Promise<(Float32Array | number | undefined)[]>;
@@ -78,7 +79,7 @@ export interface RecurrentModel {
    * picked, read from backend memory (not yet known to the host), after the slot's state and kept
    * logits are copied into snapshot `entry.snapshot` (see {@linkcode restoreSnapshot}). The step is
    * queued before this returns, so another can follow at once; the promise resolves with each entry's
-   * greedy pick, as {@linkcode stepPicks} gives it.
+   * pick (greedy, or by its `pick`), as {@linkcode stepPicks} gives it.
    */
   stepAhead(entries: readonly AheadEntry[]): Promise<number[]>;
   /**
@@ -90,12 +91,35 @@ export interface RecurrentModel {
   readSnapshot(slot: number, snapshot: number): Promise<{ state: Float32Array; logits: Float32Array }>;
 }
 
+/**
+ * A pick the backend makes as the host's sampler would (engine/sampler.ts): the logits adjusted by
+ * `bias` and the penalties over `counts`, then the argmax at temperature 0, or a draw with uniform `u`
+ * (the sampler's next PRNG value, known before the step) among the tokens top-k, top-p and min-p keep.
+ */
+export interface DevicePick {
+  readonly temperature: number;
+  readonly topK: number;
+  readonly topP: number;
+  readonly minP: number;
+  readonly presencePenalty: number;
+  readonly frequencyPenalty: number;
+  readonly repetitionPenalty: number;
+  /** The draw's uniform in [0, 1) (unused at temperature 0). */
+  readonly u: number;
+  /** Added to these tokens' logits first (ids outside the vocabulary are ignored). */
+  readonly bias: ReadonlyMap<number, number>;
+  /** How often each token was generated: the penalties' counts (empty: no penalty). */
+  readonly counts: ReadonlyMap<number, number>;
+}
+
 /** One slot's share of a {@linkcode RecurrentModel.stepAhead}. */
 export interface AheadEntry {
   /** The state slot. */
   readonly slot: number;
   /** Which snapshot buffer (0, 1, …) keeps the slot's state and logits from before the step. */
   readonly snapshot: number;
+  /** The step's pick by this rule instead of the largest logit. */
+  readonly pick?: DevicePick;
 }
 
 /** One slot's share of a {@linkcode RecurrentModel.step}. */
@@ -108,4 +132,6 @@ export interface StepEntry {
   readonly logits?: boolean;
   /** {@linkcode RecurrentModel.stepPicks} only: return the greedy token instead of the logits. */
   readonly argmax?: boolean;
+  /** With `argmax`: the token picked by these instead of the largest logit (the sampler's rule, on the backend). */
+  readonly pick?: DevicePick;
 }

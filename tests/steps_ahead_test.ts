@@ -1,10 +1,20 @@
 // Steps in flight (engine/steps_ahead.ts) through the scheduler on a CPU backend, so they are
 // checked where no WebGPU adapter is (tests/webgpu_inflight_test.ts runs them on one): greedy feeds
 // that run 3 steps ahead give the picks of feeds that run none, and the state and logits left when
-// the feeding stops early, or is synced midway, are the same bit for bit.
+// the feeding stops early, or is synced midway, are the same bit for bit; sampled feeds (the pick op
+// of kernels/cpu/pick.ts, each step ahead drawing the PRNG's next uniform) give the host sampler's
+// tokens and sampler state, with steps ahead or none.
 import assert from "node:assert/strict";
-import { newSession, schedulerOf, syncState } from "../engine/mod.ts";
-import { appendGreedy, releaseState } from "../engine/session.ts";
+import {
+  DEFAULT_SAMPLING,
+  devicePick,
+  newSession,
+  recordPick,
+  sampleToken,
+  schedulerOf,
+  syncState,
+} from "../engine/mod.ts";
+import { appendGreedy, appendTokens, releaseState } from "../engine/session.ts";
 import { type LoadedModel, loadModel } from "../models/mod.ts";
 
 const DIR = new URL("./fixtures/rwkv7/tiny/", import.meta.url).pathname;
@@ -47,4 +57,49 @@ Deno.test("steps in flight on a CPU backend stop with the state of feeds that ra
     assert.deepEqual(ahead, none, `${feed} fed, synced at ${syncAt}`);
     assert.ok(scheduler.aheadSteps > queued, "steps were queued ahead");
   }
+});
+
+const SAMPLED = { ...DEFAULT_SAMPLING, temperature: 0.9, topP: 0.9, topK: 30, logitBias: { "3": 2 } };
+
+/** Feeds a prompt, then `feed` picks sampled by the backend (MAX allowed); the picks and the sampler state. */
+async function feedSampled(loaded: LoadedModel, feed: number) {
+  const session = newSession(loaded, 7);
+  const picks: number[] = [];
+  const options = (ahead: number) => ({
+    pick: devicePick(SAMPLED, session.sampler),
+    ahead,
+    rng: session.sampler.rng,
+  });
+  let pick = await appendGreedy(loaded, session, [5, 9, 2, 7, 1], options(MAX));
+  for (let fed = 1; fed <= feed; fed++) {
+    recordPick(session.sampler, SAMPLED, pick);
+    picks.push(pick);
+    pick = await appendGreedy(loaded, session, [pick], options(MAX - fed));
+  }
+  await releaseState(loaded, session);
+  return { picks, sampler: session.sampler, state: bits(session.state.data), logits: bits(session.logits!) };
+}
+
+Deno.test("sampled steps in flight on a CPU backend give the host sampler's tokens and state", async () => {
+  const loaded = await loadModel(DIR, { backend: "reference", slots: 2 });
+  const scheduler = schedulerOf(loaded.model);
+  // The host sampler on the logits path.
+  const session = newSession(loaded, 7);
+  await appendTokens(loaded, session, [5, 9, 2, 7, 1]);
+  const host: number[] = [];
+  for (let fed = 1; fed <= 6; fed++) {
+    host.push(sampleToken(session.logits!, SAMPLED, session.sampler));
+    await appendTokens(loaded, session, [host[host.length - 1]]);
+  }
+  await releaseState(loaded, session);
+  scheduler.stepsAhead = 0;
+  const none = await feedSampled(loaded, 6);
+  scheduler.stepsAhead = 3;
+  const steps = scheduler.steps;
+  const ahead = await feedSampled(loaded, 6);
+  assert.deepEqual(none.picks, host);
+  assert.deepEqual(none.sampler, session.sampler);
+  assert.deepEqual(bits(session.logits!), none.logits);
+  assert.deepEqual(ahead, none);
+  assert.equal(scheduler.steps - steps, 1, "after the prompt's step, every step was one queued ahead");
 });

@@ -1,7 +1,8 @@
-// Greedy picks on the GPU: a greedy generation with nothing that needs the logits (no logprobs,
-// penalties, logit_bias or constraint) reads back one token id per step instead of the logits, and
-// gives the same tokens as the logits path; the logits it left on the GPU come back, bit for bit, when
-// the session is synced (checkpoints, the end of a generation); the sampler counts what was picked.
+// Greedy picks on the GPU: a plain greedy generation with nothing that needs the logits (no logprobs
+// or constraint; penalties and logit_bias: tests/webgpu_sample_test.ts) reads back one token id per
+// step instead of the logits, and gives the same tokens as the logits path; the logits it left on the
+// GPU come back, bit for bit, when the session is synced (checkpoints, the end of a generation); the
+// sampler counts what was picked.
 import assert from "node:assert/strict";
 import {
   DEFAULT_SAMPLING,

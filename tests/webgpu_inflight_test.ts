@@ -197,11 +197,13 @@ if (missing) {
     }
   });
 
-  Deno.test("webgpu: the bench's greedy decode runs with each step waiting and with steps in flight", async () => {
+  Deno.test("webgpu: the bench's greedy and sampled decode run with each step waiting and with steps in flight", async () => {
     const { loaded, counts } = await open("mamba");
     try {
       const tps = await measureGreedy(loaded.model, 4);
       assert.ok(tps.oneAtATime > 0 && tps.inFlight > 0, JSON.stringify(tps));
+      const sampled = await measureGreedy(loaded.model, 4, { sampled: true });
+      assert.ok(sampled.oneAtATime > 0 && sampled.inFlight > 0, JSON.stringify(sampled));
       assert.ok(counts.overlapped > 0, "steps overlapped their readbacks");
     } finally {
       loaded.model.backend.close();

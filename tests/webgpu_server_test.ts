@@ -1,5 +1,6 @@
 // `deno task start --backend webgpu` (BACKEND=webgpu) serves the same greedy completion and seeded
-// session stream as the WASM server, and with int8/q4 weights the greedy completion the reference
+// session streams (its picks sampled on the GPU; a second generation resumes the stored sampler
+// state) as the WASM server, and with int8/q4 weights the greedy completion the reference
 // backend gives with the same weights, on whatever adapter this machine has (lavapipe in CI).
 import assert from "node:assert/strict";
 import { startServer } from "./helpers/server.ts";
@@ -27,7 +28,16 @@ Deno.test({
         const events = await readEvents(
           await postJson(`${server.base}/v1/sessions/${session.id}/generate`, { max_tokens: 16, seed: 3 }),
         );
-        texts.push([greedy.choices[0].text, textOf(events)]);
+        // Sampled with every filter and penalty, then resumed from the stored session: the sampler state
+        // the GPU picks left (PRNG position, counts) is the one the WASM server left.
+        const sampled = { temperature: 0.9, top_k: 40, top_p: 0.9, min_p: 0.02, presence_penalty: 0.5 };
+        const generate = (body: object) =>
+          postJson(`${server.base}/v1/sessions/${session.id}/generate`, body);
+        const first = await readEvents(await generate({ max_tokens: 12, seed: 5, ...sampled }));
+        const resumed = await readEvents(
+          await generate({ max_tokens: 12, ...sampled, frequency_penalty: 0.3 }),
+        );
+        texts.push([greedy.choices[0].text, textOf(events), textOf(first), textOf(resumed)]);
       } finally {
         server.child.kill("SIGTERM");
         await server.child.status;

@@ -11,6 +11,7 @@ import type { Op, Rows, StateRef, Tensor, TensorDType, UnaryFn } from "../ops.ts
 import type { Backend } from "../types.ts";
 import { widenTo } from "../widen.ts";
 import { gelu, sigmoid, softplus } from "./math.ts";
+import { pickRows } from "./pick.ts";
 
 /** The kernels of a CPU backend (what the op list is lowered to). */
 export type CpuKernels =
@@ -181,6 +182,8 @@ function run(k: CpuKernels, op: Op): void {
       }
       return;
     }
+    case "pick":
+      return pickRows(op, f(op.x), f(op.params), f(op.adjust), ints(op.out));
     case "slice": {
       const x = f(op.x), out = f(op.out), C = op.out.cols, S = op.x.cols;
       for (let t = 0; t < n; t++) out.set(x.subarray(t * S + op.offset, t * S + op.offset + C), t * C);

@@ -8,6 +8,7 @@ import type { Op } from "../ops.ts";
 import type { Plan, PlanContext } from "./plan.ts";
 import { copyRowsPlan, embedPlan, gatherPlan, scatterPlan, slicePlan } from "./copy.ts";
 import { argmaxPlan } from "./argmax.ts";
+import { pickPlan } from "./pick.ts";
 import { matmulPlan } from "./matmul.ts";
 import { normPlan } from "./norm.ts";
 import { binaryOpPlan, residualPlan, unaryPlan } from "./elementwise.ts";
@@ -40,6 +41,8 @@ export function planOp(op: Op, ctx: PlanContext): Plan[] {
       return copyRowsPlan(op);
     case "argmax":
       return argmaxPlan(op);
+    case "pick":
+      return pickPlan(op);
     case "slice":
       return slicePlan(op);
     case "norm":

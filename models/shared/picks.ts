@@ -1,5 +1,5 @@
-import type { Backend, Op, Tensor } from "../../kernels/mod.ts";
-import type { AheadEntry } from "../types.ts";
+import { type Backend, type Op, PICK_PARAMS, type Tensor } from "../../kernels/mod.ts";
+import type { AheadEntry, DevicePick } from "../types.ts";
 
 /** What {@linkcode createPickBuffers} needs from the runner. */
 export interface PickTensors {
@@ -19,8 +19,11 @@ export interface PickBuffers {
   readonly kept: Tensor;
   /** `[slots + 1][1]` i32 the picks of the last step's emitted rows. */
   readonly picks: Tensor;
-  /** After a step's ops: its `m` emitted rows' logits kept by slot, their argmax in `picks` and by slot. */
-  pickOps(m: number, slotsOfRows: readonly number[]): Op[];
+  /**
+   * After a step's ops: its `m` emitted rows' logits kept by slot, their picks in `picks` and by slot:
+   * the argmax, or where `rules` has a pick, that pick (the rows' logits are then adjusted in place).
+   */
+  pickOps(m: number, slotsOfRows: readonly number[], rules?: readonly (DevicePick | undefined)[]): Op[];
   /** Before a step run ahead (one row per entry): snapshots of its slots, then its ids from the last picks. */
   aheadOps(entries: readonly AheadEntry[]): Op[];
   /** Puts a slot's state and kept logits back from a snapshot. */
@@ -44,6 +47,8 @@ export function createPickBuffers(backend: Backend, t: PickTensors): PickBuffers
   const next = backend.tensor(rows, 1, "i32");
   const emitSlots = backend.tensor(rows, 1, "i32");
   const restoreIndex = backend.tensor(1, 1, "i32");
+  const params = backend.tensor(rows, PICK_PARAMS.length);
+  let adjust: Tensor | undefined; // [k][4] grown as needed
   const snapshots: { state: Tensor; kept: Tensor; index: Tensor }[] = [];
   const cache = new Map<string, Op[]>();
   const cached = (key: string, make: () => Op[]) => {
@@ -69,8 +74,24 @@ export function createPickBuffers(backend: Backend, t: PickTensors): PickBuffers
     kept,
     picks,
     snapshot: taken,
-    pickOps(m, slotsOfRows) {
+    pickOps(m, slotsOfRows, rules) {
       backend.write(emitSlots, Int32Array.from(slotsOfRows));
+      if (rules?.some((r) => r !== undefined)) {
+        const tables = pickTables(rules, t.logits.cols);
+        const k = tables.adjust.length / 4;
+        if (!adjust || adjust.rows < k) adjust = backend.tensor(Math.max(k, 2 * (adjust?.rows ?? 16)), 4);
+        // Every row of `adjust` is run, those past k marked unused (count -1): one op list per capacity.
+        const padded = new Float32Array(adjust.rows * 4).fill(-1);
+        padded.set(tables.adjust);
+        backend.write(params, tables.params);
+        backend.write(adjust, padded);
+        const a = adjust;
+        return cached(`sample ${m} ${a.rows}`, () => [
+          { op: "scatter", x: t.logits, index: emitSlots, out: kept, n: m },
+          { op: "pick", x: t.logits, params, adjust: a, k: a.rows, out: picks, n: m },
+          { op: "scatter", x: picks, index: emitSlots, out: next, n: m },
+        ]);
+      }
       return cached(`pick ${m}`, () => [
         { op: "scatter", x: t.logits, index: emitSlots, out: kept, n: m },
         { op: "argmax", x: t.logits, out: picks, n: m },
@@ -101,4 +122,32 @@ export function createPickBuffers(backend: Backend, t: PickTensors): PickBuffers
       ]);
     },
   };
+}
+
+/**
+ * A pick op's tables for rows ruled by `rules` (undefined: the argmax): each row's PICK_PARAMS, and
+ * one `[row, id, bias, count]` per token a row's bias or penalties change (count 0 when the row has
+ * no penalty; ids at or past `vocab` left out, as the host's logit bias ignores them).
+ */
+export function pickTables(
+  rules: readonly (DevicePick | undefined)[],
+  vocab: number,
+): { params: Float32Array; adjust: Float32Array } {
+  const params = new Float32Array(rules.length * PICK_PARAMS.length);
+  const adjust: number[] = [];
+  rules.forEach((r, row) => {
+    if (!r) {
+      params.set([0, 0, 1, 0, 0, 0, 0, 1], row * PICK_PARAMS.length);
+      return;
+    }
+    // u floored to f32's 24 bits, so it stays below 1
+    const u = Math.floor(r.u * 2 ** 24) / 2 ** 24;
+    params.set(PICK_PARAMS.map((name) => name === "u" ? u : r[name]), row * PICK_PARAMS.length);
+    const penalties = r.presencePenalty !== 0 || r.frequencyPenalty !== 0 || r.repetitionPenalty !== 1;
+    const ids = new Set([...r.bias.keys(), ...(penalties ? r.counts.keys() : [])]);
+    for (const id of ids) {
+      if (id < vocab) adjust.push(row, id, r.bias.get(id) ?? 0, penalties ? r.counts.get(id) ?? 0 : 0);
+    }
+  });
+  return { params, adjust: Float32Array.from(adjust) };
 }

@@ -180,7 +180,8 @@ export function createRecurrentModel(options: RunnerOptions): RecurrentModel {
       }
       const wanted = entries.filter((e) => e.logits !== false);
       const p = picks();
-      const submitted = backend.submit([...ops, ...p.pickOps(m, wanted.map((e) => e.slot))]);
+      const rules = wanted.map((e) => (e.argmax ? e.pick : undefined));
+      const submitted = backend.submit([...ops, ...p.pickOps(m, wanted.map((e) => e.slot), rules)]);
       // Rows up to the last one whose logits are wanted; picks only where argmax is. Both reads are
       // queued with the step, before any other step (run ahead) can be.
       const full = wanted.findLastIndex((e) => !e.argmax) + 1;
@@ -197,7 +198,8 @@ export function createRecurrentModel(options: RunnerOptions): RecurrentModel {
       const p = picks();
       const before = p.aheadOps(entries);
       const { ops, m } = prepare(entries.map((e) => ({ slot: e.slot, tokens: [0] })), false);
-      const submitted = backend.submit([...before, ...ops, ...p.pickOps(m, entries.map((e) => e.slot))]);
+      const after = p.pickOps(m, entries.map((e) => e.slot), entries.map((e) => e.pick));
+      const submitted = backend.submit([...before, ...ops, ...after]);
       const read = readRows(p.picks, m);
       return Promise.all([submitted, read]).then(([, picked]) => Array.from(picked));
     },
