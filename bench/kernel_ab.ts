@@ -22,6 +22,7 @@ import {
   type WeightDType,
 } from "../kernels/mod.ts";
 import { measureWasmFmaPeak } from "../kernels/wasm/compute_peak.ts";
+import { toHalf } from "./random_rwkv7.ts";
 
 const { values, positionals } = parseArgs({
   args: Deno.args,
@@ -30,14 +31,14 @@ const { values, positionals } = parseArgs({
 });
 if (positionals.length !== 2) {
   console.error(
-    "Usage: deno run -A bench/kernel_ab.ts OLD.wasm NEW.wasm [--formats f32,bf16,q8,q4] [--tokens 1,16,64]",
+    "Usage: deno run -A bench/kernel_ab.ts OLD.wasm NEW.wasm [--formats f32,f16,bf16,q8,q4] [--tokens 1,16,64]",
   );
   Deno.exit(2);
 }
-const formats = (values.formats ?? "f32,bf16,q8,q4").split(",") as WeightDType[];
+const formats = (values.formats ?? "f32,f16,bf16,q8,q4").split(",") as WeightDType[];
 for (const f of formats) {
-  if (!["f32", "bf16", "q8", "q4"].includes(f)) {
-    console.error(`--formats takes f32, bf16, q8 and q4, got "${f}"`);
+  if (!["f32", "f16", "bf16", "q8", "q4"].includes(f)) {
+    console.error(`--formats takes f32, f16, bf16, q8 and q4, got "${f}"`);
     Deno.exit(2);
   }
 }
@@ -55,7 +56,9 @@ async function setup(bytes: Uint8Array<ArrayBuffer>): Promise<(() => void)[]> {
     const f = new Float32Array(n).map((_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
     let source;
     if (dtype === "f32") source = { rows, cols, dtype, bytes: new Uint8Array(f.buffer) };
-    else {
+    else if (dtype === "f16") {
+      source = { rows, cols, dtype, bytes: new Uint8Array(Uint16Array.from(f, toHalf).buffer) };
+    } else {
       const bf16 = new Uint16Array(n).map((_, i) => new Uint32Array(f.buffer, i * 4, 1)[0] >>> 16);
       const raw = { rows, cols, dtype: "bf16" as const, bytes: new Uint8Array(bf16.buffer) };
       source = isQuantized(dtype) ? quantizeMatrix(raw, dtype) : raw;

@@ -203,13 +203,15 @@ static void ungroup4_f32(const float *g, int cols, int half, float *wbuf) {
       wasm_v128_store(wbuf + (long)i * cols + c, wasm_v128_load(g + (long)c * 8 + 4 * (4 * half + i)));
 }
 
-// Grouped matrices (row_groups.ts): under G32_DIRECT_BELOW (f32) or G16_DIRECT_BELOW (16-bit) tokens,
-// each token straight from the group, its rows widened as they are read (the group stays in L1 for the
-// next token); more: 4 rows at a time copied (widened) into wbuf once, then every token streams past
-// them. Same sums in the same order either way. The thresholds are where bench/kernel_ab.ts measured
-// the two ways even (3072 x 768, 1 thread: direct 1.6-1.7x at 2 tokens, 0.85x for f32 at 16+).
+// Grouped matrices (row_groups.ts): under *_DIRECT_BELOW tokens, each token straight from the group,
+// its rows widened as they are read (the group stays in L1 for the next token); more: 4 rows at a
+// time copied (widened) into wbuf once, then every token streams past them. Same sums in the same
+// order either way. The thresholds are where bench/kernel_ab.ts measured the two ways even (3072 x 768,
+// 1 thread): bf16 widens in one instruction, so reading directly wins up to 32 tokens (1.7x at 2);
+// f32 to 12; f16's widening costs several, so it is worth widening once from 2 tokens on.
 #define G32_DIRECT_BELOW 12
-#define G16_DIRECT_BELOW 32
+#define BF16_DIRECT_BELOW 32
+#define F16_DIRECT_BELOW 2
 __attribute__((export_name("matmul_f32_g8"))) void matmul_f32_g8(const float *w, const float *x, float *y,
                                                                  int rows, int cols, int tokens, float *wbuf,
                                                                  int ystride) {
@@ -226,7 +228,7 @@ __attribute__((export_name("matmul_f32_g8"))) void matmul_f32_g8(const float *w,
   }
 }
 
-#define GROUP16(NAME, EVEN, ODD)                                                                       \
+#define GROUP16(NAME, EVEN, ODD, DIRECT_BELOW)                                                                       \
   static void NAME##_one(const u16 *g, int cols, const float *x, float *out) {                         \
     v128_t acc[8];                                                                                     \
     for (int i = 0; i < 8; i++) acc[i] = wasm_f32x4_splat(0);                                          \
@@ -244,7 +246,7 @@ __attribute__((export_name("matmul_f32_g8"))) void matmul_f32_g8(const float *w,
                                                 int tokens, float *wbuf, int ystride) {                \
     for (int r = 0; r < rows; r += 8) {                                                                \
       const u16 *g = w + (long)r * cols;                                                               \
-      if (tokens < G16_DIRECT_BELOW) {                                                                 \
+      if (tokens < DIRECT_BELOW) {                                                                     \
         for (int t = 0; t < tokens; t++) NAME##_one(g, cols, x + (long)t * cols, y + (long)t * ystride + r); \
         continue;                                                                                      \
       }                                                                                                \
@@ -261,8 +263,8 @@ __attribute__((export_name("matmul_f32_g8"))) void matmul_f32_g8(const float *w,
     }                                                                                                  \
   }
 
-GROUP16(matmul_f16_g8, f16_even, f16_odd)
-GROUP16(matmul_bf16_g8, bf16_even, bf16_odd)
+GROUP16(matmul_f16_g8, f16_even, f16_odd, F16_DIRECT_BELOW)
+GROUP16(matmul_bf16_g8, bf16_even, bf16_odd, BF16_DIRECT_BELOW)
 
 // ---- quantized weights (kernels/quant.ts): blocks of 32 columns, an f32 scale each ----------
 // Integer dot products. Each token's x is first quantized per block of 32 (quantize_x): x ≈ q · xs
