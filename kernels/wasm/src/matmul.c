@@ -228,7 +228,7 @@ __attribute__((export_name("matmul_f32_g8"))) void matmul_f32_g8(const float *w,
   }
 }
 
-#define GROUP16(NAME, EVEN, ODD, DIRECT_BELOW)                                                                       \
+#define GROUP16(NAME, EVEN, ODD, DIRECT_BELOW, ONE_FAST)                                                        \
   static void NAME##_one(const u16 *g, int cols, const float *x, float *out) {                         \
     v128_t acc[8];                                                                                     \
     for (int i = 0; i < 8; i++) acc[i] = wasm_f32x4_splat(0);                                          \
@@ -244,6 +244,7 @@ __attribute__((export_name("matmul_f32_g8"))) void matmul_f32_g8(const float *w,
   }                                                                                                    \
   __attribute__((export_name(#NAME))) void NAME(const u16 *w, const float *x, float *y, int rows, int cols, \
                                                 int tokens, float *wbuf, int ystride) {                \
+    if (tokens == 1 && ONE_FAST(w, x, y, rows, cols, wbuf)) return;                                     \
     for (int r = 0; r < rows; r += 8) {                                                                \
       const u16 *g = w + (long)r * cols;                                                               \
       if (tokens < DIRECT_BELOW) {                                                                     \
@@ -263,8 +264,44 @@ __attribute__((export_name("matmul_f32_g8"))) void matmul_f32_g8(const float *w,
     }                                                                                                  \
   }
 
-GROUP16(matmul_f16_g8, f16_even, f16_odd, F16_DIRECT_BELOW)
-GROUP16(matmul_bf16_g8, bf16_even, bf16_odd, BF16_DIRECT_BELOW)
+// One token of f16 weights without the widening's multiply: an f16 pattern moved into f32 position is
+// w * 2^-112 exactly (normal or not), so with x scaled by 2^112 (exact, into wbuf) each product is
+// w * x exactly and every sum is bitwise the same. Only where no |x| reaches 2^16 (x * 2^112 would
+// overflow); returns 0 to take the plain path otherwise.
+static inline v128_t f16_raw(v128_t top) {
+  return wasm_v128_and(wasm_i32x4_shr(top, 3), wasm_i32x4_splat((int)0x8fffe000u));
+}
+static int f16_one_fast(const u16 *w, const float *x, float *y, int rows, int cols, float *xs) {
+  v128_t big = wasm_f32x4_splat(0x1p16f), over = wasm_i32x4_splat(0);
+  for (int c = 0; c < cols; c += 4) {
+    v128_t v = wasm_v128_load(x + c);
+    over = wasm_v128_or(over, wasm_f32x4_ge(wasm_f32x4_abs(v), big));
+    wasm_v128_store(xs + c, wasm_f32x4_mul(v, wasm_f32x4_splat(0x1p112f)));
+  }
+  if (wasm_v128_any_true(over)) return 0;
+  for (int r = 0; r < rows; r += 8) {
+    const u16 *g = w + (long)r * cols;
+    v128_t acc[8];
+    for (int i = 0; i < 8; i++) acc[i] = wasm_f32x4_splat(0);
+    for (int c = 0; c < cols; c += 8, g += 64) {
+      v128_t xe = wasm_v128_load(xs + c), xo = wasm_v128_load(xs + c + 4);
+      for (int i = 0; i < 8; i++) {
+        v128_t h = wasm_v128_load(g + 8 * i);
+        FMA(acc[i], f16_raw(wasm_i32x4_shl(h, 16)), xe);
+        FMA(acc[i], f16_raw(h), xo);
+      }
+    }
+    for (int i = 0; i < 8; i++) y[r + i] = hsum(acc[i]);
+  }
+  return 1;
+}
+static inline int no_fast(const u16 *w, const float *x, float *y, int rows, int cols, float *xs) {
+  (void)w, (void)x, (void)y, (void)rows, (void)cols, (void)xs;
+  return 0;
+}
+
+GROUP16(matmul_f16_g8, f16_even, f16_odd, F16_DIRECT_BELOW, f16_one_fast)
+GROUP16(matmul_bf16_g8, bf16_even, bf16_odd, BF16_DIRECT_BELOW, no_fast)
 
 // ---- quantized weights (kernels/quant.ts): blocks of 32 columns, an f32 scale each ----------
 // Integer dot products. Each token's x is first quantized per block of 32 (quantize_x): x ≈ q · xs
