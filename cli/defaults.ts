@@ -1,5 +1,5 @@
 import type { QuantFormat } from "../kernels/mod.ts";
-import type { StateDType } from "../engine/mod.ts";
+import { parseStateDType, type StateDType } from "../engine/mod.ts";
 import { WEIGHT_FORMATS } from "../models/mod.ts";
 
 /** The model served when none is named: the small RWKV-7 trained on the KJV Bible (see assets/README.md). */
@@ -25,9 +25,7 @@ export function numberFlag(name: string, value: string | undefined, fallback: nu
 
 /** `--state-dtype` / STATE_DTYPE: how session states are stored (f32 unless bf16 is named). */
 export function stateDTypeFlag(value: string | undefined): StateDType {
-  if (value === undefined || value === "" || value === "f32") return "f32";
-  if (value === "bf16") return "bf16";
-  throw new TypeError(`--state-dtype must be f32 or bf16, got "${value}"`);
+  return parseStateDType(value, "--state-dtype");
 }
 
 /** Parses `--weights` (int8 or q4; empty: the checkpoint's precision); throws a TypeError otherwise. */

@@ -20,7 +20,7 @@ import {
   topIds,
 } from "./sampler.ts";
 import { InvalidRequestError } from "./errors.ts";
-import { appendGreedy, appendTokens, prefill, releaseState, type Session } from "./session.ts";
+import { appendPicked, appendTokens, prefill, releaseState, type Session } from "./session.ts";
 import { StopMatcher } from "./stop_strings.ts";
 import { type Grammar, openConstraint } from "./constraint/mod.ts";
 
@@ -186,7 +186,7 @@ async function* decode(
       const options = plain
         ? { ahead }
         : { pick: devicePick(req.sampling, session.sampler), ahead, rng: session.sampler.rng };
-      picked = await appendGreedy(loaded, session, [tokenId], options);
+      picked = await appendPicked(loaded, session, [tokenId], options);
     } else await appendTokens(loaded, session, [tokenId]);
     if (stopIds.has(tokenId)) {
       finishReason = "stop";

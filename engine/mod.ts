@@ -11,6 +11,7 @@ export {
   encodeStateBlob,
   MAX_SESSION_TOKENS,
   maxStateBlobBytes,
+  parseStateDType,
   roundToBf16,
   STATE_BLOB_PREFIX_BYTES,
   type StateDType,

@@ -72,7 +72,7 @@ export function sampleToken(logits: Float32Array, params: SamplingParams, state:
 
 /**
  * Whether `params` pick the largest logit and nothing else (temperature 0, no penalties, no logit
- * bias): a backend can then pick the token itself (see Scheduler.feedGreedy).
+ * bias): a backend can then pick the token itself (see Scheduler.feedPicked).
  */
 export function plainGreedy(params: SamplingParams): boolean {
   return params.temperature <= 0 && params.presencePenalty === 0 && params.frequencyPenalty === 0 &&

@@ -18,7 +18,7 @@ import { checkToken, type DevicePick, type RecurrentModel } from "../models/mod.
 import type { Session } from "./session.ts";
 import { StepsAhead } from "./steps_ahead.ts";
 
-/** How {@linkcode Scheduler.feedGreedy} picks, and whether it may run ahead. */
+/** How {@linkcode Scheduler.feedPicked} picks, and whether it may run ahead. */
 export interface FeedPickOptions {
   /** Tokens the generation may feed after these: steps it may queue ahead (see engine/steps_ahead.ts). */
   readonly ahead?: number;
@@ -34,9 +34,9 @@ export interface FeedPickOptions {
 interface Feed {
   readonly session: Session;
   readonly tokens: readonly number[];
-  /** Resolve with the greedy token the backend found, not the logits (see feedGreedy). */
+  /** Resolve with the greedy token the backend found, not the logits (see feedPicked). */
   readonly argmax: boolean;
-  /** Tokens the generation may feed after these (feedGreedy's budget): steps it may run ahead. */
+  /** Tokens the generation may feed after these (feedPicked's budget): steps it may run ahead. */
   readonly ahead?: number;
   /** With `argmax`: the backend picks by this rule instead (see FeedPickOptions). */
   readonly pick?: DevicePick;
@@ -55,7 +55,7 @@ export class Scheduler {
   readonly #slotOf = new Map<Session, number>();
   /** Sessions whose slot holds newer state than their host copy. */
   readonly #dirty = new Set<Session>();
-  /** Sessions whose logits after their last token are in backend memory only (a feedGreedy). */
+  /** Sessions whose logits after their last token are in backend memory only (a feedPicked). */
   readonly #logitsOnDevice = new Set<Session>();
   readonly #lastUse = new Map<Session, number>();
   readonly #ahead: StepsAhead;
@@ -106,9 +106,9 @@ export class Scheduler {
    * logit, the first on ties, or by `options.pick`), which reads back only that id; the logits stay in
    * backend memory until {@linkcode sync} copies them into `session.logits`. With `options.ahead` (the
    * tokens the generation may feed after these) the next steps are queued before this pick lands, fed
-   * the picks on the device (see the module's description); the next feedGreedy must bring this pick.
+   * the picks on the device (see the module's description); the next feedPicked must bring this pick.
    */
-  feedGreedy(session: Session, tokens: readonly number[], options: FeedPickOptions = {}): Promise<number> {
+  feedPicked(session: Session, tokens: readonly number[], options: FeedPickOptions = {}): Promise<number> {
     const { ahead, pick } = options;
     const queued = ahead === undefined ? undefined : this.#ahead.take(session, tokens, ahead, pick);
     if (queued) {
@@ -240,7 +240,7 @@ export class Scheduler {
     }));
     let logits: (Float32Array | number | undefined)[];
     try {
-      // Only a step with a greedy pick in it goes through stepPicks (see feedGreedy).
+      // Only a step with a greedy pick in it goes through stepPicks (see feedPicked).
       logits = entries.some((e) => e.argmax)
         ? await this.#model.stepPicks(entries)
         : await this.#model.step(entries);

@@ -57,17 +57,17 @@ export async function appendTokens(
 
 /**
  * Feeds tokens as {@linkcode appendTokens} does, but returns the next token the backend picked,
- * greedy or by `options.pick` (only its id is read back; see Scheduler.feedGreedy); `session.logits`
+ * greedy or by `options.pick` (only its id is read back; see Scheduler.feedPicked); `session.logits`
  * is undefined until {@linkcode syncState} or {@linkcode releaseState} copies the logits from the
  * backend.
  */
-export async function appendGreedy(
+export async function appendPicked(
   loaded: LoadedModel,
   session: Session,
   tokens: readonly number[],
   options: FeedPickOptions = {},
 ): Promise<number> {
-  const token = await schedulerOf(loaded.model).feedGreedy(session, tokens, options);
+  const token = await schedulerOf(loaded.model).feedPicked(session, tokens, options);
   session.logits = undefined;
   return token;
 }

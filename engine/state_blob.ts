@@ -34,7 +34,7 @@ import {
   stateValueBytes,
 } from "./state_header.ts";
 
-export { MAX_SESSION_TOKENS, type StateDType, StateFormatError } from "./state_header.ts";
+export { MAX_SESSION_TOKENS, parseStateDType, type StateDType, StateFormatError } from "./state_header.ts";
 
 const MAGIC = "RECSTATE";
 const VERSION = 2;

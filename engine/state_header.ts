@@ -39,6 +39,18 @@ export type StateDType = "f32" | "bf16";
 /** The state payload types this server reads. */
 const STATE_DTYPES: readonly StateDType[] = ["f32", "bf16"];
 
+/**
+ * A configured state type (`--state-dtype`, STATE_DTYPE): f32 when empty or absent; a TypeError
+ * naming `setting` for anything but f32 and bf16.
+ */
+export function parseStateDType(value: string | undefined, setting: string): StateDType {
+  if (value === undefined || value === "") return "f32";
+  if (!STATE_DTYPES.includes(value as StateDType)) {
+    throw new TypeError(`${setting} must be f32 or bf16, got "${value}"`);
+  }
+  return value as StateDType;
+}
+
 /** Bytes of one state value in a payload of `dtype`. */
 export function stateValueBytes(dtype: StateDType): number {
   return dtype === "bf16" ? 2 : 4;

@@ -1,5 +1,5 @@
 /**
- * Steps in flight: a generation whose picks stay on the device (the scheduler's feedGreedy with a
+ * Steps in flight: a generation whose picks stay on the device (the scheduler's feedPicked with a
  * token budget) does not wait for each pick to reach the host before its next step is queued: a greedy
  * one, or a sampled one whose rule does not depend on the tokens picked (no penalties), each step's
  * draw the next uniform of its PRNG (known before the step: {@linkcode AheadRule}).
@@ -8,7 +8,7 @@
  * than its budget: what max_tokens leaves), each fed, on the device, the token the previous step
  * picked, and each first copying the slot's state and kept logits into a snapshot buffer in the same
  * submission (the model's `stepAhead`; a session's steps in flight use snapshots 0..depth-1 in
- * turn). The engine consumes the picks in order: its next feedGreedy of the token it was handed
+ * turn). The engine consumes the picks in order: its next feedPicked of the token it was handed
  * takes the oldest queued step as that token's step ({@linkcode StepsAhead.take}), and another is
  * queued. Whatever ends the generation (a stop token or string, max_tokens, a cancel, an abort, its
  * slot taken for another session) leaves steps the engine never fed: releasing the slot, any other

@@ -14,7 +14,7 @@ import {
   schedulerOf,
   syncState,
 } from "../engine/mod.ts";
-import { appendGreedy, appendTokens, releaseState } from "../engine/session.ts";
+import { appendPicked, appendTokens, releaseState } from "../engine/session.ts";
 import { type LoadedModel, loadModel } from "../models/mod.ts";
 
 const DIR = new URL("./fixtures/rwkv7/tiny/", import.meta.url).pathname;
@@ -26,10 +26,10 @@ async function feedPicks(loaded: LoadedModel, feed: number, syncAt?: number) {
   const session = newSession(loaded, 1);
   const picks: number[] = [];
   let midway: Uint32Array[] | undefined;
-  let pick = await appendGreedy(loaded, session, [5, 9, 2, 7, 1], { ahead: MAX });
+  let pick = await appendPicked(loaded, session, [5, 9, 2, 7, 1], { ahead: MAX });
   for (let fed = 1; fed <= feed; fed++) {
     picks.push(pick);
-    pick = await appendGreedy(loaded, session, [pick], { ahead: MAX - fed });
+    pick = await appendPicked(loaded, session, [pick], { ahead: MAX - fed });
     if (fed === syncAt) {
       await syncState(loaded, session);
       midway = [bits(session.state.data), bits(session.logits!)];
@@ -70,11 +70,11 @@ async function feedSampled(loaded: LoadedModel, feed: number) {
     ahead,
     rng: session.sampler.rng,
   });
-  let pick = await appendGreedy(loaded, session, [5, 9, 2, 7, 1], options(MAX));
+  let pick = await appendPicked(loaded, session, [5, 9, 2, 7, 1], options(MAX));
   for (let fed = 1; fed <= feed; fed++) {
     recordPick(session.sampler, SAMPLED, pick);
     picks.push(pick);
-    pick = await appendGreedy(loaded, session, [pick], options(MAX - fed));
+    pick = await appendPicked(loaded, session, [pick], options(MAX - fed));
   }
   await releaseState(loaded, session);
   return { picks, sampler: session.sampler, state: bits(session.state.data), logits: bits(session.logits!) };

@@ -25,7 +25,7 @@ import {
   type ModelSource,
   WEIGHT_FORMATS,
 } from "../models/mod.ts";
-import { SessionService, type StateDType } from "../engine/mod.ts";
+import { parseStateDType, SessionService, type StateDType } from "../engine/mod.ts";
 import { MemoryStore } from "../store/memory.ts";
 import { DurableObjectStore } from "../store/durable_object.ts";
 import type { StateStore } from "../store/types.ts";
@@ -198,11 +198,7 @@ export function sessionService(
 }
 
 function stateDType(env: WorkerEnv): StateDType {
-  const value = env.STATE_DTYPE || "f32";
-  if (value !== "f32" && value !== "bf16") {
-    throw new TypeError(`STATE_DTYPE must be f32 or bf16, got "${value}"`);
-  }
-  return value;
+  return parseStateDType(env.STATE_DTYPE, "STATE_DTYPE");
 }
 
 /** The Hono app (as main.ts builds it) over `sessions`. */

@@ -13,7 +13,7 @@ import type { WeightDType } from "../types.ts";
 import { rowStride } from "./memory.ts";
 import { quantMatmulPlan } from "./matmul_quant.ts";
 import { checkShape, gpu, grid, type Plan, type PlanContext } from "./plan.ts";
-import { BUILTINS, FLAT, weightType, widen } from "./wgsl.ts";
+import { BUILTINS, FLAT, TILE_SUMS, weightType, widen } from "./wgsl.ts";
 
 /** Tokens per workgroup. */
 const TILE = 8;
@@ -44,15 +44,7 @@ fn main(${BUILTINS}) {
       acc[j] += wv.x * x[xo] + select(0.0, wv.y * x[xo + 1u], odd);
     }
   }
-  for (var j = 0u; j < tokens; j++) { partial[j * 64u + lid] = acc[j]; }
-  workgroupBarrier();
-  for (var s = 32u; s > 0u; s >>= 1u) {
-    if (lid < s) {
-      for (var j = 0u; j < tokens; j++) { partial[j * 64u + lid] += partial[j * 64u + lid + s]; }
-    }
-    workgroupBarrier();
-  }
-  if (lid < tokens) { out[(t0 + lid) * p.outRows + p.rowBase + row] = partial[lid * 64u]; }
+${TILE_SUMS}
 }`;
 
 /** The matmul's dispatches, one per band: rows × token tiles workgroups. */

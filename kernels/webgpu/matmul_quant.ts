@@ -12,7 +12,7 @@ import type { MatmulOp } from "../ops.ts";
 import { isQuantized, type QuantFormat } from "../quant.ts";
 import { checkShape, gpu, grid, type Plan, type PlanContext } from "./plan.ts";
 import { dequant, quantLayout } from "./quant.ts";
-import { BUILTINS, FLAT } from "./wgsl.ts";
+import { BUILTINS, FLAT, TILE_SUMS } from "./wgsl.ts";
 
 /** Tokens per workgroup. */
 const TILE = 8;
@@ -43,15 +43,7 @@ fn main(${BUILTINS}) {
       for (var j = 0u; j < tokens; j++) { acc[j] += dot(wv, xs((t0 + j) * p.cols + c)); }
     }
   }
-  for (var j = 0u; j < tokens; j++) { partial[j * 64u + lid] = acc[j]; }
-  workgroupBarrier();
-  for (var s = 32u; s > 0u; s >>= 1u) {
-    if (lid < s) {
-      for (var j = 0u; j < tokens; j++) { partial[j * 64u + lid] += partial[j * 64u + lid + s]; }
-    }
-    workgroupBarrier();
-  }
-  if (lid < tokens) { out[(t0 + lid) * p.outRows + p.rowBase + row] = partial[lid * 64u]; }
+${TILE_SUMS}
 }`;
 
 /** The quantized matmul's dispatches, one per band: rows × token tiles workgroups. */

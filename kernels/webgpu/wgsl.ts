@@ -19,6 +19,22 @@ fn flatThread(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 { return flatGrou
 `;
 
 /**
+ * The end of a matmul tile (matmul.ts, matmul_quant.ts): each of the 64 threads' per-token sums
+ * `acc` into `partial` ([TILE][64] workgroup memory), a fixed tree over them, and the row's output
+ * for each of the tile's `tokens` (from `t0`) into `out` at `rowBase + row` of `outRows`.
+ */
+export const TILE_SUMS = `
+  for (var j = 0u; j < tokens; j++) { partial[j * 64u + lid] = acc[j]; }
+  workgroupBarrier();
+  for (var s = 32u; s > 0u; s >>= 1u) {
+    if (lid < s) {
+      for (var j = 0u; j < tokens; j++) { partial[j * 64u + lid] += partial[j * 64u + lid + s]; }
+    }
+    workgroupBarrier();
+  }
+  if (lid < tokens) { out[(t0 + lid) * p.outRows + p.rowBase + row] = partial[lid * 64u]; }`;
+
+/**
  * Runs of the row table (needs bindings `slot` and `first`, `[n]` i32): row r starts a run when
  * it is row 0 or `first[r]` is 1; the run goes on while the next rows have `first` 0.
  */
