@@ -112,6 +112,7 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
     cols: number,
     xq: number,
     xs: number,
+    xc: number,
   ) => void;
   const groupQ = instance.exports.group_q as (
     w: number,
@@ -176,14 +177,15 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
 
   // q8/q4 weights (matmul.c): x is quantized once per call into `xq`, then the rows are split between
   // threads in groups of 4. A quantized matrix lives as groups of 4 rows (`QuantizedHandle`).
-  let xq = { at: 0, scales: 0, bytes: 0 };
+  let xq = { at: 0, scales: 0, sums: 0, bytes: 0 };
   function matmulQuantized(m: Matrix, x: Float32Array, y: Float32Array, tokens: number): void {
     const nb = m.cols / QUANT_BLOCK;
     if (tokens * m.cols > xq.bytes) {
       const bytes = Math.max(tokens, 64) * m.cols;
-      xq = { at: alloc(bytes), scales: alloc((bytes / QUANT_BLOCK) * 4), bytes };
+      const perBlock = (bytes / QUANT_BLOCK) * 4;
+      xq = { at: alloc(bytes), scales: alloc(perBlock), sums: alloc(perBlock), bytes };
     }
-    quantizeX(ptr(x), tokens, m.cols, xq.at, xq.scales);
+    quantizeX(ptr(x), tokens, m.cols, xq.at, xq.scales, xq.sums);
     const name = m.dtype === "q8" ? "matmul_q8" : "matmul_q4";
     const rowBytes = dtypeBytes(m.dtype) * m.cols;
     const { w, s, b } = m.handle as QuantizedHandle;
@@ -199,6 +201,7 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
       m.cols,
       tokens,
       m.rows,
+      xq.sums,
     ];
     if (pool && m.rows * m.cols * tokens >= minWork) split(name, m.rows, 4, part, m.cols * tokens);
     else k[name](...part(0, 0, m.rows));
