@@ -48,6 +48,19 @@ export interface ElementwiseKernels {
     b: Float32Array | undefined,
     shape: { n: number; cols: number; groups: number; eps: number },
   ): void;
+  /**
+   * One run of a causal convolution then SiLU (see `causalConv` below): `window` is the run's slot's
+   * `[channels][k]` inputs, oldest first, and is left holding its last k; `src` starts at the run's
+   * first row and channel 0, rows `stride` apart.
+   */
+  causalConv(
+    window: Float32Array,
+    src: Float32Array,
+    weight: Float32Array,
+    bias: Float32Array | undefined,
+    out: Float32Array,
+    shape: { tokens: number; channels: number; k: number; stride: number },
+  ): void;
   /** RWKV-7's per-token mixing, in place (see `rwkv7Mix` below). */
   rwkv7Mix(
     io: { w: Float32Array; a: Float32Array; k: Float32Array; kk: Float32Array; b: Float32Array },
@@ -229,7 +242,7 @@ function run(k: CpuKernels, op: Op): void {
     case "tokenShift":
       return tokenShift(op, k.shiftMix);
     case "causalConv":
-      return causalConv(op);
+      return causalConv(op, k.causalConv);
     case "wkv7": {
       const C = op.heads * op.headSize;
       for (const { start, end, slot } of runsOf(op.rows, n)) {
@@ -424,11 +437,22 @@ function tokenShift(op: Extract<Op, { op: "tokenShift" }>, mix?: ElementwiseKern
   }
 }
 
-function causalConv(op: Extract<Op, { op: "causalConv" }>): void {
+function causalConv(op: Extract<Op, { op: "causalConv" }>, kernel?: ElementwiseKernels["causalConv"]): void {
   const { channels, k } = op;
   const src = f(op.src), S = op.src.cols, w = f(op.weight), b = op.bias && f(op.bias), out = f(op.out);
   for (const { start, end, slot } of runsOf(op.rows, op.n)) {
     const window = part(op.state, slot);
+    if (kernel) {
+      const tokens = end - start;
+      const runSrc = src.subarray(start * S + op.offset, (end - 1) * S + op.offset + channels);
+      kernel(window, runSrc, w, b, out.subarray(start * channels, end * channels), {
+        tokens,
+        channels,
+        k,
+        stride: S,
+      });
+      continue;
+    }
     for (let c = 0; c < channels; c++) {
       const s = c * k;
       for (let t = start; t < end; t++) {

@@ -8,8 +8,17 @@ import { SplitChoice } from "./split_choice.ts";
 import { groupable, groupRows } from "./row_groups.ts";
 import { viewMatrix } from "../host_matrix.ts";
 
-/** The unary functions elementwise.c computes, in its numbering (softplus runs in JS). */
-const UNARY_IDS: readonly UnaryFn[] = ["tanh", "sigmoid", "silu", "relu", "relu2", "gelu", "scale"];
+/** The unary functions elementwise.c computes, in its numbering. */
+const UNARY_IDS: readonly UnaryFn[] = [
+  "tanh",
+  "sigmoid",
+  "silu",
+  "relu",
+  "relu2",
+  "gelu",
+  "scale",
+  "softplus",
+];
 
 /** The element-wise kernels of elementwise.c (pointers into WASM memory; 0 for an absent array). */
 interface ElementwiseExports {
@@ -35,6 +44,17 @@ interface ElementwiseExports {
     rms: number,
   ): void;
   rwkv7_mix(...args: number[]): void;
+  causal_conv(
+    window: number,
+    src: number,
+    stride: number,
+    w: number,
+    bias: number,
+    out: number,
+    tokens: number,
+    channels: number,
+    k: number,
+  ): void;
 }
 
 /** Where a quantized matrix's parts start in WASM memory (grouped: see placeQuantized). */
@@ -299,6 +319,19 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
     },
     norm(rms, x, out, w, b, { n, cols, groups, eps }) {
       ew.norm_f32(ptr(x), ptr(out), w ? ptr(w) : 0, b ? ptr(b) : 0, n, cols, groups, eps, rms ? 1 : 0);
+    },
+    causalConv(window, src, weight, bias, out, { tokens, channels, k, stride }) {
+      ew.causal_conv(
+        ptr(window),
+        ptr(src),
+        stride,
+        ptr(weight),
+        bias ? ptr(bias) : 0,
+        ptr(out),
+        tokens,
+        channels,
+        k,
+      );
     },
     rwkv7Mix(io, p, { rows, cols, heads }) {
       const at = [io.w, io.a, io.k, io.kk, io.b, p.w0, p.a0, p.kK, p.kA].map(ptr);

@@ -141,9 +141,8 @@ for (const form of ["lerp", "mix"] as const) {
     };
   }]);
 }
-OP_CASES.push(
-  ["causal conv, three runs", TOL_F32, (inp) => {
-    const [C, K] = [12, 4];
+for (const [C, K] of [[12, 4], [14, 3]]) {
+  OP_CASES.push([`causal conv, ${C} channels of width ${K}, three runs`, TOL_F32, (inp) => {
     const arena = inp.random(3, C * K + 5), src = inp.random(6, C + 7), rows = rowTable(inp);
     const weight = inp.random(1, C * K), bias = inp.random(1, C), out = inp.random(6, C);
     const state = { arena, offset: 5, size: C * K };
@@ -151,7 +150,9 @@ OP_CASES.push(
       ops: [{ op: "causalConv", src, offset: 7, channels: C, k: K, weight, bias, state, rows, out, n: 6 }],
       outputs: { out, arena },
     };
-  }],
+  }]);
+}
+OP_CASES.push(
   ["rwkv7 mix, value and bonus", TOL_F32, (inp) => {
     const [H, C] = [3, 24];
     const t = () => inp.random(5, C), row = () => inp.random(1, C);

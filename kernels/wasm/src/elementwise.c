@@ -36,8 +36,24 @@ static inline v128_t gelu_v(v128_t x) {
   return wasm_f32x4_mul(wasm_f32x4_mul(splat(0.5f), x), wasm_f32x4_add(splat(1.0f), erf));
 }
 
+// softplus x = max(x, 0) + log1p(e^−|x|), log1p(u) = 2·atanh(u / (2 + u)) by its odd series: u is in
+// (0, 1], so s = u / (2 + u) is at most 1/3 and 7 terms leave < 1e-8; small u loses nothing to 1 + u.
+// (torch's threshold of 20, x itself above it, is the same value in f32.)
+static inline v128_t softplus_v(v128_t x) {
+  v128_t u = exp_v(wasm_f32x4_neg(wasm_f32x4_abs(x)));
+  v128_t s = wasm_f32x4_div(u, wasm_f32x4_add(splat(2.0f), u)), s2 = wasm_f32x4_mul(s, s);
+  v128_t p = splat(1.0f / 13);
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, s2), splat(1.0f / 11));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, s2), splat(1.0f / 9));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, s2), splat(1.0f / 7));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, s2), splat(1.0f / 5));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, s2), splat(1.0f / 3));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, s2), splat(1.0f));
+  return wasm_f32x4_add(wasm_f32x4_max(x, splat(0.0f)), wasm_f32x4_mul(wasm_f32x4_add(s, s), p));
+}
+
 // The unary functions by number (kernels/wasm/backend.ts lists them in the same order).
-enum { TANH, SIGMOID, SILU, RELU, RELU2, GELU, SCALE };
+enum { TANH, SIGMOID, SILU, RELU, RELU2, GELU, SCALE, SOFTPLUS };
 
 static inline v128_t unary_v(int fn, v128_t x, float k) {
   switch (fn) {
@@ -50,6 +66,7 @@ static inline v128_t unary_v(int fn, v128_t x, float k) {
       return wasm_f32x4_mul(r, r);
     }
     case GELU: return gelu_v(x);
+    case SOFTPLUS: return softplus_v(x);
     default: return wasm_f32x4_mul(x, splat(k));
   }
 }
@@ -145,6 +162,59 @@ __attribute__((export_name("rwkv7_mix"))) void rwkv7_mix(float *w, float *a, flo
       STORE(k + o, c, cols, wasm_f32x4_mul(LOAD(k + o, c, cols), scale));
       STORE(b + o, c, cols, wasm_f32x4_mul(kkv, av));
       STORE(kk + o, c, cols, wasm_f32x4_neg(kkv));
+    }
+  }
+}
+
+// A causal convolution of width k over one run of `tokens` rows, then SiLU (kernels/ops.ts
+// CausalConvOp): window [channels][k] holds each channel's last k inputs (oldest first) and is
+// left holding the run's last k; out[t][c] = SiLU(bias[c] + Σ_j window[c][j]·w[c][j]) as the
+// window slides over src[t][c] (rows `stride` apart). Four channels at a time keep their window in
+// registers (the body is instantiated for k = 4, Mamba's width, and for any k up to 8); other
+// widths and the last channels % 4 go one by one.
+#define CONV_MAX 8
+INLINE int conv_body(float *window, const float *src, int stride, const float *w, const float *bias, float *out,
+                     int tokens, int channels, int k) {
+  int c = 0;
+  for (; c + 4 <= channels; c += 4) {
+    v128_t win[CONV_MAX], wt[CONV_MAX];
+    for (int j = 0; j < k; j++) {
+      win[j] = wasm_f32x4_make(window[c * k + j], window[(c + 1) * k + j], window[(c + 2) * k + j],
+                               window[(c + 3) * k + j]);
+      wt[j] = wasm_f32x4_make(w[c * k + j], w[(c + 1) * k + j], w[(c + 2) * k + j], w[(c + 3) * k + j]);
+    }
+    v128_t b = bias ? wasm_v128_load(bias + c) : splat(0.0f);
+    for (long t = 0; t < tokens; t++) {
+      for (int j = 0; j + 1 < k; j++) win[j] = win[j + 1];
+      win[k - 1] = wasm_v128_load(src + t * stride + c);
+      v128_t acc = b;
+      for (int j = 0; j < k; j++) acc = wasm_f32x4_add(acc, wasm_f32x4_mul(win[j], wt[j]));
+      wasm_v128_store(out + t * channels + c, wasm_f32x4_mul(acc, sigmoid_v(acc)));
+    }
+    for (int j = 0; j < k; j++) {
+      float lanes[4];
+      wasm_v128_store(lanes, win[j]);
+      for (int l = 0; l < 4; l++) window[(c + l) * k + j] = lanes[l];
+    }
+  }
+  return c;
+}
+
+__attribute__((export_name("causal_conv"))) void causal_conv(float *window, const float *src, int stride,
+                                                             const float *w, const float *bias, float *out,
+                                                             int tokens, int channels, int k) {
+  int c = 0;
+  if (k == 4) c = conv_body(window, src, stride, w, bias, out, tokens, channels, 4);
+  else if (k >= 1 && k <= CONV_MAX) c = conv_body(window, src, stride, w, bias, out, tokens, channels, k);
+  for (; c < channels; c++) {
+    float *win = window + c * k;
+    const float *wc = w + c * k;
+    for (long t = 0; t < tokens; t++) {
+      for (int j = 0; j + 1 < k; j++) win[j] = win[j + 1];
+      win[k - 1] = src[t * stride + c];
+      float acc = bias ? bias[c] : 0.0f;
+      for (int j = 0; j < k; j++) acc += win[j] * wc[j];
+      out[t * channels + c] = acc / (1.0f + exp_s(-acc));
     }
   }
 }
