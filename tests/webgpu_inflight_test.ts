@@ -21,7 +21,7 @@ import { reloadState } from "../engine/session.ts";
 import { decodeTokens } from "../tokenizers/mod.ts";
 import { type LoadedModel, loadModel } from "../models/mod.ts";
 import { webgpuMissing } from "./helpers/webgpu.ts";
-import { measureGreedy } from "../bench/webgpu.ts";
+import { measureGreedy, PENALIZED, SAMPLED } from "../bench/webgpu.ts";
 
 const missing = await webgpuMissing();
 const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
@@ -251,13 +251,15 @@ if (missing) {
     }
   });
 
-  Deno.test("webgpu: the bench's greedy and sampled decode run with each step waiting and with steps in flight", async () => {
+  Deno.test("webgpu: the bench's greedy, sampled and penalized decode run with each step waiting and with steps in flight", async () => {
     const { loaded, counts } = await open("mamba");
     try {
       const tps = await measureGreedy(loaded.model, 4);
       assert.ok(tps.oneAtATime > 0 && tps.inFlight > 0, JSON.stringify(tps));
-      const sampled = await measureGreedy(loaded.model, 4, { sampled: true });
+      const sampled = await measureGreedy(loaded.model, 4, { sampling: SAMPLED });
       assert.ok(sampled.oneAtATime > 0 && sampled.inFlight > 0, JSON.stringify(sampled));
+      const penalized = await measureGreedy(loaded.model, 4, { sampling: PENALIZED });
+      assert.ok(penalized.oneAtATime > 0 && penalized.inFlight > 0, JSON.stringify(penalized));
       assert.ok(counts.overlapped > 0, "steps overlapped their readbacks");
     } finally {
       loaded.model.backend.close();

@@ -6,16 +6,18 @@
  * count]`, in place). With the counts kept on the GPU (PickOp.counts: a `[slots][vocab]` i32 table,
  * so steps run ahead see the picks before them), the list brings only the bias (and, loading, the
  * counts, written into a row zeroed first), one thread per column applies the penalties from the
- * table, and after the pick one thread per row counts it. Then one workgroup per row, without a sort: every question the rule asks
- * ("where does the sorted order first reach k tokens, or mass p, or u times the kept mass?") is a
- * search for a position in the order (logit desc, id asc), or in id order when no filter is set,
- * answered by bisection: first over the logits' order-preserving u32 keys, then over the ids that
- * share the key. Each probe is one pass over the row (64 threads, strided) and a fixed tree sum, so
- * the count and mass before a position never decrease as it moves on and the searches are exact in
- * their own arithmetic; they differ from the host's f64 sums only by rounding, which moves a pick
- * only when a cumulative probability lies within that rounding of a boundary. At most 4 × (32 +
- * log2(vocab)) passes per sampled row, about 4 × 30 when the positions found hold one candidate each
- * (a key held by one candidate needs no search over ids); a row at temperature 0 takes two.
+ * table, and after the pick one thread per row counts it.
+ *
+ * Then one workgroup per row, without a sort: every question the rule asks ("where does the sorted
+ * order first reach k tokens, or mass p, or u times the kept mass?") is a search for a position in the
+ * order (logit desc, id asc), or in id order when no filter is set, answered by bisection: first over
+ * the logits' order-preserving u32 keys, then over the ids that share the key. Each probe is one pass
+ * over the row (64 threads, strided) and a fixed tree sum, so the count and mass before a position
+ * never decrease as it moves on and the searches are exact in their own arithmetic; they differ from
+ * the host's f64 sums only by rounding, which moves a pick only when a cumulative probability lies
+ * within that rounding of a boundary. At most 4 × (32 + log2(vocab)) passes per sampled row, about 4 ×
+ * 30 when the positions found hold one candidate each (a key held by one candidate needs no search
+ * over ids); a row at temperature 0 takes two.
  *
  * @module
  */
