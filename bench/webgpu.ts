@@ -5,7 +5,8 @@
  * same run, with the fraction of it decode's weight reads reach; and one session's greedy decode with
  * the picks on the GPU, each step waiting for its pick and with {@linkcode GREEDY_AHEAD} steps in
  * flight (the model's stepPicks and stepAhead, as the scheduler runs them, without the engine's
- * per-token work), and the same sampled with top-p on the GPU (the pick op). `--quick` keeps the layers' width
+ * per-token work), and the same sampled with top-p on the GPU (the pick op), without and with penalties
+ * (their counts kept on the GPU). `--quick` keeps the layers' width
  * but takes one layer and a 4k vocabulary, and a few tokens (a smoke run a software rasterizer such
  * as lavapipe finishes in minutes).
  *
@@ -19,7 +20,14 @@ import {
   softwareAdapter,
   type WeightDType,
 } from "../kernels/mod.ts";
-import { DEFAULT_SAMPLING, DEFAULT_STEPS_AHEAD, devicePick, newSamplerState } from "../engine/mod.ts";
+import {
+  DEFAULT_SAMPLING,
+  DEFAULT_STEPS_AHEAD,
+  devicePick,
+  newSamplerState,
+  recordPick,
+  type SamplingParams,
+} from "../engine/mod.ts";
 import {
   createRecurrentModel,
   type DevicePick,
@@ -42,6 +50,9 @@ export const GREEDY_AHEAD = DEFAULT_STEPS_AHEAD;
 /** The sampling of the sampled column: temperature 1, top-p 0.9 (the pick op's searches by mass). */
 export const SAMPLED = { ...DEFAULT_SAMPLING, temperature: 1, topP: 0.9 };
 
+/** The sampling of the penalized column: {@linkcode SAMPLED} with presence, frequency and repetition penalties. */
+export const PENALIZED = { ...SAMPLED, presencePenalty: 0.5, frequencyPenalty: 0.5, repetitionPenalty: 1.1 };
+
 /** One checkpoint at one weight type on WebGPU. */
 export interface GpuMeasurement {
   readonly model: string;
@@ -55,6 +66,8 @@ export interface GpuMeasurement {
   readonly greedyTps?: { readonly oneAtATime: number; readonly inFlight: number };
   /** The same, sampled on the GPU ({@linkcode SAMPLED}: the pick op instead of the argmax). */
   readonly sampledTps?: { readonly oneAtATime: number; readonly inFlight: number };
+  /** The same, sampled with penalties ({@linkcode PENALIZED}: their counts kept on the GPU in flight). */
+  readonly penalizedTps?: { readonly oneAtATime: number; readonly inFlight: number };
   /** Why a measurement is missing (e.g. a buffer over this adapter's binding limit). */
   readonly error?: string;
 }
@@ -132,11 +145,22 @@ export async function measureGpu(
     const { decodeTps: one, prefillTps } = await measureSpeed(model!, counts.decode, counts.prefill);
     decodeTps[1] = one;
     const greedyTps = await measureGreedy(model!, 2 * counts.decode);
-    const sampledTps = await measureGreedy(model!, 2 * counts.decode, { sampled: true });
+    const sampledTps = await measureGreedy(model!, 2 * counts.decode, { sampling: SAMPLED });
+    const penalizedTps = await measureGreedy(model!, 2 * counts.decode, { sampling: PENALIZED });
     const batched = GPU_SESSIONS.filter((s) => s > 1 && s <= model!.slots);
     for (const row of await benchBatch(model!, batched, counts.steps)) decodeTps[row.sessions] = row.totalTps;
     const error = skipped.length ? skipped.join("; ") : undefined;
-    return { model: subject.name, dtype, weightMB, decodeTps, prefillTps, greedyTps, sampledTps, error };
+    return {
+      model: subject.name,
+      dtype,
+      weightMB,
+      decodeTps,
+      prefillTps,
+      greedyTps,
+      sampledTps,
+      penalizedTps,
+      error,
+    };
   } catch (err) {
     return { model: subject.name, dtype, weightMB, decodeTps, error: (err as Error).message };
   } finally {
@@ -147,24 +171,32 @@ export async function measureGpu(
 /**
  * One session's greedy decode tokens/s from a fresh state: `tokens` steps each waiting for its pick
  * (stepPicks), then `tokens` with {@linkcode GREEDY_AHEAD} steps queued ahead, each fed the previous
- * pick on the GPU (stepAhead), as the scheduler keeps them. With `sampled`, each pick is
- * {@linkcode SAMPLED}'s, made on the GPU (the PRNG's next uniform per step).
+ * pick on the GPU (stepAhead), as the scheduler keeps them. With `sampling`, each pick is by that
+ * rule, made on the GPU (the PRNG's next uniform per step; with penalties, the counts of the picks
+ * before it: sent up with each step that waits, kept on the GPU by the steps in flight).
  */
 export async function measureGreedy(
   model: RecurrentModel,
   tokens: number,
-  options: { sampled?: boolean } = {},
+  options: { sampling?: SamplingParams } = {},
 ): Promise<{ oneAtATime: number; inFlight: number }> {
-  // Sampled: each step's pick by SAMPLED with the PRNG's next uniform, as a generation hands them in.
+  // Sampled: each step's pick by the rule with the PRNG's next uniform, as a generation hands them in.
+  const { sampling } = options;
   const state = newSamplerState(1);
+  // A step run ahead: the uniform taken (its pick counted on the GPU).
   const pick = (): DevicePick | undefined => {
-    if (!options.sampled) return undefined;
-    const rule = devicePick(SAMPLED, state);
-    state.rng = mulberry32Step(state.rng).state; // the uniform taken
+    if (!sampling) return undefined;
+    const rule = devicePick(sampling, state);
+    state.rng = mulberry32Step(state.rng).state;
     return rule;
   };
-  const step = async (token: number) =>
-    (await model.stepPicks([{ slot: 0, tokens: [token], argmax: true, pick: pick() }]))[0] as number;
+  // A step that waits: the uniform and the pick taken, as a generation's sampler takes them.
+  const step = async (token: number) => {
+    const rule = sampling && devicePick(sampling, state);
+    const id = (await model.stepPicks([{ slot: 0, tokens: [token], argmax: true, pick: rule }]))[0] as number;
+    if (sampling) recordPick(state, sampling, id);
+    return id;
+  };
   model.writeSlot(0, model.newState());
   let token = await step(1);
   await model.stepAhead([{ slot: 0, snapshot: 0, pick: pick() }]); // warm up both paths
@@ -189,8 +221,9 @@ export function gpuTable(rows: readonly GpuMeasurement[], copy: CopyBandwidth): 
     `| model | weights | MB/token | decode tok/s: ${GPU_SESSIONS.join(" · ")} sessions | ` +
     `1 session's weight reads ÷ copy bandwidth | prefill tok/s | ` +
     `1 session greedy tok/s: each step waits · ${GREEDY_AHEAD} in flight | ` +
-    `1 session sampled (top-p 0.9) tok/s: each step waits · ${GREEDY_AHEAD} in flight |`,
-    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    `1 session sampled (top-p 0.9) tok/s: each step waits · ${GREEDY_AHEAD} in flight | ` +
+    `1 session sampled with penalties tok/s: each step waits · ${GREEDY_AHEAD} in flight |`,
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
   for (const r of rows) {
     const decode = GPU_SESSIONS.map((s) => r.decodeTps[s]?.toFixed(1) ?? "–").join(" · ");
@@ -199,13 +232,13 @@ export function gpuTable(rows: readonly GpuMeasurement[], copy: CopyBandwidth): 
     const prefill = r.prefillTps?.toFixed(1) ?? "–";
     const pair = (t?: { oneAtATime: number; inFlight: number }) =>
       t ? `${t.oneAtATime.toFixed(1)} · ${t.inFlight.toFixed(1)}` : "–";
-    const greedy = pair(r.greedyTps), sampled = pair(r.sampledTps);
+    const greedy = pair(r.greedyTps), sampled = pair(r.sampledTps), penalized = pair(r.penalizedTps);
     lines.push(
       `| ${r.model} | ${r.dtype} | ${
         r.weightMB.toFixed(1)
-      } | ${decode} | ${fraction} | ${prefill} | ${greedy} | ${sampled} |`,
+      } | ${decode} | ${fraction} | ${prefill} | ${greedy} | ${sampled} | ${penalized} |`,
     );
-    if (r.error) lines.push(`|  | ${r.dtype} | not measured: ${r.error} |  |  |  |  |  |`);
+    if (r.error) lines.push(`|  | ${r.dtype} | not measured: ${r.error} |  |  |  |  |  |  |`);
   }
   return lines;
 }

@@ -12,7 +12,6 @@ import { decodeTokens, Utf8Stream } from "../tokenizers/mod.ts";
 import {
   devicePick,
   logSoftmax,
-  penalized,
   plainGreedy,
   recordPick,
   sampleToken,
@@ -141,7 +140,7 @@ async function* decode(
   if (valueComplete) finishReason = "stop";
   // Nothing that needs the logits, on a GPU: the backend picks each next token as sampleToken would
   // (the draw's uniform and the penalties' counts handed in) and only its id is read back; the logits
-  // stay on the GPU until a checkpoint or the end syncs them. Plain greedy may run steps ahead.
+  // stay on the GPU until a checkpoint or the end syncs them. Steps may run ahead, whatever the rule.
   const onDevice = !constraint && req.logprobs === undefined && loaded.model.backend.sync === undefined;
   const plain = plainGreedy(req.sampling);
   let picked: number | undefined;
@@ -180,9 +179,9 @@ async function* decode(
     // On the device, the steps of the tokens max_tokens leaves may be queued before this pick lands
     // (engine/scheduler.ts: what ends the generation early undoes them before the state is saved).
     if (onDevice) {
-      // The pick's uniform is the PRNG's next value, taken (recordPick) only if the pick is used.
-      // Steps may run ahead unless the rule depends on the tokens picked (penalties).
-      const ahead = penalized(req.sampling) ? undefined : req.maxTokens - generated;
+      // The pick's uniform is the PRNG's next value, taken (recordPick) only if the pick is used; so
+      // are its counts (the device counts the picks of steps run ahead; engine/steps_ahead.ts).
+      const ahead = req.maxTokens - generated;
       const options = plain
         ? { ahead }
         : { pick: devicePick(req.sampling, session.sampler), ahead, rng: session.sampler.rng };

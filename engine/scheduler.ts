@@ -26,7 +26,7 @@ export interface FeedPickOptions {
   readonly pick?: DevicePick;
   /**
    * With `pick` and `ahead`: the PRNG state `pick.u` came from; the steps ahead draw the uniforms that
-   * follow it (so `pick` must not depend on the tokens picked: no penalties).
+   * follow it (and a penalized `pick`'s counts, the sampler's, go on on the device with each pick).
    */
   readonly rng?: number;
 }
@@ -73,8 +73,9 @@ export class Scheduler {
   }
 
   /**
-   * Most steps a greedy generation with its picks on the device keeps queued ahead of the host (0:
-   * each step waits for the previous pick; see engine/steps_ahead.ts). Set it between generations.
+   * Most steps a generation with its picks on the device (greedy or sampled, penalties included) keeps
+   * queued ahead of the host (0: each step waits for the previous pick; see engine/steps_ahead.ts).
+   * Set it between generations.
    */
   get stepsAhead(): number {
     return this.#ahead.depth;

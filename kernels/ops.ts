@@ -144,6 +144,13 @@ export const PICK_PARAMS = [
  * argmax (as {@linkcode ArgmaxOp}), and any other draws with uniform `u` from the tokens within 27.6
  * temperatures of the best, filtered by top-k, top-p and min-p in the order (logit desc, id asc),
  * or, with no filter, in id order.
+ *
+ * With `counts`, a penalized row (presence or frequency penalty not 0, or repetition penalty not 1)
+ * takes its counts from the row `counts.rows[row]` of `counts.table` instead of `adjust`: with
+ * `load`, that row is first set to `adjust`'s counts for the row (every other id 0); `adjust` then
+ * adds only its bias, the penalty goes to every id whose count is above 0 (the same arithmetic), and
+ * after the pick the picked id's count goes up by one, so the next step's pick sees it without the
+ * host (steps run ahead). Rows without penalties leave their counts row as it was.
  */
 export interface PickOp {
   readonly op: "pick";
@@ -158,6 +165,18 @@ export interface PickOp {
   /** `[n][1]` i32. */
   readonly out: Tensor;
   readonly n: number;
+  /** Penalty counts kept in backend memory (see above). */
+  readonly counts?: PickCounts;
+}
+
+/** The penalties' counts a {@linkcode PickOp} keeps in backend memory, one row per state slot. */
+export interface PickCounts {
+  /** `[slots][cols]` i32: how often each id was picked, per slot. */
+  readonly table: Tensor;
+  /** `[n][1]` i32: each pick row's row of `table`. */
+  readonly rows: Tensor;
+  /** Whether the penalized rows' counts are loaded from `adjust` first (else `table` holds them). */
+  readonly load: boolean;
 }
 
 /** `out[t][0..cols) = x[t][offset..offset + cols)`. */

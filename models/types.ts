@@ -79,7 +79,9 @@ export interface RecurrentModel {
    * picked, read from backend memory (not yet known to the host), after the slot's state and kept
    * logits are copied into snapshot `entry.snapshot` (see {@linkcode restoreSnapshot}). The step is
    * queued before this returns, so another can follow at once; the promise resolves with each entry's
-   * pick (greedy, or by its `pick`), as {@linkcode stepPicks} gives it.
+   * pick (greedy, or by its `pick`), as {@linkcode stepPicks} gives it. A penalized `pick`'s counts are
+   * not the rule's but those kept on the backend: the counts of the slot's last {@linkcode stepPicks}
+   * rule, plus each penalized pick made on the slot since (that step's and those run ahead).
    */
   stepAhead(entries: readonly AheadEntry[]): Promise<number[]>;
   /**
@@ -118,7 +120,7 @@ export interface AheadEntry {
   readonly slot: number;
   /** Which snapshot buffer (0, 1, …) keeps the slot's state and logits from before the step. */
   readonly snapshot: number;
-  /** The step's pick by this rule instead of the largest logit. */
+  /** The step's pick by this rule instead of the largest logit (its `counts` unread: see stepAhead). */
   readonly pick?: DevicePick;
 }
 

@@ -2,7 +2,8 @@
 // (engine/sampler.ts sampleToken) on seeded random logits, for each sampling combination: greedy
 // with penalties, temperature only, top-k, top-p, min-p, all combined, and logit bias. Each row's
 // rule comes from devicePick (the draw's uniform read from the sampler's PRNG, not taken), as a
-// decode step makes it.
+// decode step makes it. The penalized ones again with the counts kept on the backend (PickOp.counts:
+// loaded at the first step, then counting each pick, as steps run ahead use them) over several steps.
 //
 // Tolerance: the GPU sums weights in f32 where the host sums in f64 (and its exp rounds differently),
 // so a pick may differ only when a cumulative probability (the draw's, top-p's) or a min-p ratio lies
@@ -166,9 +167,100 @@ async function check(backend: Backend, name: string, params: SamplingParams) {
   return agree / rows;
 }
 
+/** Steps of the op keeping counts: the first loads them, the rest count each pick on the backend. */
+const KEPT_STEPS = 5;
+
+/**
+ * The op keeping counts (PickOp.counts) over KEPT_STEPS steps on the same logits (so the picks repeat
+ * and the counts decide them): each row's counts in its own row of the table (in reverse order, and
+ * junk there before the load), loaded from the host's at the first step, then only bias sent up.
+ * Each row's picks against sampleToken's, step by step, until the first that differs (then the
+ * counts differ too); and the table at the end against the host's counts, for rows that never did.
+ */
+async function checkKept(backend: Backend, name: string, params: SamplingParams) {
+  let agree = 0, rows = 0;
+  for (let pass = 0; pass < 2; pass++) {
+    const { logits, states } = inputs(31 + pass);
+    const x = backend.tensor(ROWS, VOCAB),
+      prm = backend.tensor(ROWS, 8),
+      out = backend.tensor(ROWS, 1, "i32");
+    const table = backend.tensor(ROWS + 2, VOCAB, "i32"), index = backend.tensor(ROWS, 1, "i32");
+    const junk = mulberry32(pass);
+    backend.write(table, Int32Array.from({ length: (ROWS + 2) * VOCAB }, () => Math.floor(junk() * 3)));
+    backend.write(index, Int32Array.from({ length: ROWS }, (_, r) => ROWS + 1 - r));
+    const differs = new Set<number>();
+    for (let step = 0; step < KEPT_STEPS; step++) {
+      const rules = states.map((s) => devicePick(params, s));
+      const margins = logits.map((x, r) => margin(adjusted(x, params, states[r].counts), params, rules[r].u));
+      const host = logits.map((x, r) => sampleToken(x, params, states[r]));
+      const tables = pickTables(rules, VOCAB, step === 0);
+      const k = Math.max(1, tables.adjust.length / 4);
+      const adjust = backend.tensor(k, 4);
+      const padded = new Float32Array(4 * k).fill(-1);
+      padded.set(tables.adjust);
+      const all = new Float32Array(ROWS * VOCAB);
+      logits.forEach((row, r) => all.set(row, r * VOCAB));
+      backend.write(x, all);
+      backend.write(prm, tables.params);
+      backend.write(adjust, padded);
+      const counts = { table, rows: index, load: step === 0 };
+      await backend.submit([{ op: "pick", x, params: prm, adjust, k, out, n: ROWS, counts }]);
+      const picked = await backend.read(out);
+      picked.forEach((id, r) => {
+        if (differs.has(r)) return;
+        rows++;
+        if (id === host[r]) agree++;
+        else {
+          differs.add(r);
+          assert.ok(
+            margins[r] < BOUNDARY,
+            `${name}, pass ${pass} step ${step} row ${r}: picked ${id}, the host ${host[r]}, ${
+              margins[r]
+            } from a boundary`,
+          );
+        }
+      });
+    }
+    const kept = Int32Array.from(await backend.read(table));
+    states.forEach((state, r) => {
+      if (differs.has(r)) return;
+      const want = new Int32Array(VOCAB);
+      for (const [id, n] of state.counts) want[id] = n;
+      const at = (ROWS + 1 - r) * VOCAB;
+      assert.deepEqual(
+        kept.subarray(at, at + VOCAB),
+        want,
+        `${name}, pass ${pass} row ${r}: the counts kept`,
+      );
+    });
+  }
+  assert.ok(agree / rows >= AGREE, `${name}: ${agree} of ${rows} picks agree`);
+  return agree / rows;
+}
+
+/** The penalized cases, and greedy drawn back to its picks (presence below 0) so they repeat. */
+const PENALIZED: Record<string, Partial<SamplingParams>> = {
+  "greedy + penalties": CASES["greedy + penalties"],
+  "combined": CASES["combined"],
+  "greedy + penalties that repeat": {
+    temperature: 0,
+    presencePenalty: -1,
+    frequencyPenalty: 0.4,
+    repetitionPenalty: 0.95,
+    logitBias: { "3": 1 },
+  },
+};
+
 Deno.test("pick op on the reference backend: the host sampler's tokens", async () => {
   const backend = await createBackend({ capacity: 1 << 24, maxCols: VOCAB }, "reference");
   for (const [name, c] of Object.entries(CASES)) await check(backend, name, { ...DEFAULT_SAMPLING, ...c });
+});
+
+Deno.test("pick op keeping counts on the reference backend: the host sampler's tokens and counts", async () => {
+  const backend = await createBackend({ capacity: 1 << 25, maxCols: VOCAB }, "reference");
+  for (const [name, c] of Object.entries(PENALIZED)) {
+    await checkKept(backend, name, { ...DEFAULT_SAMPLING, ...c });
+  }
 });
 
 const missing = await webgpuMissing();
@@ -181,6 +273,18 @@ if (missing) {
       for (const [name, c] of Object.entries(CASES)) {
         const share = await check(backend, name, { ...DEFAULT_SAMPLING, ...c });
         console.log(`${name}: ${(share * 100).toFixed(1)} % equal`);
+      }
+    } finally {
+      backend.close();
+    }
+  });
+
+  Deno.test("webgpu pick op keeping counts: the host sampler's tokens and counts, within the tolerance", async () => {
+    const backend = await createWebGpuBackend();
+    try {
+      for (const [name, c] of Object.entries(PENALIZED)) {
+        const share = await checkKept(backend, name, { ...DEFAULT_SAMPLING, ...c });
+        console.log(`${name}, counts kept: ${(share * 100).toFixed(1)} % equal`);
       }
     } finally {
       backend.close();

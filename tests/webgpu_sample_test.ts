@@ -3,8 +3,8 @@
 // back one token id per decode step, and gives the tokens of the same generation on the logits path
 // (logprobs asked for: sampled on the host) and on the WASM backend; its sampler state after it (the
 // PRNG position, the counts) is the host path's, so a saved session resumes identically; the logits
-// it left on the GPU come back bit for bit at the end. With 3 steps in flight (sampled without
-// penalties), stopped midway, and four generations batched with different rules, as the logits path.
+// it left on the GPU come back bit for bit at the end. With 3 steps in flight (penalties included),
+// stopped midway, and four generations batched with different rules, as the logits path.
 import assert from "node:assert/strict";
 import {
   DEFAULT_SAMPLING,
@@ -75,6 +75,14 @@ const CASES: Record<string, Partial<SamplingParams>> = {
     frequencyPenalty: 0.5,
   },
   "greedy + logit_bias": { temperature: 0, logitBias: { "7": 3, "2": -100 } },
+  // Drawn back to tokens already picked, then pushed off as they repeat: the picks repeat, so each
+  // step's counts (kept on the GPU with steps in flight) decide them.
+  "greedy + penalties that repeat": {
+    temperature: 0,
+    presencePenalty: -1.5,
+    frequencyPenalty: 0.5,
+    repetitionPenalty: 0.9,
+  },
 };
 
 if (missing) {
@@ -103,9 +111,10 @@ if (missing) {
   }
 }
 
-// Steps in flight (engine/steps_ahead.ts): a sampled generation without penalties queues its next
-// steps, each drawing the PRNG's next uniform; stopped mid-flight by a stop token, its tokens, sampler
-// state, saved state and logits are those of the logits path, bit for bit (the steps never fed undone).
+// Steps in flight (engine/steps_ahead.ts): a sampled generation queues its next steps, each drawing
+// the PRNG's next uniform (and, with penalties, counting on the GPU each pick before it); stopped
+// mid-flight by a stop token, its tokens, sampler state, saved state and logits are those of the logits
+// path and of the GPU with each step waiting, bit for bit (the steps never fed undone).
 if (!missing) {
   for (const family of ["rwkv7", "mamba"]) {
     for (const [name, c] of Object.entries(CASES)) {
@@ -115,20 +124,20 @@ if (!missing) {
         const full = await run(dir, { sampling }, { ahead: 3 });
         const stop = { stopTokenIds: [full.tokens[9]] };
         const picked = await run(dir, { sampling, ...stop }, { ahead: 3 });
+        const waiting = await run(dir, { sampling, ...stop }, { ahead: 0 });
         const viaLogits = await run(dir, { sampling, logprobs: 0, ...stop });
+        assert.deepEqual(full.tokens, (await run(dir, { sampling, logprobs: 0 })).tokens);
         assert.ok(picked.tokens.length < MAX);
-        assert.deepEqual(picked.tokens, viaLogits.tokens);
-        assert.deepEqual(picked.sampler, viaLogits.sampler);
-        assert.deepEqual(new Uint32Array(picked.logits.buffer), new Uint32Array(viaLogits.logits.buffer));
-        assert.deepEqual(new Uint32Array(picked.state.buffer), new Uint32Array(viaLogits.state.buffer));
-        const penalties = sampling.presencePenalty !== 0 || sampling.frequencyPenalty !== 0 ||
-          sampling.repetitionPenalty !== 1;
-        if (penalties) assert.equal(picked.aheadSteps, 0);
-        else {
-          // The prompt's step and the first token's: every later token's step was queued ahead and taken.
-          assert.ok(picked.aheadSteps >= picked.tokens.length - 2, `${picked.aheadSteps} steps ahead`);
-          assert.equal(picked.steps, 2);
+        for (const other of [viaLogits, waiting]) {
+          assert.deepEqual(picked.tokens, other.tokens);
+          assert.deepEqual(picked.sampler, other.sampler);
+          assert.deepEqual(new Uint32Array(picked.logits.buffer), new Uint32Array(other.logits.buffer));
+          assert.deepEqual(new Uint32Array(picked.state.buffer), new Uint32Array(other.state.buffer));
         }
+        assert.equal(waiting.aheadSteps, 0);
+        // The prompt's step and the first token's: every later token's step was queued ahead and taken.
+        assert.ok(picked.aheadSteps >= picked.tokens.length - 2, `${picked.aheadSteps} steps ahead`);
+        assert.equal(picked.steps, 2);
       });
     }
   }

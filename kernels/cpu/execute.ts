@@ -196,7 +196,14 @@ function run(k: CpuKernels, op: Op): void {
       return;
     }
     case "pick":
-      return pickRows(op, f(op.x), f(op.params), f(op.adjust), ints(op.out));
+      return pickRows(
+        op,
+        f(op.x),
+        f(op.params),
+        f(op.adjust),
+        ints(op.out),
+        op.counts && { table: ints(op.counts.table), rows: ints(op.counts.rows) },
+      );
     case "slice": {
       const x = f(op.x), out = f(op.out), C = op.out.cols, S = op.x.cols;
       for (let t = 0; t < n; t++) out.set(x.subarray(t * S + op.offset, t * S + op.offset + C), t * C);

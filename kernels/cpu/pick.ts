@@ -8,30 +8,61 @@
 
 import type { PickOp } from "../ops.ts";
 
-/** Runs a {@linkcode PickOp} on host arrays (`x` adjusted in place). */
+/** Runs a {@linkcode PickOp} on host arrays (`x` adjusted in place; `counts`: those of `op.counts`). */
 export function pickRows(
   op: PickOp,
   x: Float32Array,
   params: Float32Array,
   adjust: Float32Array,
   out: Int32Array,
+  counts?: { table: Int32Array; rows: Int32Array },
 ): void {
   const C = op.x.cols;
+  const q = (row: number) => params.subarray(row * 8, row * 8 + 8);
+  // The row's counts in the table (with op.counts), where the row is penalized.
+  const kept = (row: number) => {
+    if (!counts || !penalized(q(row))) return undefined;
+    const at = counts.rows[row] * C;
+    return counts.table.subarray(at, at + C);
+  };
+  if (counts && op.counts?.load) {
+    for (let r = 0; r < op.n; r++) kept(r)?.fill(0);
+    for (let a = 0; a < op.k; a++) {
+      const [row, id, , count] = adjust.subarray(4 * a, 4 * a + 4);
+      const table = count > 0 ? kept(row) : undefined;
+      if (table) table[id] = count;
+    }
+  }
   for (let a = 0; a < op.k; a++) {
     const [row, id, bias, count] = adjust.subarray(4 * a, 4 * a + 4);
     if (count < 0) continue; // unused
     const i = row * C + id;
     x[i] += bias;
-    if (count > 0) {
-      const q = params.subarray(row * 8, row * 8 + 8);
-      let v = x[i];
-      if (q[7] !== 1) v = v > 0 ? v / q[7] : v * q[7];
-      x[i] = v - q[5] - q[6] * count;
+    if (count > 0 && !counts) x[i] = penalize(x[i], q(row), count);
+  }
+  for (let r = 0; r < op.n; r++) {
+    const table = kept(r);
+    if (!table) continue;
+    for (let id = 0; id < C; id++) {
+      if (table[id] > 0) x[r * C + id] = penalize(x[r * C + id], q(r), table[id]);
     }
   }
   for (let r = 0; r < op.n; r++) {
-    out[r] = pickRow(x.subarray(r * C, (r + 1) * C), params.subarray(r * 8, r * 8 + 8));
+    out[r] = pickRow(x.subarray(r * C, (r + 1) * C), q(r));
+    const table = kept(r);
+    if (table) table[out[r]]++;
   }
+}
+
+/** Whether a row's PICK_PARAMS penalize tokens already picked. */
+function penalized(q: Float32Array): boolean {
+  return q[5] !== 0 || q[6] !== 0 || q[7] !== 1;
+}
+
+// A logit of a token picked `count` times (> 0), penalized by the row's PICK_PARAMS.
+function penalize(v: number, q: Float32Array, count: number): number {
+  if (q[7] !== 1) v = v > 0 ? v / q[7] : v * q[7];
+  return v - q[5] - q[6] * count;
 }
 
 // One row: params as PICK_PARAMS orders them.

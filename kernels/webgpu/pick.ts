@@ -3,16 +3,21 @@
  * in f32, so a step that needs only the next token reads back one i32 per row whatever the sampling.
  *
  * First a shader applies the adjustments (logit bias, penalties: one thread per `[row, id, bias,
- * count]`, in place). Then one workgroup per row, without a sort: every question the rule asks
- * ("where does the sorted order first reach k tokens, or mass p, or u times the kept mass?") is a
- * search for a position in the order (logit desc, id asc), or in id order when no filter is set,
- * answered by bisection: first over the logits' order-preserving u32 keys, then over the ids that
- * share the key. Each probe is one pass over the row (64 threads, strided) and a fixed tree sum, so
- * the count and mass before a position never decrease as it moves on and the searches are exact in
- * their own arithmetic; they differ from the host's f64 sums only by rounding, which moves a pick
- * only when a cumulative probability lies within that rounding of a boundary. At most 4 × (32 +
- * log2(vocab)) passes per sampled row, about 4 × 30 when the positions found hold one candidate each
- * (a key held by one candidate needs no search over ids); a row at temperature 0 takes two.
+ * count]`, in place). With the counts kept on the GPU (PickOp.counts: a `[slots][vocab]` i32 table,
+ * so steps run ahead see the picks before them), the list brings only the bias (and, loading, the
+ * counts, written into a row zeroed first), one thread per column applies the penalties from the
+ * table, and after the pick one thread per row counts it.
+ *
+ * Then one workgroup per row, without a sort: every question the rule asks ("where does the sorted
+ * order first reach k tokens, or mass p, or u times the kept mass?") is a search for a position in the
+ * order (logit desc, id asc), or in id order when no filter is set, answered by bisection: first over
+ * the logits' order-preserving u32 keys, then over the ids that share the key. Each probe is one pass
+ * over the row (64 threads, strided) and a fixed tree sum, so the count and mass before a position
+ * never decrease as it moves on and the searches are exact in their own arithmetic; they differ from
+ * the host's f64 sums only by rounding, which moves a pick only when a cumulative probability lies
+ * within that rounding of a boundary. At most 4 × (32 + log2(vocab)) passes per sampled row, about 4 ×
+ * 30 when the positions found hold one candidate each (a key held by one candidate needs no search
+ * over ids); a row at temperature 0 takes two.
  *
  * @module
  */
@@ -28,6 +33,7 @@ struct P { k: u32, cols: u32 }
 @group(0) @binding(2) var<storage, read_write> prm: array<f32>; // [n][8]
 @group(0) @binding(3) var<storage, read_write> adjust: array<f32>; // [k][4] row, id, bias, count
 ${FLAT}
+${PENALTY}
 @compute @workgroup_size(64)
 fn main(${BUILTINS}) {
   let a = flatThread(wid, nwg, lid);
@@ -37,12 +43,99 @@ fn main(${BUILTINS}) {
   let row = u32(adjust[4u * a]);
   let i = row * p.cols + u32(adjust[4u * a + 1u]);
   var v = x[i] + adjust[4u * a + 2u];
-  if (count > 0.0) {
-    let rep = prm[8u * row + 7u];
-    if (rep != 1.0) { v = select(v * rep, v / rep, v > 0.0); }
-    v = v - prm[8u * row + 5u] - prm[8u * row + 6u] * count;
-  }
+  if (count > 0.0) { v = penalize(v, row, count); }
   x[i] = v;
+}`;
+
+// The penalty of a token picked `count` times (> 0): the repetition penalty, then presence and
+// frequency (prm: the rows' PICK_PARAMS); and whether a row has any.
+const PENALTY = `
+fn penalize(x: f32, row: u32, count: f32) -> f32 {
+  var v = x;
+  let rep = prm[8u * row + 7u];
+  if (rep != 1.0) { v = select(v * rep, v / rep, v > 0.0); }
+  return v - prm[8u * row + 5u] - prm[8u * row + 6u] * count;
+}
+fn penalized(row: u32) -> bool {
+  return prm[8u * row + 5u] != 0.0 || prm[8u * row + 6u] != 0.0 || prm[8u * row + 7u] != 1.0;
+}`;
+
+// With counts kept on the GPU: the bindings of the table and each row's row of it.
+const COUNTS = (at: number) => `
+@group(0) @binding(${at}) var<storage, read_write> rows: array<i32>; // [n] each row's counts row
+@group(0) @binding(${at + 1}) var<storage, read_write> table: array<i32>; // [slots][cols] the counts`;
+
+// Kept counts, loading: each penalized row's counts row zeroed (one thread per column, z the row).
+const clearCode = () => `
+struct P { n: u32, cols: u32 }
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read_write> prm: array<f32>; // [n][8]
+${COUNTS(2)}
+${FLAT}
+${PENALTY}
+@compute @workgroup_size(64)
+fn main(${BUILTINS}) {
+  let row = wid.z;
+  let col = flatThread(wid, nwg, lid);
+  if (row >= p.n || col >= p.cols || !penalized(row)) { return; }
+  table[u32(rows[row]) * p.cols + col] = 0;
+}`;
+
+// Kept counts: the bias of each entry (and, loading, its count into the penalized row's counts row).
+const adjustCountsCode = () => `
+struct P { k: u32, cols: u32, load: u32 }
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read_write> x: array<f32>; // [n][cols]
+@group(0) @binding(2) var<storage, read_write> prm: array<f32>; // [n][8]
+@group(0) @binding(3) var<storage, read_write> adjust: array<f32>; // [k][4] row, id, bias, count
+${COUNTS(4)}
+${FLAT}
+${PENALTY}
+@compute @workgroup_size(64)
+fn main(${BUILTINS}) {
+  let a = flatThread(wid, nwg, lid);
+  if (a >= p.k) { return; }
+  let count = adjust[4u * a + 3u];
+  if (count < 0.0) { return; } // unused
+  let row = u32(adjust[4u * a]);
+  let id = u32(adjust[4u * a + 1u]);
+  x[row * p.cols + id] = x[row * p.cols + id] + adjust[4u * a + 2u];
+  if (p.load != 0u && count > 0.0 && penalized(row)) { table[u32(rows[row]) * p.cols + id] = i32(count); }
+}`;
+
+// Kept counts: the penalty on every id of a penalized row whose count is above 0 (z the row).
+const penalizeCode = () => `
+struct P { n: u32, cols: u32 }
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read_write> x: array<f32>; // [n][cols]
+@group(0) @binding(2) var<storage, read_write> prm: array<f32>; // [n][8]
+${COUNTS(3)}
+${FLAT}
+${PENALTY}
+@compute @workgroup_size(64)
+fn main(${BUILTINS}) {
+  let row = wid.z;
+  let col = flatThread(wid, nwg, lid);
+  if (row >= p.n || col >= p.cols || !penalized(row)) { return; }
+  let count = table[u32(rows[row]) * p.cols + col];
+  if (count > 0) { x[row * p.cols + col] = penalize(x[row * p.cols + col], row, f32(count)); }
+}`;
+
+// Kept counts: each penalized row's pick counted (one thread per row).
+const recordCode = () => `
+struct P { n: u32, cols: u32 }
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read_write> prm: array<f32>; // [n][8]
+@group(0) @binding(2) var<storage, read_write> out: array<i32>; // [n] the picks
+${COUNTS(3)}
+${FLAT}
+${PENALTY}
+@compute @workgroup_size(64)
+fn main(${BUILTINS}) {
+  let row = flatThread(wid, nwg, lid);
+  if (row >= p.n || !penalized(row)) { return; }
+  let i = u32(rows[row]) * p.cols + u32(out[row]);
+  table[i] = table[i] + 1;
 }`;
 
 const pickCode = () => `
@@ -241,20 +334,56 @@ fn main(${BUILTINS}) {
   if (lid == 0u) { out[row] = i32(pick); }
 }`;
 
-/** Adjusts `x` by `adjust`, then `out[i]` = row i's pick (see PickOp). */
+/**
+ * Adjusts `x` by `adjust` (and, with `op.counts`, by the counts kept on the GPU), then `out[i]` = row
+ * i's pick, counted where counts are kept (see PickOp).
+ */
 export function pickPlan(op: PickOp): Plan[] {
-  const { x, n, k } = op;
+  const { x, n, k, counts } = op;
   checkShape(x, "pick x", { rows: n });
   checkShape(op.params, "pick params", { rows: n, cols: 8 });
   checkShape(op.adjust, "pick adjust", { rows: k, cols: 4 });
   checkShape(op.out, "pick out", { rows: n, dtype: "i32" });
+  const xb = gpu(x, "pick x"), prm = gpu(op.params, "pick params"), adjust = gpu(op.adjust, "pick adjust");
+  const out = gpu(op.out, "pick out");
   const plans: Plan[] = [];
-  if (k > 0) {
+  // One thread per column of each row (z: the row).
+  const perColumn = grid(Math.ceil(x.cols / 64), n);
+  if (counts) {
+    checkShape(counts.table, "pick counts", { rows: 1, cols: x.cols, dtype: "i32" });
+    checkShape(counts.rows, "pick count rows", { rows: n, dtype: "i32" });
+    const table = [gpu(counts.rows, "pick count rows"), gpu(counts.table, "pick counts")];
+    if (counts.load) {
+      plans.push({
+        key: "pickCountsClear",
+        code: clearCode,
+        params: Uint32Array.of(n, x.cols),
+        buffers: [prm, ...table],
+        dispatch: perColumn,
+      });
+    }
+    if (k > 0) {
+      plans.push({
+        key: "pickAdjustCounts",
+        code: adjustCountsCode,
+        params: Uint32Array.of(k, x.cols, counts.load ? 1 : 0),
+        buffers: [xb, prm, adjust, ...table],
+        dispatch: threads(k),
+      });
+    }
+    plans.push({
+      key: "pickPenalize",
+      code: penalizeCode,
+      params: Uint32Array.of(n, x.cols),
+      buffers: [xb, prm, ...table],
+      dispatch: perColumn,
+    });
+  } else if (k > 0) {
     plans.push({
       key: "pickAdjust",
       code: adjustCode,
       params: Uint32Array.of(k, x.cols),
-      buffers: [gpu(x, "pick x"), gpu(op.params, "pick params"), gpu(op.adjust, "pick adjust")],
+      buffers: [xb, prm, adjust],
       dispatch: threads(k),
     });
   }
@@ -262,8 +391,17 @@ export function pickPlan(op: PickOp): Plan[] {
     key: "pick",
     code: pickCode,
     params: Uint32Array.of(n, x.cols),
-    buffers: [gpu(x, "pick x"), gpu(op.params, "pick params"), gpu(op.out, "pick out")],
+    buffers: [xb, prm, out],
     dispatch: grid(n),
   });
+  if (counts) {
+    plans.push({
+      key: "pickCountsRecord",
+      code: recordCode,
+      params: Uint32Array.of(n, x.cols),
+      buffers: [prm, out, gpu(counts.rows, "pick count rows"), gpu(counts.table, "pick counts")],
+      dispatch: threads(n),
+    });
+  }
   return plans;
 }

@@ -22,8 +22,15 @@ export interface PickBuffers {
   /**
    * After a step's ops: its `m` emitted rows' logits kept by slot, their picks in `picks` and by slot:
    * the argmax, or where `rules` has a pick, that pick (the rows' logits are then adjusted in place).
+   * A penalized rule's counts are kept by slot on the backend, each pick counted: a step the host fed
+   * loads them from its rule's `counts`; a step run `ahead` uses those kept (its rules' ignored).
    */
-  pickOps(m: number, slotsOfRows: readonly number[], rules?: readonly (DevicePick | undefined)[]): Op[];
+  pickOps(
+    m: number,
+    slotsOfRows: readonly number[],
+    rules?: readonly (DevicePick | undefined)[],
+    ahead?: boolean,
+  ): Op[];
   /** Before a step run ahead (one row per entry): snapshots of its slots, then its ids from the last picks. */
   aheadOps(entries: readonly AheadEntry[]): Op[];
   /** Puts a slot's state and kept logits back from a snapshot. */
@@ -39,6 +46,13 @@ export interface PickBuffers {
  * the previous step's pick reaches the host), after copying its slots' rows of the state arena and of
  * `kept` into snapshot buffer `entry.snapshot` (each the arena's and `kept`'s shape, made on first
  * use: a session's snapshots 0..d-1 serve its d steps in flight).
+ *
+ * The penalties' counts of a penalized pick live in `counts` (`[slots + 1][vocab]` i32, made on first
+ * use: 4 bytes per slot and token id, 17 × 65,536 × 4 = 4.5 MB at 16 slots): every step the host
+ * feeds writes its row from the rule's counts (the sampler's, so they are always the host's), and
+ * every penalized pick adds one to its id, so a step run ahead sees the picks before it without the
+ * host. Steps run ahead and never fed need no undoing there: the slot's next step the host feeds
+ * loads its counts again.
  */
 export function createPickBuffers(backend: Backend, t: PickTensors): PickBuffers {
   const rows = t.logits.rows;
@@ -49,6 +63,7 @@ export function createPickBuffers(backend: Backend, t: PickTensors): PickBuffers
   const restoreIndex = backend.tensor(1, 1, "i32");
   const params = backend.tensor(rows, PICK_PARAMS.length);
   let adjust: Tensor | undefined; // [k][4] grown as needed
+  let counts: Tensor | undefined; // [slots + 1][vocab] i32 the penalties' counts, made on first use
   const snapshots: { state: Tensor; kept: Tensor; index: Tensor }[] = [];
   const cache = new Map<string, Op[]>();
   const cached = (key: string, make: () => Op[]) => {
@@ -74,10 +89,14 @@ export function createPickBuffers(backend: Backend, t: PickTensors): PickBuffers
     kept,
     picks,
     snapshot: taken,
-    pickOps(m, slotsOfRows, rules) {
+    pickOps(m, slotsOfRows, rules, ahead = false) {
       backend.write(emitSlots, Int32Array.from(slotsOfRows));
       if (rules?.some((r) => r !== undefined)) {
-        const tables = pickTables(rules, t.logits.cols);
+        // Ahead, the counts are those kept: only the bias goes up.
+        const tables = pickTables(rules, t.logits.cols, !ahead);
+        const penalties = rules.some((r) => r && penalizes(r))
+          ? { table: counts ??= backend.tensor(rows, t.logits.cols, "i32"), rows: emitSlots, load: !ahead }
+          : undefined;
         const k = tables.adjust.length / 4;
         if (!adjust || adjust.rows < k) adjust = backend.tensor(Math.max(k, 2 * (adjust?.rows ?? 16)), 4);
         // Every row of `adjust` is run, those past k marked unused (count -1): one op list per capacity.
@@ -86,9 +105,10 @@ export function createPickBuffers(backend: Backend, t: PickTensors): PickBuffers
         backend.write(params, tables.params);
         backend.write(adjust, padded);
         const a = adjust;
-        return cached(`sample ${m} ${a.rows}`, () => [
+        const mode = penalties ? (penalties.load ? "load" : "kept") : "none";
+        return cached(`sample ${m} ${a.rows} ${mode}`, () => [
           { op: "scatter", x: t.logits, index: emitSlots, out: kept, n: m },
-          { op: "pick", x: t.logits, params, adjust: a, k: a.rows, out: picks, n: m },
+          { op: "pick", x: t.logits, params, adjust: a, k: a.rows, out: picks, n: m, counts: penalties },
           { op: "scatter", x: picks, index: emitSlots, out: next, n: m },
         ]);
       }
@@ -124,14 +144,21 @@ export function createPickBuffers(backend: Backend, t: PickTensors): PickBuffers
   };
 }
 
+/** Whether a pick's rule penalizes tokens already picked (its counts then matter). */
+export function penalizes(r: DevicePick): boolean {
+  return r.presencePenalty !== 0 || r.frequencyPenalty !== 0 || r.repetitionPenalty !== 1;
+}
+
 /**
  * A pick op's tables for rows ruled by `rules` (undefined: the argmax): each row's PICK_PARAMS, and
  * one `[row, id, bias, count]` per token a row's bias or penalties change (count 0 when the row has
- * no penalty; ids at or past `vocab` left out, as the host's logit bias ignores them).
+ * no penalty, or `withCounts` is false: the counts are kept on the backend; ids at or past `vocab`
+ * left out, as the host's logit bias ignores them).
  */
 export function pickTables(
   rules: readonly (DevicePick | undefined)[],
   vocab: number,
+  withCounts = true,
 ): { params: Float32Array; adjust: Float32Array } {
   const params = new Float32Array(rules.length * PICK_PARAMS.length);
   const adjust: number[] = [];
@@ -143,10 +170,10 @@ export function pickTables(
     // u floored to f32's 24 bits, so it stays below 1
     const u = Math.floor(r.u * 2 ** 24) / 2 ** 24;
     params.set(PICK_PARAMS.map((name) => name === "u" ? u : r[name]), row * PICK_PARAMS.length);
-    const penalties = r.presencePenalty !== 0 || r.frequencyPenalty !== 0 || r.repetitionPenalty !== 1;
-    const ids = new Set([...r.bias.keys(), ...(penalties ? r.counts.keys() : [])]);
+    const counted = withCounts && penalizes(r);
+    const ids = new Set([...r.bias.keys(), ...(counted ? r.counts.keys() : [])]);
     for (const id of ids) {
-      if (id < vocab) adjust.push(row, id, r.bias.get(id) ?? 0, penalties ? r.counts.get(id) ?? 0 : 0);
+      if (id < vocab) adjust.push(row, id, r.bias.get(id) ?? 0, counted ? r.counts.get(id) ?? 0 : 0);
     }
   });
   return { params, adjust: Float32Array.from(adjust) };

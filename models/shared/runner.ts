@@ -198,7 +198,7 @@ export function createRecurrentModel(options: RunnerOptions): RecurrentModel {
       const p = picks();
       const before = p.aheadOps(entries);
       const { ops, m } = prepare(entries.map((e) => ({ slot: e.slot, tokens: [0] })), false);
-      const after = p.pickOps(m, entries.map((e) => e.slot), entries.map((e) => e.pick));
+      const after = p.pickOps(m, entries.map((e) => e.slot), entries.map((e) => e.pick), true);
       const submitted = backend.submit([...before, ...ops, ...after]);
       const read = readRows(p.picks, m);
       return Promise.all([submitted, read]).then(([, picked]) => Array.from(picked));
