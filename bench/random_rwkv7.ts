@@ -13,6 +13,9 @@ export interface Rwkv7Shape {
 /** The official RWKV-7 0.1B shape. */
 export const RWKV7_0_1B: Rwkv7Shape = { nLayer: 12, nEmbd: 768, headSize: 64, vocab: 65536 };
 
+/** The official RWKV-7 1.5B shape: 24 layers × 2048. */
+export const RWKV7_1_5B: Rwkv7Shape = { nLayer: 24, nEmbd: 2048, headSize: 64, vocab: 65536 };
+
 function loraDim(c: number, factor: number): number {
   return Math.max(32, Math.round((factor * Math.sqrt(c)) / 32) * 32);
 }

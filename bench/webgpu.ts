@@ -1,8 +1,8 @@
 /**
- * `deno task bench --backend webgpu`: decode tokens/s of the RWKV-7 0.1B shape and Mamba 130M
- * (random weights at real shapes) in f16 and f32 on WebGPU, at 1, 16 and 64 sessions decoding in
+ * `deno task bench --backend webgpu`: decode tokens/s of the RWKV-7 0.1B and 1.5B shapes and Mamba
+ * 130M (random weights at real shapes) in f16 and f32 on WebGPU, at 1, 16 and 64 sessions decoding in
  * one batched step, prefill tokens/s over 512 tokens, and the GPU's copy bandwidth measured in the
- * same run, with the fraction of it decode's weight reads reach; and one session's greedy decode with
+ * same run, with the fraction of it decode's weight reads reach at each session count; and one session's greedy decode with
  * the picks on the GPU, each step waiting for its pick and with {@linkcode GREEDY_AHEAD} steps in
  * flight (the model's stepPicks and stepAhead, as the scheduler runs them, without the engine's
  * per-token work), and the same sampled with top-p on the GPU (the pick op), without and with penalties
@@ -38,7 +38,7 @@ import {
 import { mulberry32Step } from "../engine/prng.ts";
 import { benchBatch } from "./batch.ts";
 import { mamba_130m, withDtype } from "./random_families.ts";
-import { randomRwkv7, RWKV7_0_1B } from "./random_rwkv7.ts";
+import { randomRwkv7, RWKV7_0_1B, RWKV7_1_5B, type Rwkv7Shape } from "./random_rwkv7.ts";
 import { CHUNK, decodeWeights, measureSpeed } from "./side_by_side.ts";
 
 /** Sessions decoding in one step, per measurement. */
@@ -82,13 +82,14 @@ interface Subject {
 /** `--quick`: one layer of each shape (real widths) and a 4k vocabulary. */
 const QUICK = { layers: 1, vocab: 4096 };
 
-/** The two models, at real shapes or (quick) {@linkcode QUICK}'s slice of them. */
+/** The three models, at real shapes or (quick) {@linkcode QUICK}'s slice of them. */
 export function gpuSubjects(quick: boolean): Subject[] {
-  const rwkv = quick ? { ...RWKV7_0_1B, nLayer: QUICK.layers, vocab: QUICK.vocab } : RWKV7_0_1B;
+  const slice = (shape: Rwkv7Shape) => quick ? { ...shape, nLayer: QUICK.layers, vocab: QUICK.vocab } : shape;
   const mamba = quick ? mamba_130m(QUICK) : mamba_130m();
   const shape = quick ? ` (${QUICK.layers} layer, vocab ${QUICK.vocab})` : "";
   return [
-    { name: `rwkv7 0.1B shape${shape}`, make: (dtype) => randomRwkv7(rwkv, dtype) },
+    { name: `rwkv7 0.1B shape${shape}`, make: (dtype) => randomRwkv7(slice(RWKV7_0_1B), dtype) },
+    { name: `rwkv7 1.5B shape${shape}`, make: (dtype) => randomRwkv7(slice(RWKV7_1_5B), dtype) },
     {
       name: `mamba 130M shape${shape}`,
       make: (dtype) => withDtype(mamba.tensors, dtype),
@@ -215,11 +216,14 @@ export async function measureGreedy(
   return { oneAtATime: tokens / ((t1 - t0) / 1000), inFlight: tokens / ((t2 - t1) / 1000) };
 }
 
-/** The table: tokens/s per session count, one session's decode as a fraction of the copy bandwidth. */
+/**
+ * The table: tokens/s per session count, and per session count the weight reads of its steps as a
+ * fraction of the copy bandwidth (a step reads the weights once for all its sessions).
+ */
 export function gpuTable(rows: readonly GpuMeasurement[], copy: CopyBandwidth): string[] {
   const lines = [
     `| model | weights | MB/token | decode tok/s: ${GPU_SESSIONS.join(" · ")} sessions | ` +
-    `1 session's weight reads ÷ copy bandwidth | prefill tok/s | ` +
+    `weight reads ÷ copy bandwidth: ${GPU_SESSIONS.join(" · ")} sessions | prefill tok/s | ` +
     `1 session greedy tok/s: each step waits · ${GREEDY_AHEAD} in flight | ` +
     `1 session sampled (top-p 0.9) tok/s: each step waits · ${GREEDY_AHEAD} in flight | ` +
     `1 session sampled with penalties tok/s: each step waits · ${GREEDY_AHEAD} in flight |`,
@@ -227,8 +231,10 @@ export function gpuTable(rows: readonly GpuMeasurement[], copy: CopyBandwidth): 
   ];
   for (const r of rows) {
     const decode = GPU_SESSIONS.map((s) => r.decodeTps[s]?.toFixed(1) ?? "–").join(" · ");
-    const one = r.decodeTps[1];
-    const fraction = one ? `${((100 * one * r.weightMB * 1e6) / copy.bytesPerSecond).toFixed(1)} %` : "–";
+    const fraction = GPU_SESSIONS.map((s) => {
+      const tps = r.decodeTps[s];
+      return tps ? `${((100 * (tps / s) * r.weightMB * 1e6) / copy.bytesPerSecond).toFixed(1)} %` : "–";
+    }).join(" · ");
     const prefill = r.prefillTps?.toFixed(1) ?? "–";
     const pair = (t?: { oneAtATime: number; inFlight: number }) =>
       t ? `${t.oneAtATime.toFixed(1)} · ${t.inFlight.toFixed(1)}` : "–";
