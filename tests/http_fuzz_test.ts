@@ -9,17 +9,21 @@ import { SessionService } from "../engine/mod.ts";
 import { loadModel } from "../models/mod.ts";
 import { createApp, DEFAULT_LIMITS } from "../routes/mod.ts";
 import { MemoryStore } from "../store/mod.ts";
+import { edgeRequest } from "./helpers/edge_requests.ts";
 import { type Attempt, describeAttempt, hostileRequest } from "./helpers/hostile_requests.ts";
 import { prng } from "./helpers/hostile_values.ts";
 import { startServer } from "./helpers/server.ts";
 import { postJson } from "./helpers/sse.ts";
 
 const SEED = Number(Deno.env.get("FUZZ_SEED") ?? 20261205);
-const CASES = Number(Deno.env.get("FUZZ_CASES") ?? 360);
+const CASES = Number(Deno.env.get("FUZZ_CASES") ?? 500);
 /** Longest a request may take, its streamed body read to the end, on a busy machine. */
 const ANSWER_MS = 15_000;
 
-/** Sends `a` and reads its whole answer (a stream to its end) within {@linkcode ANSWER_MS}. */
+/**
+ * Sends `a` and reads its whole answer (a stream to its end, or its first bytes when it hangs up)
+ * within {@linkcode ANSWER_MS}.
+ */
 async function send(
   base: string,
   a: Attempt,
@@ -31,7 +35,12 @@ async function send(
     body: a.body,
     signal: AbortSignal.timeout(ANSWER_MS),
   });
-  const text = await res.text();
+  let text = "";
+  if (a.hangUp) {
+    const reader = res.body!.getReader();
+    text = new TextDecoder().decode((await reader.read()).value);
+    await reader.cancel();
+  } else text = await res.text();
   return {
     status: res.status,
     type: res.headers.get("content-type") ?? "",
@@ -72,25 +81,32 @@ Deno.test(`fuzz: ${CASES} hostile requests (seed ${SEED}) get a timely 4xx JSON 
     const base = server.base;
     const probe = { prompt: "In the beginning God", max_tokens: 8, temperature: 0, ignore_eos: true };
     const expected = (await (await postJson(`${base}/v1/completions`, probe)).json()).choices[0].text;
-    const healthy = async (after: string) => {
-      assert.equal(exited, undefined, `the server exited (${JSON.stringify(exited)}) after ${after}`);
-      const r = await postJson(`${base}/v1/completions`, probe);
-      assert.equal(r.status, 200, `a normal completion after ${after}`);
-      assert.equal((await r.json()).choices[0].text, expected, `the same greedy text after ${after}`);
-    };
     const newSession = async () =>
       (await (await postJson(`${base}/v1/sessions`, { prompt: "And God" })).json()).id;
     const session = await newSession();
     const idle = await newSession();
     const blob = new Uint8Array(await (await fetch(`${base}/v1/sessions/${idle}/state`)).arrayBuffer());
+    const healthy = async (after: string) => {
+      assert.equal(exited, undefined, `the server exited (${JSON.stringify(exited)}) after ${after}`);
+      const r = await postJson(`${base}/v1/completions`, probe);
+      assert.equal(r.status, 200, `a normal completion after ${after}`);
+      assert.equal((await r.json()).choices[0].text, expected, `the same greedy text after ${after}`);
+      // The fuzzed session is not left busy: its last generation (maybe hung up on) ends, and it generates.
+      let status = 409;
+      for (let tries = 0; status === 409 && tries < 50; tries++) {
+        if (tries) await new Promise((resolve) => setTimeout(resolve, 100));
+        const g = await postJson(`${base}/v1/sessions/${session}/generate`, { max_tokens: 1, stream: false });
+        status = g.status;
+        await g.body?.cancel();
+      }
+      assert.equal(status, 200, `a generation on the fuzzed session after ${after}`);
+    };
     const rng = prng(SEED);
     const failures: string[] = [];
     const started = performance.now();
     let slowest = 0;
     const statuses = new Map<number, number>();
-    for (let i = 0; i < CASES; i++) {
-      const a = hostileRequest(rng, { session, idle, blob });
-      const label = `seed ${SEED}, case ${i}: ${describeAttempt(a)}`;
+    const check = async (a: Attempt, label: string) => {
       try {
         const r = await send(base, a);
         slowest = Math.max(slowest, r.ms);
@@ -102,8 +118,18 @@ Deno.test(`fuzz: ${CASES} hostile requests (seed ${SEED}) get a timely 4xx JSON 
           `${label}\n  -> no answer: ${err instanceof Error ? `${err.name}: ${err.message}` : err}`,
         );
       }
+    };
+    for (let i = 0; i < CASES; i++) {
+      const ctx = { session, idle, blob };
+      // Mostly hostile requests; a third valid ones at the edges, some sent at once to one session.
+      const made = rng.next() < 0.35 ? edgeRequest(rng, ctx) : hostileRequest(rng, ctx);
+      const group = Array.isArray(made) ? made : [made];
+      const label = `seed ${SEED}, case ${i}${group.length > 1 ? " (sent at once)" : ""}`;
+      await Promise.all(
+        group.map((a, j) => check(a, `${label}${group.length > 1 ? `.${j}` : ""}: ${describeAttempt(a)}`)),
+      );
       if (exited) {
-        failures.push(`${label}\n  -> the server exited: ${JSON.stringify(exited)}`);
+        failures.push(`${label}: the server exited: ${JSON.stringify(exited)}`);
         break;
       }
       if (i % 60 === 59) await healthy(`case ${i}`);

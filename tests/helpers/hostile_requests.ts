@@ -8,6 +8,8 @@ export interface Attempt {
   path: string;
   headers?: Record<string, string>;
   body?: string | Uint8Array<ArrayBuffer>;
+  /** Hang up once the answer's first bytes arrive (its status is still checked). */
+  hangUp?: boolean;
 }
 
 const LOGIT_BIAS_KEYS = [
@@ -117,7 +119,7 @@ function mutateBody(rng: Rng, body: Record<string, unknown>): unknown {
   return out;
 }
 
-export const BAD_IDS = [
+const BAD_IDS = [
   "0123456789abcdef0123456789abcdef",
   "..",
   "..%2F..%2Fetc%2Fpasswd",
