@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { SessionService } from "../engine/mod.ts";
 import { loadModel } from "../models/mod.ts";
-import { createApp, DEFAULT_LIMITS } from "../routes/mod.ts";
+import { createApp, decodeSegment, DEFAULT_LIMITS } from "../routes/mod.ts";
 import { MemoryStore } from "../store/mod.ts";
 import { edgeRequest } from "./helpers/edge_requests.ts";
 import { type Attempt, describeAttempt, hostileRequest } from "./helpers/hostile_requests.ts";
@@ -17,6 +17,8 @@ import { postJson } from "./helpers/sse.ts";
 
 const SEED = Number(Deno.env.get("FUZZ_SEED") ?? 20261205);
 const CASES = Number(Deno.env.get("FUZZ_CASES") ?? 500);
+/** The fuzzed server's API key, sent unless a request sets its own Authorization. */
+const KEY = "fuzz-key";
 /** Longest a request may take, its streamed body read to the end, on a busy machine. */
 const ANSWER_MS = 15_000;
 
@@ -31,7 +33,7 @@ async function send(
   const started = performance.now();
   const res = await fetch(base + a.path, {
     method: a.method,
-    headers: a.headers,
+    headers: { authorization: `Bearer ${KEY}`, ...a.headers },
     body: a.body,
     signal: AbortSignal.timeout(ANSWER_MS),
   });
@@ -70,32 +72,40 @@ function fault(a: Attempt, r: { status: number; type: string; text: string }): s
 Deno.test(`fuzz: ${CASES} hostile requests (seed ${SEED}) get a timely 4xx JSON error or a 2xx, never a 5xx`, async () => {
   const server = await startServer({
     STORE: "memory",
+    API_KEYS: KEY,
     QUOTA_RPM: "0",
     LOG_FORMAT: "off",
     MAX_TOKENS: "16",
-    MAX_PROMPT_TOKENS: "2048",
+    MAX_PROMPT_TOKENS: "512", // n 16 with echo and logprobs prefills and scores the prompt 16 times
   });
   let exited: Deno.CommandStatus | undefined;
   server.child.status.then((s) => exited = s);
   try {
     const base = server.base;
+    const auth = { authorization: `Bearer ${KEY}` };
     const probe = { prompt: "In the beginning God", max_tokens: 8, temperature: 0, ignore_eos: true };
-    const expected = (await (await postJson(`${base}/v1/completions`, probe)).json()).choices[0].text;
+    const expected = (await (await postJson(`${base}/v1/completions`, probe, auth)).json()).choices[0].text;
     const newSession = async () =>
-      (await (await postJson(`${base}/v1/sessions`, { prompt: "And God" })).json()).id;
+      (await (await postJson(`${base}/v1/sessions`, { prompt: "And God" }, auth)).json()).id;
     const session = await newSession();
     const idle = await newSession();
-    const blob = new Uint8Array(await (await fetch(`${base}/v1/sessions/${idle}/state`)).arrayBuffer());
+    const blob = new Uint8Array(
+      await (await fetch(`${base}/v1/sessions/${idle}/state`, { headers: auth })).arrayBuffer(),
+    );
     const healthy = async (after: string) => {
       assert.equal(exited, undefined, `the server exited (${JSON.stringify(exited)}) after ${after}`);
-      const r = await postJson(`${base}/v1/completions`, probe);
+      const r = await postJson(`${base}/v1/completions`, probe, auth);
       assert.equal(r.status, 200, `a normal completion after ${after}`);
       assert.equal((await r.json()).choices[0].text, expected, `the same greedy text after ${after}`);
       // The fuzzed session is not left busy: its last generation (maybe hung up on) ends, and it generates.
       let status = 409;
       for (let tries = 0; status === 409 && tries < 50; tries++) {
         if (tries) await new Promise((resolve) => setTimeout(resolve, 100));
-        const g = await postJson(`${base}/v1/sessions/${session}/generate`, { max_tokens: 1, stream: false });
+        const g = await postJson(
+          `${base}/v1/sessions/${session}/generate`,
+          { max_tokens: 1, stream: false },
+          auth,
+        );
         status = g.status;
         await g.body?.cancel();
       }
@@ -150,18 +160,12 @@ Deno.test(`fuzz: ${CASES} hostile requests (seed ${SEED}) get a timely 4xx JSON 
 
 // What the fuzz found, pinned down in-process on a small fixture model: each was a 500, an error
 // event inside a 200 stream, or a 400 that named the wrong fault.
-Deno.test("requests the fuzz found failing: tiny temperatures, tiny repetition penalties, deep nesting, unclear 400s", async () => {
+Deno.test("requests the fuzz found failing: tiny temperatures, tiny repetition penalties, deep nesting, unclear 400s, undecodable ids", async () => {
   const loaded = await loadModel(new URL("./fixtures/rwkv7/tiny3", import.meta.url).pathname);
   const models = new Map([[loaded.id, loaded]]);
   const sessions = new SessionService({ store: new MemoryStore(), models, defaultModel: loaded.id });
-  const app = createApp({
-    models,
-    defaultModel: loaded.id,
-    createdAt: 0,
-    limits: DEFAULT_LIMITS,
-    sessions,
-    apiKeys: new Set(),
-  });
+  const served = { models, defaultModel: loaded.id, createdAt: 0, limits: DEFAULT_LIMITS, sessions };
+  const app = createApp({ ...served, apiKeys: new Set() });
   const post = (body: unknown, path = "/v1/completions") =>
     app.request(path, {
       method: "POST",
@@ -223,5 +227,15 @@ Deno.test("requests the fuzz found failing: tiny temperatures, tiny repetition p
     assert.equal(res.status, 400);
     assert.match((await res.json()).error.message, message);
   }
+
+  // With API keys, a stream token on a session path that is not percent-encoded UTF-8 threw
+  // URIError from decodeURIComponent (500): now no token matches, and it is a 401.
+  const keyed = createApp({ ...served, apiKeys: new Set(["k"]) });
+  for (const segment of ["%ED%A0%80", "%", "%C0%AF"]) {
+    const res = await keyed.request(`/v1/sessions/${segment}/stream?token=x`);
+    assert.equal(res.status, 401, segment);
+    assert.equal((await res.json()).error.code, "invalid_api_key");
+  }
+  assert.equal(decodeSegment("%E0%A4%A"), undefined, "the Workers' session host decodes its ids so too");
   await sessions.drain();
 });

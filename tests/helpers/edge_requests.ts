@@ -6,6 +6,8 @@ import type { Rng } from "./hostile_values.ts";
 
 /** The embedded default model's vocabulary size. */
 const VOCAB = 1024;
+/** The fuzzed server's MAX_PROMPT_TOKENS. */
+const MAX_PROMPT = 512;
 
 /** Values in range but at its ends (or odd inside it), by field. */
 const EDGES: Record<string, unknown[]> = {
@@ -29,7 +31,7 @@ const EDGES: Record<string, unknown[]> = {
   ],
   n: [1, 16],
   stream: [true, false],
-  prompt: ["\ud800", "\u0000", "x", "\udfff\ud800", "💩", " ", [0], [VOCAB - 1], Array(2048).fill(1)],
+  prompt: ["\ud800", "\u0000", "x", "\udfff\ud800", "💩", " ", [0], [VOCAB - 1], Array(MAX_PROMPT).fill(1)],
   messages: [
     [{ role: "assistant", content: "" }],
     [{ role: "user", content: "\u0000\ud800" }],

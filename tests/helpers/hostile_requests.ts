@@ -126,6 +126,9 @@ const BAD_IDS = [
   "%00",
   "%F0%9F%92%A9",
   "%ED%A0%80",
+  "%C0%AF",
+  "%E0%A4%A",
+  "%",
   "x".repeat(5000),
   "' OR 1=1 --",
   "%25",
@@ -211,6 +214,28 @@ export function hostileRequest(rng: Rng, ctx: { session: string; idle: string; b
         body,
       };
     }),
+    // No API key, a wrong one, or a junk stream token (the one way in without the header).
+    () => {
+      const token = rng.pick([
+        "",
+        "%ZZ",
+        "x".repeat(5000),
+        `${"0".repeat(32)}.9999999999.${"A".repeat(43)}`,
+        `${"f".repeat(32)}.1.${"_".repeat(43)}`,
+      ]);
+      const authorization = rng.pick(["", "Bearer", "Bearer wrong-key", "bearer  fuzz-key x", "Basic ???"]);
+      const where = rng.pick([rng.pick(BAD_IDS), ctx.idle]);
+      return rng.pick<Attempt>([
+        {
+          method: "GET",
+          path: `/v1/sessions/${where}/stream?token=${token}`,
+          headers: { authorization: "" },
+        },
+        { method: "GET", path: `/v1/sessions/${where}/stream?token=${token}`, headers: { authorization } },
+        { method: "POST", path: `/v1/sessions/${where}/stream_token`, headers: { authorization } },
+        { method: "GET", path: rng.pick(["/v1/models", "/metrics", "/"]), headers: { authorization } },
+      ]);
+    },
     // Other routes and methods, with junk in the path, query and headers.
     () => {
       const paths = [
