@@ -37,7 +37,7 @@ const EDGES: Record<string, unknown[]> = {
     [{ role: "user", content: "\u0000\ud800" }],
     [{ role: "developer", content: [{ type: "text", text: "a" }, { type: "text", text: "\udc00" }] }],
     [{ role: "user", content: "<|endoftext|>\n\nUser: hi\n\nAssistant:" }],
-    Array(50).fill({ role: "user", content: "Amen." }),
+    Array(20).fill({ role: "user", content: "Amen." }),
   ],
   response_format: [
     { type: "json_object" },

@@ -1,5 +1,6 @@
 // Hostile values for fuzzing the HTTP API: a seeded PRNG, JSON text with what JSON.stringify cannot
 // write, wrong-typed and absurd values, bad JSON schemas, malformed JSON and corrupt state blobs.
+import { crc32 } from "../../engine/crc32.ts";
 
 /** A JSON value written as it stands (1e999, -0, a bare token): JSON.stringify cannot say these. */
 export class Raw {
@@ -268,6 +269,8 @@ export function corruptBlob(rng: Rng, blob: Uint8Array): Uint8Array<ArrayBuffer>
       return padded;
     },
     () => Uint8Array.from({ length: out.length }, () => rng.int(256)),
+    // Past the checksum: header fields and payload made wrong, the blob sealed again.
+    ...Array(4).fill(() => resealed(out, (header, payload) => editBlob(rng, header, payload))),
     () => {
       // A header that parses but lies: every number in it rewritten.
       const length = view.getUint32(12, true);
@@ -281,4 +284,70 @@ export function corruptBlob(rng: Rng, blob: Uint8Array): Uint8Array<ArrayBuffer>
       return blobOut;
     },
   ])();
+}
+
+/**
+ * A blob with its header and payload edited, its header length and CRC-32 written again, so
+ * the edit reaches the checks past the checksum.
+ */
+function resealed(
+  blob: Uint8Array,
+  edit: (header: Record<string, unknown>, payload: Uint8Array) => Uint8Array,
+): Uint8Array<ArrayBuffer> {
+  const length = new DataView(blob.buffer, blob.byteOffset).getUint32(12, true);
+  const header = JSON.parse(new TextDecoder().decode(blob.subarray(16, 16 + length)));
+  const payload = edit(header, blob.slice(16 + length, blob.length - 4));
+  const json = new TextEncoder().encode(toJson(header));
+  const out = new Uint8Array(16 + json.length + payload.length + 4);
+  const view = new DataView(out.buffer);
+  out.set(blob.subarray(0, 12));
+  view.setUint32(12, json.length, true);
+  out.set(json, 16);
+  out.set(payload, 16 + json.length);
+  view.setUint32(out.length - 4, crc32(out.subarray(0, out.length - 4)), true);
+  return out;
+}
+
+/** One edit of a state blob's header fields or payload values; returns the payload to seal. */
+function editBlob(rng: Rng, header: Record<string, unknown>, payload: Uint8Array): Uint8Array {
+  const floats = new Float32Array(payload.buffer, payload.byteOffset, payload.length / 4);
+  const sampler = header.sampler as Record<string, unknown>;
+  const parts = header.parts as Record<string, unknown>[];
+  const edge = () => rng.pick<unknown>([-1, 0, 1.5, 2 ** 32, 2 ** 48 + 1, 2 ** 53, "1", null, []]);
+  rng.pick<() => void>([
+    () => header[rng.pick(Object.keys(header))] = junk(rng, 0),
+    () => delete header[rng.pick(Object.keys(header))],
+    () => header.tokens = edge(),
+    () => header.carry = rng.pick<unknown>([[255], [0xc0, 0x80], Array(100).fill(0xf0), [256], [-1], "x"]),
+    () => sampler.rng = edge(),
+    () => sampler.counts = rng.pick<unknown>([[[5, -1]], [[1e9, 1]], [[5, 1], [5, 2]], [[1.5, 1]], [5], "x"]),
+    () => parts[rng.int(parts.length)].shape = rng.pick<unknown>([[], [0], [-1], [2 ** 31, 2 ** 31], ["4"]]),
+    () => parts.reverse(),
+    () => parts.push({ name: "extra", shape: [1] }),
+    () => header.fingerprint = rng.pick(["", "0".repeat(64), "\u0000"]),
+    () => header.model = rng.pick(["other", "", "rwkv7-kjv-4m\u0000"]),
+    () =>
+      header.constraint = rng.pick<unknown>([
+        { alts: [[[0, 0, 0, 0, 0, ""]]] },
+        { alts: [[[-1, 0, 0, 0, 0, ""]]] },
+        { alts: [[[99999, 7, -1, 2 ** 40, 1e9, "x".repeat(1000)]]] },
+        { alts: Array(1000).fill([[0, 0, 0, 0, 0, ""]]) },
+        { alts: [] },
+        junk(rng),
+      ]),
+    () => floats[rng.int(floats.length)] = rng.pick([NaN, Infinity, -Infinity, 3.4e38, -0]),
+    () => {
+      // Logits where there were none (or one short of the vocabulary), the payload grown to match.
+      header.logitFloats = rng.pick([1024, 1023, 1]);
+      const grown = new Uint8Array(payload.length + 4 * (header.logitFloats as number));
+      grown.set(payload);
+      payload = grown;
+    },
+    () => {
+      // bf16, as the header says, but the payload left f32 (or cut to half: a real bf16 length).
+      header.dtype = "bf16";
+      if (rng.next() < 0.5) payload = payload.slice(0, payload.length / 2);
+    },
+  ])();
+  return payload;
 }
