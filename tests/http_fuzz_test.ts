@@ -5,10 +5,11 @@
 // a 5xx, a 4xx with a JSON error message, and the server must still answer a normal request as
 // before. FUZZ_SEED and FUZZ_CASES change the run; a failure prints the seed and the request.
 import assert from "node:assert/strict";
+import { DEFAULT_MODEL_DIR } from "../cli/defaults.ts";
 import { SessionService } from "../engine/mod.ts";
 import { loadModel } from "../models/mod.ts";
 import { createApp, decodeSegment, DEFAULT_LIMITS } from "../routes/mod.ts";
-import { MemoryStore } from "../store/mod.ts";
+import { openDenoKvStore } from "../store/mod.ts";
 import { edgeRequest } from "./helpers/edge_requests.ts";
 import { type Attempt, describeAttempt, hostileRequest } from "./helpers/hostile_requests.ts";
 import { prng } from "./helpers/hostile_values.ts";
@@ -71,7 +72,7 @@ function fault(a: Attempt, r: { status: number; type: string; text: string }): s
 
 Deno.test(`fuzz: ${CASES} hostile requests (seed ${SEED}) get a timely 4xx JSON error or a 2xx, never a 5xx`, async () => {
   const server = await startServer({
-    STORE: "memory",
+    STORE: `${await Deno.makeTempDir()}/fuzz.kv`, // the default store, with Deno KV's 64 KiB values
     API_KEYS: KEY,
     QUOTA_RPM: "0",
     LOG_FORMAT: "off",
@@ -158,12 +159,13 @@ Deno.test(`fuzz: ${CASES} hostile requests (seed ${SEED}) get a timely 4xx JSON 
   }
 });
 
-// What the fuzz found, pinned down in-process on a small fixture model: each was a 500, an error
+// What the fuzz found, pinned down in-process on the same model and store: each was a 500, an error
 // event inside a 200 stream, or a 400 that named the wrong fault.
 Deno.test("requests the fuzz found failing: tiny temperatures, tiny repetition penalties, deep nesting, unclear 400s, undecodable ids", async () => {
-  const loaded = await loadModel(new URL("./fixtures/rwkv7/tiny3", import.meta.url).pathname);
+  const loaded = await loadModel(DEFAULT_MODEL_DIR); // its vocabulary takes the largest logit_bias
   const models = new Map([[loaded.id, loaded]]);
-  const sessions = new SessionService({ store: new MemoryStore(), models, defaultModel: loaded.id });
+  const store = await openDenoKvStore(`${await Deno.makeTempDir()}/s.kv`);
+  const sessions = new SessionService({ store, models, defaultModel: loaded.id });
   const served = { models, defaultModel: loaded.id, createdAt: 0, limits: DEFAULT_LIMITS, sessions };
   const app = createApp({ ...served, apiKeys: new Set() });
   const post = (body: unknown, path = "/v1/completions") =>
@@ -237,5 +239,38 @@ Deno.test("requests the fuzz found failing: tiny temperatures, tiny repetition p
     assert.equal((await res.json()).error.code, "invalid_api_key");
   }
   assert.equal(decodeSegment("%E0%A4%A"), undefined, "the Workers' session host decodes its ids so too");
+
+  // A session keeps its generation's request in one Deno KV value (64 KiB at most): a 90 KB schema
+  // failed to store (500). response_format now takes 32 KiB, which fits with the longest stops
+  // (16 of 256 lone surrogates) and the largest logit_bias (1024 tokens) beside it.
+  const formatOf = (n: number) => ({
+    type: "json_schema",
+    json_schema: {
+      name: "big",
+      schema: {
+        type: "object",
+        properties: Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, { type: "integer" }])),
+      },
+    },
+  });
+  const sized = (n: number) => new TextEncoder().encode(JSON.stringify(formatOf(n))).length;
+  let fits = 1;
+  while (sized(fits + 1) <= 32 * 1024) fits++;
+  const huge = await post({ response_format: formatOf(3000), stream: false }, `/v1/sessions/${id}/generate`);
+  assert.equal(huge.status, 400);
+  assert.equal((await huge.json()).error.param, "response_format");
+  const worst = await post({
+    response_format: formatOf(fits),
+    stop: Array(16).fill("\ud800".repeat(256)),
+    logit_bias: Object.fromEntries(Array.from({ length: 1024 }, (_, i) => [String(i), -0.123456789])),
+    max_tokens: 2,
+    stream: false,
+  }, `/v1/sessions/${id}/generate`);
+  assert.equal(
+    worst.status,
+    200,
+    `the largest request a session keeps: ${(await worst.text()).slice(0, 200)}`,
+  );
   await sessions.drain();
+  store.close();
 });
