@@ -2,7 +2,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { clientPrincipal, keyPrincipal, type Principal } from "../engine/mod.ts";
 import { errorJson } from "./errors.ts";
 import { verifyStreamToken } from "./stream_token.ts";
-import type { AppEnv } from "./served.ts";
+import { type AppEnv, decodeSegment } from "./served.ts";
 
 /**
  * Authenticates every /v1 request and records who it is (`c.get("principal")`). With `keys`, it
@@ -44,9 +44,10 @@ export function apiKeyAuth(keys: ReadonlySet<string>): MiddlewareHandler<AppEnv>
  */
 async function tokenPrincipal(c: Context, keysByPrincipal: ReadonlyMap<string, string>) {
   const token = c.req.query("token");
-  const session = c.req.path.match(/^\/v1\/sessions\/([^/]+)\/stream$/)?.[1];
+  const segment = c.req.path.match(/^\/v1\/sessions\/([^/]+)\/stream$/)?.[1];
+  const session = segment === undefined ? undefined : decodeSegment(segment);
   if (c.req.method !== "GET" || token === undefined || session === undefined) return undefined;
-  return await verifyStreamToken(token, decodeURIComponent(session), keysByPrincipal, Date.now() / 1000);
+  return await verifyStreamToken(token, session, keysByPrincipal, Date.now() / 1000);
 }
 
 /** Whether the request carries one of `keys` (always true when there are none). */

@@ -4,6 +4,9 @@ import { ApiError } from "./errors.ts";
 /** Most bytes a JSON request body may have. */
 export const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
+/** Deepest a JSON body may nest, so what walks it recursively (zod, the schema compiler) keeps off the stack's end. */
+export const MAX_JSON_DEPTH = 128;
+
 /** Options of {@linkcode readBounded}. */
 export interface ReadBoundedOptions {
   /** Called once with the body's first `prefixBytes` bytes (or all of a shorter body), before the rest is read. */
@@ -74,7 +77,8 @@ export function hasMediaType(c: Context, type: string): boolean {
 
 /**
  * The request's JSON body: 415 unless it is declared `application/json` (so a cross-site form or
- * `text/plain` post cannot drive the server), 413 if it is too large, 400 if it is not JSON.
+ * `text/plain` post cannot drive the server), 413 if it is too large, 400 if it is not JSON or
+ * nests deeper than {@linkcode MAX_JSON_DEPTH}.
  * Object fields set to `null` are dropped (see {@linkcode withoutNulls}).
  */
 export async function readJsonBody(c: Context): Promise<unknown> {
@@ -82,21 +86,27 @@ export async function readJsonBody(c: Context): Promise<unknown> {
     throw new ApiError(415, "Send the request body as JSON with Content-Type: application/json");
   }
   const bytes = await readBounded(c, MAX_BODY_BYTES);
+  let value: unknown;
   try {
-    return withoutNulls(JSON.parse(new TextDecoder().decode(bytes)));
+    value = JSON.parse(new TextDecoder().decode(bytes));
   } catch {
     throw new ApiError(400, "Request body is not valid JSON");
   }
+  return withoutNulls(value);
 }
 
 /**
  * A JSON body with every `null` object field removed (recursively, arrays left as they are):
  * OpenAI clients send `"n": null` or `"logprobs": null` to mean "not set". Null array items stay.
+ * 400 past {@linkcode MAX_JSON_DEPTH} levels.
  */
-export function withoutNulls(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(withoutNulls);
+export function withoutNulls(value: unknown, depth = 0): unknown {
   if (value === null || typeof value !== "object") return value;
+  if (depth >= MAX_JSON_DEPTH) {
+    throw new ApiError(400, `Request body nests deeper than ${MAX_JSON_DEPTH} arrays or objects; flatten it`);
+  }
+  if (Array.isArray(value)) return value.map((v) => withoutNulls(v, depth + 1));
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) if (v !== null) out[k] = withoutNulls(v);
+  for (const [k, v] of Object.entries(value)) if (v !== null) out[k] = withoutNulls(v, depth + 1);
   return out;
 }

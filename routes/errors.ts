@@ -64,7 +64,9 @@ export function onError(err: Error, c: Context): Response {
   if (err instanceof ZodError) {
     const issue = err.issues[0];
     const param = issue?.path.join(".") || null;
-    const message = issue ? `Invalid ${param ?? "body"}: ${issue.message}` : "Invalid request body";
+    // A record key's own check (logit_bias: "keys must be token ids") says more than "Invalid key in record".
+    const detail = issue?.code === "invalid_key" ? issue.issues[0]?.message ?? issue.message : issue?.message;
+    const message = issue ? `Invalid ${param ?? "body"}: ${detail}` : "Invalid request body";
     return errorJson(c, 400, message, "invalid_request_error", param);
   }
   if (err instanceof ApiError) {

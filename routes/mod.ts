@@ -25,7 +25,7 @@ import { tokenizeRoutes } from "./tokenize.ts";
 
 export { ApiError, onError } from "./errors.ts";
 export { DEFAULT_LIMITS, type Limits } from "./schemas.ts";
-export type { AppEnv, ServedModels } from "./served.ts";
+export { type AppEnv, decodeSegment, type ServedModels } from "./served.ts";
 export type { Playground, PlaygroundAsset } from "./playground.ts";
 export type { LogFormat } from "./request_log.ts";
 

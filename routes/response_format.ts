@@ -1,8 +1,15 @@
 import { z } from "zod";
 
 /**
- * OpenAI's `response_format`: plain text, any JSON object, or JSON following a schema. The
- * schema itself is checked by the engine's compiler, which names an unsupported keyword.
+ * Most bytes a `response_format` may have as JSON: a session keeps it with its generation, in one
+ * store record (a Deno KV value holds 64 KiB), beside stop strings and logit_bias.
+ */
+export const MAX_RESPONSE_FORMAT_BYTES = 32 * 1024;
+
+/**
+ * OpenAI's `response_format`: plain text, any JSON object, or JSON following a schema of at most
+ * {@linkcode MAX_RESPONSE_FORMAT_BYTES}. The schema itself is checked by the engine's compiler,
+ * which names an unsupported keyword.
  */
 export const responseFormatSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("text") }).strict(),
@@ -16,7 +23,9 @@ export const responseFormatSchema = z.discriminatedUnion("type", [
       strict: z.boolean().nullish(),
     }).strict(),
   }).strict(),
-]);
+]).refine((f) => new TextEncoder().encode(JSON.stringify(f)).length <= MAX_RESPONSE_FORMAT_BYTES, {
+  message: `response_format is over ${MAX_RESPONSE_FORMAT_BYTES} bytes as JSON; shorten its schema`,
+});
 
 /**
  * The chat template's stop strings unless the output is structured: a JSON value ends the

@@ -14,18 +14,27 @@ export interface Limits {
 /** The default limits. */
 export const DEFAULT_LIMITS: Limits = { maxPromptTokens: 16384, maxTokens: 4096, requestsPerMinute: 600 };
 
+/**
+ * Temperatures below this sample as 0 does (greedy), the limit they tend to: dividing logits by
+ * almost nothing overflows the sampler's arithmetic (vLLM treats them the same way).
+ */
+const MIN_TEMPERATURE = 1e-5;
+
 /** Sampling and stopping fields shared by every generating endpoint. */
 function samplingFields(limits: Limits, defaultMaxTokens: number) {
   return {
     max_tokens: z.number().int().min(0).max(limits.maxTokens).default(defaultMaxTokens),
-    temperature: z.number().min(0).max(2).default(1),
+    temperature: z.number().min(0).max(2).transform((t) => t < MIN_TEMPERATURE ? 0 : t).default(1),
     top_p: z.number().gt(0).max(1).default(1),
     top_k: z.number().int().min(0).default(0),
     min_p: z.number().min(0).max(1).default(0),
     presence_penalty: z.number().min(-2).max(2).default(0),
     frequency_penalty: z.number().min(-2).max(2).default(0),
-    repetition_penalty: z.number().gt(0).max(10).default(1),
-    stop: z.union([z.string().max(256), z.array(z.string().max(256)).max(16)]).optional(),
+    // Logits divided (or multiplied) by at most 100: a smaller penalty would overflow them.
+    repetition_penalty: z.number().min(0.01).max(10).default(1),
+    stop: z.union([z.string().max(256), z.array(z.string().max(256)).max(16)], {
+      error: "stop must be a string or a list of up to 16 strings, each at most 256 characters",
+    }).optional(),
     stop_token_ids: z.array(z.number().int().nonnegative()).max(64).optional(),
     seed: z.number().int().optional(),
     ignore_eos: z.boolean().default(false),
@@ -51,7 +60,9 @@ function openAiFields() {
   };
 }
 
-const prompt = z.union([z.string(), z.array(z.number().int().nonnegative()).min(1)]);
+const prompt = z.union([z.string(), z.array(z.number().int().nonnegative()).min(1)], {
+  error: "prompt must be a string or a non-empty array of token ids (whole numbers from 0)",
+});
 const PARTS_REFUSED = 'Only text content parts ({"type": "text", "text": ...}) are supported by these models';
 
 /** A string, or OpenAI's array of content parts joined into one: only text parts are understood. */

@@ -60,6 +60,18 @@ export function pickModel(served: ServedModels, name: string | undefined): Loade
   return loaded;
 }
 
+/**
+ * A percent-encoded path segment decoded, or undefined when it does not decode (`%ED%A0%80` is
+ * not UTF-8): no session or model has such a name, and decodeURIComponent would throw.
+ */
+export function decodeSegment(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}
+
 /** The request signals hang-up watchers hold on to, by the signal they return. */
 const watched = new WeakMap<AbortSignal, AbortSignal>();
 

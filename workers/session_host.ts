@@ -17,6 +17,7 @@
 
 import { DurableObject, type DurableObjectState } from "cloudflare:workers";
 import type { SessionService } from "../engine/mod.ts";
+import { decodeSegment } from "../routes/mod.ts";
 import { servedModels, sessionService, startFailed, workerApp, type WorkerEnv } from "./serve.ts";
 
 /** The session routes its host answers (session id, action). */
@@ -29,7 +30,10 @@ const HOSTED = /^\/v1\/sessions\/([^/]+)\/(generate|stream|cancel)$/;
 export async function hostedSession(request: Request): Promise<{ id: string; action: string } | undefined> {
   const path = new URL(request.url).pathname;
   const match = path.match(HOSTED);
-  if (match) return { id: decodeURIComponent(match[1]), action: match[2] };
+  if (match) {
+    const id = decodeSegment(match[1]);
+    return id === undefined ? undefined : { id, action: match[2] }; // no such session: the app's 404
+  }
   if (path !== "/v1/chat/completions" || request.method !== "POST") return undefined;
   const body = await request.clone().json().catch(() => undefined);
   return typeof body?.session_id === "string" ? { id: body.session_id, action: "chat" } : undefined;

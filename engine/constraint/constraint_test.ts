@@ -140,3 +140,19 @@ Deno.test("schemas outside the subset are refused with the keyword named", () =>
   }
   assert.equal(compileResponseFormat({ type: "text" }), undefined);
 });
+
+Deno.test("a schema nested past 64 levels is refused by name, not with a stack overflow", () => {
+  const nest = (levels: number) => {
+    let schema: Record<string, unknown> = { type: "string" };
+    for (let i = 0; i < levels; i++) schema = { type: "array", items: schema };
+    return schema;
+  };
+  assert.ok(compileResponseFormat(format(nest(63))), "63 levels compile");
+  for (const levels of [64, 2000]) {
+    assert.throws(
+      () => compileResponseFormat(format(nest(levels))),
+      (e) => e instanceof InvalidRequestError && /nests deeper than 64 levels/.test(e.message),
+      `${levels} levels`,
+    );
+  }
+});

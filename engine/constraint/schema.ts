@@ -37,6 +37,8 @@ const SUPPORTED = new Set([
 ]);
 /** Most grammar nodes one schema may compile to. */
 const MAX_NODES = 10_000;
+/** Deepest a schema may nest (each subschema one level): deeper ones would exhaust the stack. */
+const MAX_DEPTH = 64;
 const PARAM = "response_format";
 
 function fail(message: string): never {
@@ -59,6 +61,7 @@ class Compiler {
   readonly #source: string;
   #any = -1;
   #string = -1;
+  #depth = 0;
 
   constructor(root: unknown, source: string) {
     this.#root = root;
@@ -100,6 +103,18 @@ class Compiler {
   }
 
   compile(schema: unknown, path: string): number {
+    if (this.#depth >= MAX_DEPTH) {
+      fail(`The JSON schema nests deeper than ${MAX_DEPTH} levels (at ${show(path)}); flatten it`);
+    }
+    this.#depth++;
+    try {
+      return this.#compileOne(schema, path);
+    } finally {
+      this.#depth--;
+    }
+  }
+
+  #compileOne(schema: unknown, path: string): number {
     if (schema === true) return this.anyNode();
     if (!isObject(schema)) {
       fail(`The JSON schema at ${path} must be an object (or true), got ${show(schema)}`);
