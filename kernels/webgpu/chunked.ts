@@ -39,10 +39,8 @@ export function chunkedScratchBytes(n: number, heads: number, stateSize: number)
   return chunkSlots(n) * heads * (stateSize + 1) * 4;
 }
 
-/** Value channels × key indices of one workgroup's part of a chunk's own state (pass 1). */
-const TILE = 16;
-/** Value channels of one workgroup's outputs (pass 3): 64 threads as C tokens × 4 groups of 8. */
-const OUT_CHANNELS = 32;
+/** Key indices a thread sums at once (pass 1) and queries staged at once (pass 3). */
+const KEYS = 16;
 
 /**
  * Functions of all three passes. Needs constant `DK`, parameters `p.n, p.heads, p.valueDim,
@@ -89,7 +87,8 @@ fn chunkAt(cs: u32) -> vec2<u32> {
   }
   return vec2<u32>(s, runLeft(s, C));
 }
-fn stateAt(cs: u32, h: u32, a: u32, i: u32) -> u32 { return ((cs * p.heads + h) * p.valueDim + a) * DK + i; }
+// A chunk's state element (h, a, i) in scratch: [slot][heads][DK][valueDim] (channels adjacent).
+fn stateAt(cs: u32, h: u32, i: u32, a: u32) -> u32 { return ((cs * p.heads + h) * DK + i) * p.valueDim + a; }
 fn decayAt(cs: u32, h: u32) -> u32 {
   return 2u * ((p.n + C - 1u) / C) * p.heads * p.valueDim * DK + cs * p.heads + h;
 }
@@ -101,97 +100,108 @@ fn chunkOf(cs: u32, lid: u32) -> vec2<u32> {
 }
 `;
 
-/** Pass 1: one workgroup per (chunk slot, head, TILE value channels, TILE key indices). */
+/**
+ * Pass 1: one workgroup per (chunk slot, head, 64 value channels, KEYS key indices), a thread per
+ * channel a summing its column of the chunk's own state over the chunk's tokens (the keys shared).
+ */
 const OWN = `
-const T = ${TILE}u;
-var<workgroup> kS: array<f32, ${CHUNK * TILE}>; // [C][T] keys
-var<workgroup> vS: array<f32, ${CHUNK * TILE}>; // [C][T] values × add_j · Π_{u>j} keep_u
+const KEYS = ${KEYS}u;
+var<workgroup> kS: array<f32, ${CHUNK * KEYS}>; // [C][KEYS] keys
+var<workgroup> weight: array<f32, ${CHUNK}>; // [C] add_j · Π_{u>j} keep_u
 @compute @workgroup_size(64)
 fn main(${BUILTINS}) {
-  let tilesA = (p.valueDim + T - 1u) / T;
-  let tilesI = (DK + T - 1u) / T;
+  let tilesA = (p.valueDim + 63u) / 64u;
+  let tilesI = (DK + KEYS - 1u) / KEYS;
   let g = flatGroup(wid, nwg);
   let cs = g / (p.heads * tilesA * tilesI);
   let h = (g / (tilesA * tilesI)) % p.heads;
-  let a0 = ((g / tilesI) % tilesA) * T;
-  let i0 = (g % tilesI) * T;
+  let a = ((g / tilesI) % tilesA) * 64u + lid;
+  let i0 = (g % tilesI) * KEYS;
   let chunk = chunkOf(cs, lid);
   if (chunk.y == 0u) { return; }
   let start = chunk.x;
   let len = chunk.y;
-  for (var e = lid; e < C * T; e += 64u) {
-    let j = e / T;
-    let c = e % T;
-    var kv = 0.0;
-    var vv = 0.0;
-    if (j < len) {
-      if (i0 + c < DK) { kv = kOf(start + j, h, i0 + c); }
-      if (a0 + c < p.valueDim) {
-        var w = addOf(start + j, h);
-        for (var u = j + 1u; u < len; u++) { w *= keepOf(start + u, h); }
-        vv = w * vOf(start + j, h, a0 + c);
-      }
-    }
-    kS[e] = kv;
-    vS[e] = vv;
+  for (var e = lid; e < C * KEYS; e += 64u) {
+    let j = e / KEYS;
+    let i = i0 + e % KEYS;
+    kS[e] = select(0.0, kOf(start + j, h, min(i, DK - 1u)), j < len && i < DK);
   }
-  if (lid == 0u && a0 == 0u && i0 == 0u) {
+  if (lid < C) {
+    var w = 0.0;
+    if (lid < len) {
+      w = addOf(start + lid, h);
+      for (var u = lid + 1u; u < len; u++) { w *= keepOf(start + u, h); }
+    }
+    weight[lid] = w;
+  }
+  if (lid == 0u && g % (tilesA * tilesI) == 0u) {
     var all = 1.0;
     for (var u = 0u; u < len; u++) { all *= keepOf(start + u, h); }
     scratch[decayAt(cs, h)] = all;
   }
   workgroupBarrier();
-  let a = lid / 4u;
-  for (var c = 0u; c < 4u; c++) {
-    let i = (lid % 4u) * 4u + c;
-    var s = 0.0;
-    for (var j = 0u; j < C; j++) { s += vS[j * T + a] * kS[j * T + i]; }
-    if (a0 + a < p.valueDim && i0 + i < DK) { scratch[stateAt(cs, h, a0 + a, i0 + i)] = s; }
+  if (a >= p.valueDim) { return; }
+  var acc: array<f32, KEYS>;
+  for (var c = 0u; c < KEYS; c++) { acc[c] = 0.0; }
+  for (var j = 0u; j < len; j++) {
+    let vw = weight[j] * vOf(start + j, h, a);
+    for (var c = 0u; c < KEYS; c++) { acc[c] += vw * kS[j * KEYS + c]; }
+  }
+  for (var c = 0u; c < KEYS; c++) {
+    if (i0 + c < DK) { scratch[stateAt(cs, h, i0 + c, a)] = acc[c]; }
   }
 }`;
 
-/** Pass 2: one thread per (block of C rows, head, state element); only a long run's first block works. */
+/**
+ * Pass 2: one thread per state element (in the scratch's order), walking the blocks of C rows for
+ * long runs starting there, and each such run's chunks.
+ */
 const SCAN = `
-var<workgroup> runEnd_: u32;
+var<workgroup> end: u32;
 @compute @workgroup_size(64)
 fn main(${BUILTINS}) {
-  let size = p.heads * p.valueDim * DK;
-  let g = flatGroup(wid, nwg);
-  let groupsPerBlock = (size + 63u) / 64u;
-  let b = g / groupsPerBlock;
-  let chunk = chunkOf(2u * b, lid);
-  if (chunk.y == 0u) { return; }
-  let rs = chunk.x;
-  if (lid == 0u) { runEnd_ = runEnd(rs, p.n); }
-  let re = workgroupUniformLoad(&runEnd_);
-  let e = (g % groupsPerBlock) * 64u + lid;
-  if (e >= size) { return; }
-  let h = e / (p.valueDim * DK);
-  let at = slotOf(rs) * p.arenaCols + p.offset + e;
-  var s = arena[at];
-  for (var t = rs; t < re; t += C) {
-    let cs = 2u * (t / C) + select(0u, 1u, t > rs);
-    let o = cs * size + e;
-    let own = scratch[o];
-    scratch[o] = s;
-    s = scratch[decayAt(cs, h)] * s + own;
+  let size = p.heads * DK * p.valueDim;
+  let e = flatThread(wid, nwg, lid); // (h, i, a)
+  let h = min(e, size - 1u) / (DK * p.valueDim);
+  let i = (e / p.valueDim) % DK;
+  let a = e % p.valueDim;
+  for (var b = 0u; b * C < p.n; b++) {
+    workgroupBarrier(); // every thread has read the last block's found and end
+    let chunk = chunkOf(2u * b, lid);
+    if (chunk.y == 0u) { continue; }
+    let rs = chunk.x;
+    if (lid == 0u) { end = runEnd(rs, p.n); }
+    let re = workgroupUniformLoad(&end);
+    if (e >= size) { continue; }
+    let at = slotOf(rs) * p.arenaCols + p.offset + (h * p.valueDim + a) * DK + i;
+    var s = arena[at];
+    for (var t = rs; t < re; t += C) {
+      let cs = 2u * (t / C) + select(0u, 1u, t > rs);
+      let o = cs * size + e;
+      let own = scratch[o];
+      scratch[o] = s;
+      s = scratch[decayAt(cs, h)] * s + own;
+    }
+    arena[at] = s;
   }
-  arena[at] = s;
 }`;
 
-/** Pass 3: one workgroup per (chunk slot, head, OUT_CHANNELS value channels); thread = (token, 8 channels). */
+/**
+ * Pass 3: one workgroup per (chunk slot, head, 64 value channels): the chunk's scores first (shared),
+ * then a thread per channel a keeps the outputs of all C tokens, the queries shared.
+ */
 const OUT = `
-const CH = ${OUT_CHANNELS}u;
+const KEYS = ${KEYS}u;
 var<workgroup> score: array<f32, ${CHUNK * CHUNK}>; // [C][C] add_j · Π_{u=j+1..t} keep_u · (q_t · k_j), j ≤ t
 var<workgroup> reach: array<f32, ${CHUNK}>; // [C] Π_{u≤t} keep_u: the chunk's first state's share in token t
-var<workgroup> vS: array<f32, ${CHUNK * OUT_CHANNELS}>; // [C][CH] values
+var<workgroup> qS: array<f32, ${CHUNK * KEYS}>; // [C][KEYS] queries, KEYS key indices at a time
 @compute @workgroup_size(64)
 fn main(${BUILTINS}) {
-  let tiles = (p.valueDim + CH - 1u) / CH;
+  let tiles = (p.valueDim + 63u) / 64u;
   let g = flatGroup(wid, nwg);
   let cs = g / (p.heads * tiles);
   let h = (g / tiles) % p.heads;
-  let a0 = (g % tiles) * CH;
+  let a = (g % tiles) * 64u + lid;
   let chunk = chunkOf(cs, lid);
   if (chunk.y == 0u) { return; }
   let start = chunk.x;
@@ -214,25 +224,29 @@ fn main(${BUILTINS}) {
     for (var u = 0u; u <= min(lid, len - 1u); u++) { r *= keepOf(start + u, h); }
     reach[lid] = r;
   }
-  for (var e = lid; e < C * CH; e += 64u) {
-    let j = e / CH;
-    let a = a0 + e % CH;
-    vS[e] = select(0.0, vOf(start + j, h, min(a, p.valueDim - 1u)), j < len && a < p.valueDim);
+  let ac = min(a, p.valueDim - 1u); // threads past the channels share the loads and barriers, store nothing
+  var acc: array<f32, C>;
+  for (var t = 0u; t < C; t++) { acc[t] = 0.0; }
+  for (var i0 = 0u; i0 < DK; i0 += KEYS) {
+    workgroupBarrier();
+    for (var e = lid; e < C * KEYS; e += 64u) {
+      let t = e / KEYS;
+      let i = i0 + e % KEYS;
+      qS[e] = select(0.0, qOf(start + t, h, min(i, DK - 1u)), t < len && i < DK);
+    }
+    workgroupBarrier();
+    for (var c = 0u; c < KEYS; c++) {
+      let s = scratch[stateAt(cs, h, min(i0 + c, DK - 1u), ac)]; // past DK: times a zero query
+      for (var t = 0u; t < C; t++) { acc[t] += qS[t * KEYS + c] * s; }
+    }
   }
-  workgroupBarrier();
-  let t = lid % C;
-  if (t >= len) { return; }
-  for (var c = 0u; c < 8u; c++) {
-    let ac = (lid / C) * 8u + c;
-    let a = a0 + ac;
-    if (a >= p.valueDim) { break; }
-    var acc = 0.0;
-    for (var j = 0u; j <= t; j++) { acc += score[t * C + j] * vS[j * CH + ac]; }
-    let so = stateAt(cs, h, a, 0u);
-    var qs = 0.0;
-    for (var i = 0u; i < DK; i++) { qs += qOf(start + t, h, i) * scratch[so + i]; }
-    put(start + t, h, a, acc + reach[t] * qs);
+  for (var t = 0u; t < C; t++) { acc[t] *= reach[t]; }
+  for (var j = 0u; j < len; j++) {
+    let vj = vOf(start + j, h, ac);
+    for (var t = 0u; t < C; t++) { acc[t] += score[t * C + j] * vj; } // 0 where t < j
   }
+  if (a >= p.valueDim) { return; }
+  for (var t = 0u; t < len; t++) { put(start + t, h, a, acc[t]); }
 }`;
 
 /** What the chunked passes of one op share: its WGSL header and its bindings. */
@@ -267,8 +281,8 @@ export function chunkedPlans(spec: ChunkedSpec): Plan[] {
     allBound: true,
   });
   return [
-    pass("own", OWN, slots * H * Math.ceil(V / TILE) * Math.ceil(DK / TILE)),
-    pass("scan", SCAN, (slots / 2) * Math.ceil((H * V * DK) / 64)),
-    pass("out", OUT, slots * H * Math.ceil(V / OUT_CHANNELS)),
+    pass("own", OWN, slots * H * Math.ceil(V / 64) * Math.ceil(DK / KEYS)),
+    pass("scan", SCAN, Math.ceil((H * V * DK) / 64)),
+    pass("out", OUT, slots * H * Math.ceil(V / 64)),
   ];
 }
