@@ -16,6 +16,7 @@ import {
   type CopyBandwidth,
   createBackend,
   measureWebGpuCopyBandwidth,
+  parsePrefillForm,
   softwareAdapter,
   type WeightDType,
 } from "../kernels/mod.ts";
@@ -29,7 +30,7 @@ import {
 } from "../models/mod.ts";
 import { mulberry32Step } from "../engine/prng.ts";
 import { benchBatch } from "./batch.ts";
-import { mamba_130m, withDtype } from "./random_families.ts";
+import { mamba2_130m, mamba_130m, retnet_100m, withDtype } from "./random_families.ts";
 import { randomRwkv7, RWKV7_0_1B } from "./random_rwkv7.ts";
 import { CHUNK, decodeWeights, measureSpeed } from "./side_by_side.ts";
 
@@ -69,20 +70,26 @@ interface Subject {
 /** `--quick`: one layer of each shape (real widths) and a 4k vocabulary. */
 const QUICK = { layers: 1, vocab: 4096 };
 
-/** The two models, at real shapes or (quick) {@linkcode QUICK}'s slice of them. */
+/**
+ * The models, at real shapes or (quick) {@linkcode QUICK}'s slice of them: RWKV-7 and Mamba, then
+ * Mamba-2 and RetNet, whose prefill has a chunked form (kernels/webgpu/prefill_choice.ts).
+ */
 export function gpuSubjects(quick: boolean): Subject[] {
   const rwkv = quick ? { ...RWKV7_0_1B, nLayer: QUICK.layers, vocab: QUICK.vocab } : RWKV7_0_1B;
-  const mamba = quick ? mamba_130m(QUICK) : mamba_130m();
   const shape = quick ? ` (${QUICK.layers} layer, vocab ${QUICK.vocab})` : "";
+  const others = [mamba_130m, mamba2_130m, retnet_100m].map((make) => quick ? make(QUICK) : make());
   return [
     { name: `rwkv7 0.1B shape${shape}`, make: (dtype) => randomRwkv7(rwkv, dtype) },
-    {
-      name: `mamba 130M shape${shape}`,
-      make: (dtype) => withDtype(mamba.tensors, dtype),
-      config: mamba.config,
-    },
+    ...others.map((c): Subject => ({
+      name: `${c.name}${shape}`,
+      make: (dtype) => withDtype(c.tensors, dtype),
+      config: c.config,
+    })),
   ];
 }
+
+/** WEBGPU_PREFILL (measure, chunked or recurrent), as the server takes it: how Mamba-2's and RetNet's prefill runs. */
+const PREFILL = Deno.env.get("WEBGPU_PREFILL");
 
 /** The copy bandwidth, and a sentence saying what it was measured on (a software adapter named as one). */
 export async function gpuCopyBandwidth(quick: boolean): Promise<{ copy: CopyBandwidth; line: string }> {
@@ -98,7 +105,8 @@ export async function gpuCopyBandwidth(quick: boolean): Promise<{ copy: CopyBand
 
 async function gpuModel(tensors: TensorMap, slots: number, config?: Record<string, unknown>) {
   const spec = [...FAMILIES.values()].find((f) => f.detect(tensors, config))!;
-  const backend = await createBackend({ capacity: 0, maxCols: 0 }, "webgpu");
+  const prefill = PREFILL ? parsePrefillForm(PREFILL) : undefined;
+  const backend = await createBackend({ capacity: 0, maxCols: 0, prefill }, "webgpu");
   try {
     return createRecurrentModel({ ...spec.model(tensors, backend, config), backend, chunk: CHUNK, slots });
   } catch (err) {

@@ -44,7 +44,8 @@ const OP_LISTS_ONLY = "The WebGPU backend runs op lists only: use tensor(), writ
 /**
  * The WebGPU backend: tensors are storage buffers, weights stay in GPU memory (16-bit ones
  * packed, widened in the shaders; q8/q4 ones dequantized in the shaders), and `submit` encodes a whole op list into one command
- * buffer. It has no synchronous path (`sync` is undefined): models run through `step()`.
+ * buffer. It has no synchronous path (`sync` is undefined): models run through `step()`. RetNet's
+ * and Mamba-2's long prefill runs take the form timed faster on the adapter (prefill_choice.ts).
  */
 export async function createWebGpuBackend(options: WebGpuBackendOptions = {}): Promise<Backend> {
   const device = await requestGpuDevice();
@@ -63,12 +64,15 @@ export async function createWebGpuBackend(options: WebGpuBackendOptions = {}): P
   const ctx: PlanContext = {
     none,
     scratch(bytes: number): GPUBuffer | undefined {
-      if (bytes > device.limits.maxStorageBufferBindingSize) return undefined;
-      let b = scratch.get(bytes);
+      const most = device.limits.maxStorageBufferBindingSize;
+      if (bytes > most) return undefined;
+      // Sizes rounded up to powers of two, so steps of many sizes share a few buffers.
+      const size = Math.min(2 ** Math.ceil(Math.log2(Math.max(bytes, 16))), most);
+      let b = scratch.get(size);
       if (!b) {
         scratch.set(
-          bytes,
-          b = device.createBuffer({ label: "chunk scratch", size: bytes, usage: GPUBufferUsage.STORAGE }),
+          size,
+          b = device.createBuffer({ label: "chunk scratch", size, usage: GPUBufferUsage.STORAGE }),
         );
       }
       return b;

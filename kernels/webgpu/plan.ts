@@ -35,8 +35,8 @@ export interface PlanContext {
   /** A small zeroed buffer bound where an optional input is absent. */
   readonly none: GPUBuffer;
   /**
-   * A working buffer of `bytes`, shared by every op asking for the same size (the ops of a
-   * submission run in order); undefined when it would exceed the largest storage binding.
+   * A working buffer of at least `bytes`, shared by the ops asking for about as much (the ops of
+   * a submission run in order); undefined when it would exceed the largest storage binding.
    */
   scratch(bytes: number): GPUBuffer | undefined;
 }
