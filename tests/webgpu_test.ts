@@ -10,10 +10,10 @@ import { type Backend, createBackend } from "../kernels/mod.ts";
 import { createReferenceBackend } from "../kernels/reference/backend.ts";
 import { createWebGpuBackend } from "../kernels/webgpu/backend.ts";
 import { loadModel, type RecurrentModel } from "../models/mod.ts";
-import { compareOps, maxError, webgpuMissing } from "./helpers/webgpu.ts";
+import { compareOps, Inputs, maxError, webgpuMissing } from "./helpers/webgpu.ts";
 import { OP_CASES } from "./helpers/webgpu_op_cases.ts";
 import { QUANT_CASES } from "./helpers/webgpu_quant_cases.ts";
-import { CHUNKED_CASES } from "./helpers/webgpu_chunked_cases.ts";
+import { CHUNKED_CASES, TOL_CHUNKED } from "./helpers/webgpu_chunked_cases.ts";
 import type { PrefillForm } from "../kernels/webgpu/prefill_choice.ts";
 
 const missing = await webgpuMissing();
@@ -298,6 +298,28 @@ if (missing) {
       });
     }
   }
+  Deno.test("webgpu: while a submit times the prefill forms, a read queued after it sees its step and a write waits for it", async () => {
+    // The runner's pattern: submit, then at once the step's read and (a step run ahead) the next
+    // step's writes. A backend measuring for the first time waits on the GPU mid-submit.
+    const run = async (gpu: Backend) => {
+      const built = CHUNKED_CASES[0][2](new Inputs(gpu, 31));
+      const op = built.ops[0];
+      assert.ok(op.op === "retention");
+      const submitted = gpu.submit(built.ops);
+      const read = gpu.read(built.outputs.o);
+      gpu.write(op.q, new Float32Array(op.q.rows * op.q.cols)); // the next step's queries
+      const [, out] = await Promise.all([submitted, read]);
+      return out;
+    };
+    const measuring = await createWebGpuBackend();
+    try {
+      const got = await run(measuring), want = await run(await prefillBackend("recurrent"));
+      assert.ok(want.some((x) => x !== 0), "the step's outputs are not all zero");
+      assertClose(got, want, TOL_CHUNKED, "outputs read right after a measuring submit");
+    } finally {
+      measuring.close();
+    }
+  });
   const weighted = [...OP_CASES, ...QUANT_CASES].filter(([name]) => /^(matmul|embed)/.test(name));
   for (const [name, tol, build] of weighted) {
     Deno.test(`webgpu ${name}, in bands of ${BAND_BYTES} bytes, matches the reference (tolerance ${tol})`, async () => {

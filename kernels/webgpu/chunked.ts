@@ -18,7 +18,8 @@
  * Chunks are found from the row table alone (no host work per step): chunk slot 2b holds the
  * first chunk of a long run starting among rows bC..bC+C-1, slot 2b + 1 the later chunk of a run
  * begun earlier that starts there. As every run here is at least C long, each block of C rows has
- * at most one of each, so `2 · ⌈n / C⌉` slots of `[heads][valueDim][DK]` floats are enough.
+ * at most one of each, so `2 · ⌈n / C⌉` slots of `[heads][DK][valueDim]` floats are enough (the
+ * state transposed, so that a thread per value channel reads and writes adjacent floats).
  *
  * @module
  */

@@ -23,7 +23,7 @@ const DK = ${keyDim}u;
 @group(0) @binding(7) var<storage, read_write> arena: array<f32>; // [slots][arenaCols]; [heads][valueDim][DK] at offset
 @group(0) @binding(8) var<storage, read_write> slot: array<i32>; // [n]
 @group(0) @binding(9) var<storage, read_write> first: array<i32>; // [n]
-@group(0) @binding(10) var<storage, read_write> scratch: array<f32>; // [2⌈n/C⌉][heads][valueDim][DK], then [2⌈n/C⌉][heads]
+@group(0) @binding(10) var<storage, read_write> scratch: array<f32>; // [2⌈n/C⌉][heads][DK][valueDim] chunk states, then [2⌈n/C⌉][heads] decays
 fn keepOf(t: u32, h: u32) -> f32 { return keep[t * p.heads + h]; }
 fn addOf(t: u32, h: u32) -> f32 { return add[t * p.heads + h]; }
 fn qOf(t: u32, h: u32, i: u32) -> f32 { return q[(t * p.heads + h) * DK + i]; }
