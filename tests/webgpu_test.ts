@@ -292,7 +292,8 @@ if (missing) {
     for (const prefill of ["chunked", "recurrent", "measure"] as const) {
       Deno.test(`webgpu ${name}, prefill ${prefill}, matches the reference (tolerance ${tol})`, async () => {
         const gpu = await prefillBackend(prefill);
-        // Twice: the second submit goes on from the first's state (and, measuring, runs the form chosen).
+        // Twice: the second submit goes on from the first's state. Measuring, the first also times
+        // both forms (4 runs each), whose state must be put back after each; the second runs the form chosen.
         const error = await compareOps({ gpu, reference }, build, { tol, seed: 29, times: 2, what: name });
         if (SHOW) console.log(`max error ${error.toExponential(2)}`);
       });
