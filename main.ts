@@ -11,7 +11,7 @@ import { DEFAULT_MODEL_DIR, intFlag, stateDTypeFlag, weightsFlag } from "./cli/d
 import { loadProgress } from "./cli/load.ts";
 import { DEFAULT_STEPS_AHEAD, schedulerOf, SessionService } from "./engine/mod.ts";
 import { MemoryStore, openDenoKvStore, openRedisStore, type StateStore } from "./store/mod.ts";
-import type { BackendName } from "./kernels/mod.ts";
+import { type BackendName, parsePrefillForm } from "./kernels/mod.ts";
 import { loadModel, modelDirectoryFiles, type ModelFile, ModelLoadError } from "./models/mod.ts";
 import { readPlayground } from "./playground/assets.ts";
 import { createApp, DEFAULT_LIMITS, type LogFormat } from "./routes/mod.ts";
@@ -32,6 +32,8 @@ Environment: MODEL (comma-separated dirs), PORT (default 8000), HOST (default 0.
   CORS_ORIGINS (comma-separated origins browsers may call from, "*" for any; default none),
   CHECKPOINT_EVERY (tokens, default 16), LEASE_MS (generation lease, default 10000),
   STEPS_AHEAD (WebGPU: decode steps a plain greedy generation keeps in flight, default 3; 0: none),
+  WEBGPU_PREFILL (measure, chunked or recurrent: how RetNet's and Mamba-2's prefill runs on WebGPU;
+  default measure: each form timed once on the adapter, the faster kept),
   TOKENS_PER_INVOCATION (a session generation pauses after this many tokens, checkpointed, with an
   SSE "paused" event; the next GET .../stream continues it; default unlimited),
   MAX_PROMPT_TOKENS (16384), MAX_TOKENS (4096), DRAIN_MS (shutdown grace, default 30000),
@@ -60,6 +62,8 @@ const threadsFlag = values.threads ?? Deno.env.get("THREADS");
 const threads = threadsFlag ? intFlag("threads", threadsFlag, 1) || 1 : undefined;
 const weights = weightsFlag(values.weights ?? Deno.env.get("WEIGHTS"));
 const stateDType = stateDTypeFlag(values["state-dtype"] ?? Deno.env.get("STATE_DTYPE"));
+const prefillEnv = Deno.env.get("WEBGPU_PREFILL");
+const prefill = prefillEnv ? parsePrefillForm(prefillEnv) : undefined;
 const stepsAhead = intFlag("STEPS_AHEAD", Deno.env.get("STEPS_AHEAD"), DEFAULT_STEPS_AHEAD);
 
 const models = new Map();
@@ -68,7 +72,7 @@ for (const dir of dirs) {
   const started = performance.now();
   // MB read with rate and ETA, then each later stage, on stderr while a model loads; cleared when done.
   const shown = loadProgress(dir);
-  const loaded = await loadModel(dir, { backend, threads, weights, onProgress: shown.onProgress })
+  const loaded = await loadModel(dir, { backend, threads, weights, prefill, onProgress: shown.onProgress })
     .catch((err) => {
       shown.end();
       if (err instanceof ModelLoadError || err instanceof TokenizerLoadError) exitWith(err.message);

@@ -39,10 +39,11 @@ const USAGE =
 Decode/prefill tokens/s per family, format and thread count beside the rooflines measured in the
 same run (bandwidth, FMA peak), batched decode, our matmul against onnxruntime-web, and session
 store and resume timings. Prints Markdown tables; progress on stderr.
-  --backend webgpu the RWKV-7 0.1B and Mamba 130M shapes on WebGPU instead: f16 and f32, decode at
-                   1, 16 and 64 sessions, prefill, one session's greedy decode with each step
-                   waiting for its pick and with steps in flight, the GPU's copy bandwidth
-                   (sections do not apply)
+  --backend webgpu the RWKV-7 0.1B, Mamba 130M, Mamba-2 130M and RetNet ~0.1B shapes on WebGPU
+                   instead: f16 and f32, decode at 1, 16 and 64 sessions, prefill, one session's
+                   greedy decode with each step waiting for its pick and with steps in flight, the
+                   GPU's copy bandwidth (sections do not apply); WEBGPU_PREFILL=chunked|recurrent
+                   forces Mamba-2's and RetNet's prefill form (default: timed, the faster)
   --quick          fewer tokens per measurement (a smoke run; webgpu: 1 layer, vocabulary 4096)
   --section LIST   comma-separated: models,families,batch,peer,sessions (default: all)
   --only FORMAT    in "models" and "families", only f32, f16, bf16, int8 or q4 (int8 and q4: bf16 quantized as it loads)

@@ -98,9 +98,9 @@ export function mamba_130m(smaller: { layers?: number; vocab?: number } = {}): R
   return { name: "mamba 130M shape", tensors: tensors(spec, 5), config };
 }
 
-/** Mamba-2 130M: 24 layers × 768, 24 heads of 64, state 128, 1 group, vocab 50288. */
-export function mamba2_130m(): RandomCheckpoint {
-  const [L, D, H, P, N, G, K, V] = [24, 768, 24, 64, 128, 1, 4, 50288];
+/** Mamba-2 130M: 24 layers × 768, 24 heads of 64, state 128, 1 group, vocab 50288 (`smaller`: fewer layers, a smaller vocabulary). */
+export function mamba2_130m(smaller: { layers?: number; vocab?: number } = {}): RandomCheckpoint {
+  const [L, D, H, P, N, G, K, V] = [smaller.layers ?? 24, 768, 24, 64, 128, 1, 4, smaller.vocab ?? 50288];
   const I = H * P, CD = I + 2 * G * N;
   const spec: [string, number[], number?, number?][] = [["backbone.embeddings.weight", [V, D]]];
   for (let i = 0; i < L; i++) {
@@ -132,9 +132,9 @@ export function mamba2_130m(): RandomCheckpoint {
   return { name: "mamba2 130M shape", tensors: tensors(spec, 6), config };
 }
 
-/** RetNet ~0.1B (without embeddings): 12 layers × 768, value 1536, 3 heads, GLU 1536, vocab 50257. */
-export function retnet_100m(): RandomCheckpoint {
-  const [L, D, DV, H, F, V] = [12, 768, 1536, 3, 1536, 50257];
+/** RetNet ~0.1B (without embeddings): 12 layers × 768, value 1536, 3 heads, GLU 1536, vocab 50257 (`smaller`: fewer layers, a smaller vocabulary). */
+export function retnet_100m(smaller: { layers?: number; vocab?: number } = {}): RandomCheckpoint {
+  const [L, D, DV, H, F, V] = [smaller.layers ?? 12, 768, 1536, 3, 1536, smaller.vocab ?? 50257];
   const spec: [string, number[], number?, number?][] = [["embed_tokens.weight", [V, D]], [
     "output_projection.weight",
     [V, D],

@@ -17,6 +17,7 @@ import {
   type CopyBandwidth,
   createBackend,
   measureWebGpuCopyBandwidth,
+  parsePrefillForm,
   softwareAdapter,
   type WeightDType,
 } from "../kernels/mod.ts";
@@ -37,7 +38,7 @@ import {
 } from "../models/mod.ts";
 import { mulberry32Step } from "../engine/prng.ts";
 import { benchBatch } from "./batch.ts";
-import { mamba_130m, withDtype } from "./random_families.ts";
+import { mamba2_130m, mamba_130m, retnet_100m, withDtype } from "./random_families.ts";
 import { randomRwkv7, RWKV7_0_1B, RWKV7_1_5B, type Rwkv7Shape } from "./random_rwkv7.ts";
 import { CHUNK, decodeWeights, measureSpeed } from "./side_by_side.ts";
 
@@ -82,21 +83,28 @@ interface Subject {
 /** `--quick`: one layer of each shape (real widths) and a 4k vocabulary. */
 const QUICK = { layers: 1, vocab: 4096 };
 
-/** The three models, at real shapes or (quick) {@linkcode QUICK}'s slice of them. */
+/**
+ * The models, at real shapes or (quick) {@linkcode QUICK}'s slice of them: RWKV-7 at 0.1B and 1.5B
+ * and Mamba, then Mamba-2 and RetNet, whose prefill has a chunked form
+ * (kernels/webgpu/prefill_choice.ts).
+ */
 export function gpuSubjects(quick: boolean): Subject[] {
   const slice = (shape: Rwkv7Shape) => quick ? { ...shape, nLayer: QUICK.layers, vocab: QUICK.vocab } : shape;
-  const mamba = quick ? mamba_130m(QUICK) : mamba_130m();
   const shape = quick ? ` (${QUICK.layers} layer, vocab ${QUICK.vocab})` : "";
+  const others = [mamba_130m, mamba2_130m, retnet_100m].map((make) => quick ? make(QUICK) : make());
   return [
     { name: `rwkv7 0.1B shape${shape}`, make: (dtype) => randomRwkv7(slice(RWKV7_0_1B), dtype) },
     { name: `rwkv7 1.5B shape${shape}`, make: (dtype) => randomRwkv7(slice(RWKV7_1_5B), dtype) },
-    {
-      name: `mamba 130M shape${shape}`,
-      make: (dtype) => withDtype(mamba.tensors, dtype),
-      config: mamba.config,
-    },
+    ...others.map((c): Subject => ({
+      name: `${c.name}${shape}`,
+      make: (dtype) => withDtype(c.tensors, dtype),
+      config: c.config,
+    })),
   ];
 }
+
+/** WEBGPU_PREFILL (measure, chunked or recurrent), as the server takes it: how Mamba-2's and RetNet's prefill runs. */
+const PREFILL = Deno.env.get("WEBGPU_PREFILL");
 
 /** The copy bandwidth, and a sentence saying what it was measured on (a software adapter named as one). */
 export async function gpuCopyBandwidth(quick: boolean): Promise<{ copy: CopyBandwidth; line: string }> {
@@ -112,7 +120,8 @@ export async function gpuCopyBandwidth(quick: boolean): Promise<{ copy: CopyBand
 
 async function gpuModel(tensors: TensorMap, slots: number, config?: Record<string, unknown>) {
   const spec = [...FAMILIES.values()].find((f) => f.detect(tensors, config))!;
-  const backend = await createBackend({ capacity: 0, maxCols: 0 }, "webgpu");
+  const prefill = PREFILL ? parsePrefillForm(PREFILL) : undefined;
+  const backend = await createBackend({ capacity: 0, maxCols: 0, prefill }, "webgpu");
   try {
     return createRecurrentModel({ ...spec.model(tensors, backend, config), backend, chunk: CHUNK, slots });
   } catch (err) {

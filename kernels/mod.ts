@@ -10,6 +10,7 @@ import { createReferenceBackend } from "./reference/backend.ts";
 import { createWasmBackend } from "./wasm/backend.ts";
 import { wasmSimdSupported } from "./wasm/loader.ts";
 import { createWebGpuBackend } from "./webgpu/backend.ts";
+import type { PrefillForm } from "./webgpu/prefill_choice.ts";
 
 export type {
   Backend,
@@ -34,6 +35,7 @@ export {
 } from "./wasm/loader.ts";
 export { measureWasmBandwidth } from "./wasm/bandwidth.ts";
 export { type CopyBandwidth, measureWebGpuCopyBandwidth } from "./webgpu/bandwidth.ts";
+export { parsePrefillForm, type PrefillForm } from "./webgpu/prefill_choice.ts";
 export {
   type AdapterInfo,
   type BackendChoice,
@@ -56,6 +58,11 @@ export interface BackendSize {
   minParallelWork?: number;
   /** Split calls only where that measured faster (WASM only; default true; see kernels/wasm/split_choice.ts). */
   adaptiveSplit?: boolean;
+  /**
+   * How a prefill's long runs run where an op has a chunked form (WebGPU only: RetNet, Mamba-2):
+   * the form timed faster on the adapter (default "measure"), or always "chunked" or "recurrent".
+   */
+  prefill?: PrefillForm;
 }
 
 /** The backends by name, each made for the size a model needs. */

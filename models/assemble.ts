@@ -12,6 +12,7 @@ import {
   createBackend,
   isQuantized,
   type MatrixDType,
+  type PrefillForm,
   type QuantFormat,
   wasmThreadsSupported,
 } from "../kernels/mod.ts";
@@ -65,6 +66,8 @@ export interface LoadOptions {
    * gain), else every core the runtime reports.
    */
   threads?: number;
+  /** How WebGPU runs a prefill's long runs where the family has a chunked form (default: timed, the faster). */
+  prefill?: PrefillForm;
 }
 
 /** Where a load is: reading the weight file (`done` of `total` bytes), then the later stages. */
@@ -128,10 +131,11 @@ export async function assembleModel(source: ModelSource, options: LoadOptions = 
     ? await chooseBackend({ formats: matrixFormats(tensors, weights), recurrence: spec.recurrence })
     : undefined;
   const backendName = choice?.name ?? (options.backend as BackendName | undefined);
-  const backend = await createBackend({ ...size, threads }, backendName).catch((err) => {
+  const prefill = options.prefill;
+  const backend = await createBackend({ ...size, threads, prefill }, backendName).catch((err) => {
     if (threads === 1 || options.threads !== undefined) throw err;
     console.warn(`${threads} kernel threads unavailable (${(err as Error).message}); using 1`);
-    return createBackend({ ...size, threads: 1 }, backendName);
+    return createBackend({ ...size, threads: 1, prefill }, backendName);
   });
   let model: RecurrentModel, tokenizer: Tokenizer;
   const quantized: QuantizedCount = { weights: 0, quantized: 0 };

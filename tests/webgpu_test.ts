@@ -10,9 +10,11 @@ import { type Backend, createBackend } from "../kernels/mod.ts";
 import { createReferenceBackend } from "../kernels/reference/backend.ts";
 import { createWebGpuBackend } from "../kernels/webgpu/backend.ts";
 import { loadModel, type RecurrentModel } from "../models/mod.ts";
-import { compareOps, maxError, webgpuMissing } from "./helpers/webgpu.ts";
+import { compareOps, Inputs, maxError, webgpuMissing } from "./helpers/webgpu.ts";
 import { OP_CASES } from "./helpers/webgpu_op_cases.ts";
 import { QUANT_CASES } from "./helpers/webgpu_quant_cases.ts";
+import { CHUNKED_CASES, TOL_CHUNKED } from "./helpers/webgpu_chunked_cases.ts";
+import type { PrefillForm } from "../kernels/webgpu/prefill_choice.ts";
 
 const missing = await webgpuMissing();
 const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
@@ -26,6 +28,13 @@ const gpuBackend = async () => shared ??= await createBackend({ capacity: 1 << 2
 /** Matrices in bands of at most this many bytes (as over a GPU's largest binding): several per test matrix. */
 const BAND_BYTES = 512;
 let banded: Backend | undefined;
+const forced = new Map<PrefillForm, Promise<Backend>>();
+/** A backend whose prefill always takes one form (or times them: "measure"). */
+const prefillBackend = (prefill: PrefillForm) => {
+  let b = forced.get(prefill);
+  if (!b) forced.set(prefill, b = createWebGpuBackend({ prefill }));
+  return b;
+};
 const bandedBackend = async () => banded ??= await createWebGpuBackend({ bandBytes: BAND_BYTES });
 
 const FAMILY_CASES: [family: string, fixture: string][] = [
@@ -138,6 +147,44 @@ async function checkFamily(dir: string): Promise<number> {
 }
 
 /**
+ * RetNet's and Mamba-2's prefill in their chunked form (forced): 3 prompt tokens in one step (the
+ * recurrence: a run under 16 tokens), then the other 21 in one step (one chunk of 16 and 5 more,
+ * from the state the first step left), against the same prompt token by token (the recurrence)
+ * within 1e-4; then greedy decode from it against the goldens (tokens identical, logprobs within
+ * TOL_MODEL).
+ */
+async function checkChunkedPrefill(dir: string): Promise<void> {
+  const g: Goldens = JSON.parse(await Deno.readTextFile(`${dir}/goldens.json`));
+  const { model } = await loadModel(dir, { backend: "webgpu", chunk: 32, slots: 2, prefill: "chunked" });
+  try {
+    model.writeSlot(0, model.newState());
+    let stepped: Float32Array | undefined;
+    for (const tok of g.prompt) stepped = await step(model, 0, [tok]);
+    model.writeSlot(1, model.newState());
+    await model.step([{ slot: 1, tokens: g.prompt.slice(0, 3), logits: false }]);
+    let logits = await step(model, 1, g.prompt.slice(3));
+    assertClose(logits, stepped!, 1e-4, "chunked prefill logits vs token by token");
+    assertClose(
+      await model.readSlot(1),
+      await model.readSlot(0),
+      1e-4,
+      "chunked prefill state vs token by token",
+    );
+    const tokens: number[] = [], logprobs: number[] = [];
+    for (let i = 0; i < g.greedy.length; i++) {
+      const lp = logSoftmax(logits);
+      tokens.push(argmax(lp));
+      logprobs.push(lp[tokens[i]]);
+      logits = await step(model, 1, [tokens[i]]);
+    }
+    assert.deepEqual(tokens, g.greedy);
+    assertClose(logprobs, g.greedy_logprobs, TOL_MODEL, "greedy logprobs after the chunked prefill");
+  } finally {
+    model.backend.close();
+  }
+}
+
+/**
  * A quantized model's log-probabilities of WebGPU's greedy tokens on the WASM backend, against
  * WebGPU's: the WASM kernels quantize activations to 7 bits per block too (kernels/quant.ts), which
  * moves them by up to 0.37 on these fixtures (Mamba, int8), where WebGPU and the reference (exact
@@ -241,6 +288,39 @@ if (missing) {
       if (SHOW) console.log(`max error ${error.toExponential(2)}`);
     });
   }
+  for (const [name, tol, build] of CHUNKED_CASES) {
+    for (const prefill of ["chunked", "recurrent", "measure"] as const) {
+      Deno.test(`webgpu ${name}, prefill ${prefill}, matches the reference (tolerance ${tol})`, async () => {
+        const gpu = await prefillBackend(prefill);
+        // Twice: the second submit goes on from the first's state. Measuring, the first also times
+        // both forms (4 runs each), whose state must be put back after each; the second runs the form chosen.
+        const error = await compareOps({ gpu, reference }, build, { tol, seed: 29, times: 2, what: name });
+        if (SHOW) console.log(`max error ${error.toExponential(2)}`);
+      });
+    }
+  }
+  Deno.test("webgpu: while a submit times the prefill forms, a read queued after it sees its step and a write waits for it", async () => {
+    // The runner's pattern: submit, then at once the step's read and (a step run ahead) the next
+    // step's writes. A backend measuring for the first time waits on the GPU mid-submit.
+    const run = async (gpu: Backend) => {
+      const built = CHUNKED_CASES[0][2](new Inputs(gpu, 31));
+      const op = built.ops[0];
+      assert.ok(op.op === "retention");
+      const submitted = gpu.submit(built.ops);
+      const read = gpu.read(built.outputs.o);
+      gpu.write(op.q, new Float32Array(op.q.rows * op.q.cols)); // the next step's queries
+      const [, out] = await Promise.all([submitted, read]);
+      return out;
+    };
+    const measuring = await createWebGpuBackend();
+    try {
+      const got = await run(measuring), want = await run(await prefillBackend("recurrent"));
+      assert.ok(want.some((x) => x !== 0), "the step's outputs are not all zero");
+      assertClose(got, want, TOL_CHUNKED, "outputs read right after a measuring submit");
+    } finally {
+      measuring.close();
+    }
+  });
   const weighted = [...OP_CASES, ...QUANT_CASES].filter(([name]) => /^(matmul|embed)/.test(name));
   for (const [name, tol, build] of weighted) {
     Deno.test(`webgpu ${name}, in bands of ${BAND_BYTES} bytes, matches the reference (tolerance ${tol})`, async () => {
@@ -266,6 +346,10 @@ if (missing) {
         Deno.test(`webgpu ${family} ${fixture} --weights ${weights}: greedy as the reference and WASM with the same weights`, () =>
           checkQuantized(dir, weights));
       }
+    }
+    if (family === "mamba2" || family === "retnet") {
+      Deno.test(`webgpu ${family}: prefill in the chunked form equals the recurrence; greedy as the goldens`, () =>
+        checkChunkedPrefill(dir));
     }
     if (fixture === "tiny") {
       Deno.test(`webgpu ${family}: four sessions in one step equal each alone, bit for bit`, () =>

@@ -1,10 +1,12 @@
 import type { Op, Tensor, TensorDType } from "../ops.ts";
 import type { Backend, Matrix, MatrixSource } from "../types.ts";
 import { requestGpuDevice } from "./device.ts";
-import { planOp } from "./encode.ts";
+import { planChunked, planOp } from "./encode.ts";
 import { hostBytes, tensorUsage } from "./memory.ts";
 import { GpuMatrix, placeMatrix } from "./bands.ts";
 import { gpu, type Plan, type PlanContext } from "./plan.ts";
+import { Hold } from "./hold.ts";
+import { type Form, longestRun, PrefillChoice, type PrefillForm, timeForms } from "./prefill_choice.ts";
 
 /** Options of {@linkcode createWebGpuBackend} (the registry's size; GPU buffers are made one by one). */
 export interface WebGpuBackendOptions {
@@ -17,6 +19,11 @@ export interface WebGpuBackendOptions {
    * tests set it low to run the banded path.
    */
   readonly bandBytes?: number;
+  /**
+   * How a prefill's long runs run where an op has a chunked form (RetNet, Mamba-2): the faster
+   * form as timed on this adapter (default), or always one (kernels/webgpu/prefill_choice.ts).
+   */
+  readonly prefill?: PrefillForm;
 }
 
 /** A plan made ready: its pipeline and bind group, built once per op instance. */
@@ -26,23 +33,50 @@ interface Ready {
   readonly dispatch: readonly [number, number, number];
 }
 
+/** An op's ready plans, and those of its chunked form where it has one at its size. */
+interface Forms {
+  readonly recurrent: Ready[];
+  readonly chunked?: Ready[];
+}
+
 const OP_LISTS_ONLY = "The WebGPU backend runs op lists only: use tensor(), write(), submit() and read()";
 
 /**
  * The WebGPU backend: tensors are storage buffers, weights stay in GPU memory (16-bit ones
  * packed, widened in the shaders; q8/q4 ones dequantized in the shaders), and `submit` encodes a whole op list into one command
- * buffer. It has no synchronous path (`sync` is undefined): models run through `step()`.
+ * buffer. It has no synchronous path (`sync` is undefined): models run through `step()`. RetNet's
+ * and Mamba-2's long prefill runs take the form timed faster on the adapter (prefill_choice.ts).
  */
 export async function createWebGpuBackend(options: WebGpuBackendOptions = {}): Promise<Backend> {
   const device = await requestGpuDevice();
   const limit = Math.min(options.bandBytes ?? Infinity, device.limits.maxStorageBufferBindingSize);
   const pipelines = new Map<string, GPUComputePipeline>();
-  const ready = new WeakMap<Op, Ready[]>();
+  const ready = new WeakMap<Op, Forms>();
+  const prefill = new PrefillChoice(options.prefill);
+  // What the host last wrote to each i32 tensor (row tables are small): the runs of a step.
+  const hostInts = new WeakMap<Tensor, Int32Array>();
+  const scratch = new Map<number, GPUBuffer>();
+  const hold = new Hold();
+  let timing = false;
   const uploaded = new WeakMap<Matrix, GpuMatrix>();
   const none = device.createBuffer({ label: "none", size: 16, usage: GPUBufferUsage.STORAGE });
 
   const ctx: PlanContext = {
     none,
+    scratch(bytes: number): GPUBuffer | undefined {
+      const most = device.limits.maxStorageBufferBindingSize;
+      if (bytes > most) return undefined;
+      // Sizes rounded up to powers of two, so steps of many sizes share a few buffers.
+      const size = Math.min(2 ** Math.ceil(Math.log2(Math.max(bytes, 16))), most);
+      let b = scratch.get(size);
+      if (!b) {
+        scratch.set(
+          size,
+          b = device.createBuffer({ label: "chunk scratch", size, usage: GPUBufferUsage.STORAGE }),
+        );
+      }
+      return b;
+    },
     matrix(m: Matrix): GpuMatrix {
       if (m.handle instanceof GpuMatrix) return m.handle;
       // A host matrix (the models keep embedding tables on the host): uploaded once, on first use.
@@ -64,7 +98,7 @@ export async function createWebGpuBackend(options: WebGpuBackendOptions = {}): P
       const module = device.createShaderModule({ label: plan.key, code: plan.code() });
       p = device.createComputePipeline({
         label: plan.key,
-        layout: "auto",
+        layout: plan.allBound ? allBoundLayout(device, plan.buffers.length) : "auto",
         compute: { module, entryPoint: "main" },
       });
       pipelines.set(plan.key, p);
@@ -88,10 +122,59 @@ export async function createWebGpuBackend(options: WebGpuBackendOptions = {}): P
     return { pipeline: p, group, dispatch: plan.dispatch };
   }
 
-  function readyOf(op: Op): Ready[] {
+  function formsOf(op: Op): Forms {
     let r = ready.get(op);
-    if (!r) ready.set(op, r = planOp(op, ctx).map(prepare));
+    if (!r) {
+      const recurrent = planOp(op, ctx).map(prepare);
+      ready.set(op, r = { recurrent, chunked: planChunked(op, ctx)?.map(prepare) });
+    }
     return r;
+  }
+
+  function encode(steps: readonly Ready[]): void {
+    const encoder = device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    for (const r of steps) {
+      pass.setPipeline(r.pipeline);
+      pass.setBindGroup(0, r.group);
+      pass.dispatchWorkgroups(r.dispatch[0], r.dispatch[1], r.dispatch[2]);
+    }
+    pass.end();
+    device.queue.submit([encoder.finish()]);
+  }
+
+  // The ops' plans, each op with a chunked form in the form chosen for this step's runs; where no
+  // choice is made yet, what comes before is submitted and both forms are timed (prefill_choice.ts).
+  async function run(ops: readonly Op[], forms: readonly Forms[]): Promise<void> {
+    let steps: Ready[] = [];
+    for (let i = 0; i < ops.length; i++) {
+      const { recurrent, chunked } = forms[i];
+      const op = ops[i];
+      if (!chunked || (op.op !== "retention" && op.op !== "ssdScan")) {
+        steps.push(...recurrent);
+        continue;
+      }
+      const first = hostInts.get(op.rows.first);
+      const longest = first ? longestRun(first, op.n) : op.n;
+      let form: Form | undefined = prefill.form(op, longest);
+      if (!form) {
+        encode(steps);
+        steps = [];
+        timing = true;
+        try {
+          const times = await timeForms(
+            device,
+            op.state,
+            (f) => encode(f === "chunked" ? chunked : recurrent),
+          );
+          form = prefill.record(op, longest, times);
+        } finally {
+          timing = false;
+        }
+      }
+      steps.push(...(form === "chunked" ? chunked : recurrent));
+    }
+    encode(steps);
   }
 
   function checkRange(t: Tensor, row: number, rows: number, what: string): void {
@@ -135,49 +218,19 @@ export async function createWebGpuBackend(options: WebGpuBackendOptions = {}): P
         : (data instanceof Int32Array && data.buffer instanceof ArrayBuffer
           ? data as Int32Array<ArrayBuffer>
           : Int32Array.from(data));
-      if (values.length > 0) device.queue.writeBuffer(gpu(t, "write target"), row * t.cols * 4, values);
+      if (hold.active) void hold.after(() => writeNow(t, values.slice(), row));
+      else writeNow(t, values, row);
     },
-    async submit(ops: readonly Op[]): Promise<void> {
-      // Validation is awaited only when the list has ops not seen before (their pipelines and bind
-      // groups are new); later submits of a recorded list return at once. The queue runs work in
-      // order, so a read() or write() after this sees the results.
-      const fresh = ops.some((op) => !ready.has(op));
-      if (fresh) device.pushErrorScope("validation");
-      let steps: Ready[];
-      try {
-        steps = ops.flatMap(readyOf);
-      } catch (err) {
-        if (fresh) await device.popErrorScope();
-        throw err;
-      }
-      const encoder = device.createCommandEncoder();
-      const pass = encoder.beginComputePass();
-      for (const r of steps) {
-        pass.setPipeline(r.pipeline);
-        pass.setBindGroup(0, r.group);
-        pass.dispatchWorkgroups(r.dispatch[0], r.dispatch[1], r.dispatch[2]);
-      }
-      pass.end();
-      device.queue.submit([encoder.finish()]);
-      const error = fresh ? await device.popErrorScope() : null;
-      if (error) throw new Error(`WebGPU rejected the op list: ${error.message}`);
+    submit(ops: readonly Op[]): Promise<void> {
+      if (hold.active) return hold.after(() => submitNow(ops));
+      const done = submitNow(ops);
+      // Waiting on the GPU to time the prefill forms: later calls wait for the rest of this list.
+      if (timing) void hold.after(() => done);
+      return done;
     },
-    async read(t: Tensor, row = 0, rows = t.rows - row): Promise<Float32Array> {
+    read(t: Tensor, row = 0, rows = t.rows - row): Promise<Float32Array> {
       checkRange(t, row, rows, "Reading");
-      const size = rows * t.cols * 4;
-      if (size === 0) return new Float32Array(0);
-      const staging = device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-      try {
-        const encoder = device.createCommandEncoder();
-        encoder.copyBufferToBuffer(gpu(t, "read source"), row * t.cols * 4, staging, 0, size);
-        device.queue.submit([encoder.finish()]);
-        await staging.mapAsync(GPUMapMode.READ);
-        const bytes = staging.getMappedRange().slice(0);
-        staging.unmap();
-        return t.dtype === "f32" ? new Float32Array(bytes) : Float32Array.from(new Int32Array(bytes));
-      } finally {
-        staging.destroy();
-      }
+      return hold.active ? hold.after(() => readNow(t, row, rows)) : readNow(t, row, rows);
     },
     close(): void {
       device.destroy();
@@ -191,6 +244,63 @@ export async function createWebGpuBackend(options: WebGpuBackendOptions = {}): P
     retention: opListsOnly,
     wkv4: opListsOnly,
   };
+
+  function writeNow(
+    t: Tensor,
+    values: Float32Array<ArrayBuffer> | Int32Array<ArrayBuffer>,
+    row: number,
+  ): void {
+    if (values.length > 0) device.queue.writeBuffer(gpu(t, "write target"), row * t.cols * 4, values);
+    if (values instanceof Int32Array) {
+      let mirror = hostInts.get(t);
+      if (!mirror) hostInts.set(t, mirror = new Int32Array(t.rows * t.cols));
+      mirror.set(values, row * t.cols);
+    }
+  }
+
+  async function submitNow(ops: readonly Op[]): Promise<void> {
+    // Validation is awaited only when the list has ops not seen before (their pipelines and bind
+    // groups are new); later submits of a recorded list return at once. The queue runs work in
+    // order, so a read() or write() after this sees the results.
+    const fresh = ops.some((op) => !ready.has(op));
+    if (fresh) device.pushErrorScope("validation");
+    try {
+      await run(ops, ops.map(formsOf));
+    } catch (err) {
+      if (fresh) await device.popErrorScope();
+      throw err;
+    }
+    const error = fresh ? await device.popErrorScope() : null;
+    if (error) throw new Error(`WebGPU rejected the op list: ${error.message}`);
+  }
+
+  async function readNow(t: Tensor, row: number, rows: number): Promise<Float32Array> {
+    const size = rows * t.cols * 4;
+    if (size === 0) return new Float32Array(0);
+    const staging = device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    try {
+      const encoder = device.createCommandEncoder();
+      encoder.copyBufferToBuffer(gpu(t, "read source"), row * t.cols * 4, staging, 0, size);
+      device.queue.submit([encoder.finish()]);
+      await staging.mapAsync(GPUMapMode.READ);
+      const bytes = staging.getMappedRange().slice(0);
+      staging.unmap();
+      return t.dtype === "f32" ? new Float32Array(bytes) : Float32Array.from(new Int32Array(bytes));
+    } finally {
+      staging.destroy();
+    }
+  }
+}
+
+/** A layout binding the uniforms at 0 and `buffers` read-write storage buffers at 1, 2, … */
+function allBoundLayout(device: GPUDevice, buffers: number): GPUPipelineLayout {
+  const entries: GPUBindGroupLayoutEntry[] = [
+    { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: "uniform" } },
+  ];
+  for (let i = 1; i <= buffers; i++) {
+    entries.push({ binding: i, visibility: GPUShaderStage.COMPUTE, buffer: { type: "storage" } });
+  }
+  return device.createPipelineLayout({ bindGroupLayouts: [device.createBindGroupLayout({ entries })] });
 }
 
 function opListsOnly(): never {

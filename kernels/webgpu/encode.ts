@@ -21,6 +21,9 @@ import { selectiveScanPlan } from "./mamba.ts";
 import { ssdScanPlan, ssdStepPlan } from "./ssd.ts";
 import { advancePlan, retnetRotatePlan } from "./retnet.ts";
 import { retentionPlan } from "./retention.ts";
+import { retentionChunkedPlans } from "./retention_chunked.ts";
+import { ssdChunkedPlans } from "./ssd_chunked.ts";
+import { CHUNK } from "./chunked.ts";
 
 /** What runs `op` (nothing when it covers no rows); shapes are checked here. */
 export function planOp(op: Op, ctx: PlanContext): Plan[] {
@@ -80,4 +83,21 @@ export function planOp(op: Op, ctx: PlanContext): Plan[] {
     case "retention":
       return retentionPlan(op);
   }
+}
+
+/**
+ * What runs `op` in its chunked form (chunked.ts), for a step with runs of at least CHUNK tokens:
+ * the recurrence for the shorter runs, then the chunked passes for the others; undefined when
+ * the op has no such form, or not at this step size.
+ */
+export function planChunked(op: Op, ctx: PlanContext): Plan[] | undefined {
+  if (op.op === "retention") {
+    const passes = retentionChunkedPlans(op, ctx);
+    return passes && [...retentionPlan(op, CHUNK - 1), ...passes];
+  }
+  if (op.op === "ssdScan") {
+    const passes = ssdChunkedPlans(op, ctx);
+    return passes && [...ssdScanPlan(op, CHUNK - 1), ...passes];
+  }
+  return undefined;
 }

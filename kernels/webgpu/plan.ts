@@ -21,6 +21,11 @@ export interface Plan {
   readonly buffers: readonly GPUBuffer[];
   /** Workgroups in x, y and z. */
   readonly dispatch: readonly [number, number, number];
+  /**
+   * Every buffer bound read-write whether the shader uses it or not (the passes of one op that
+   * share its bindings); otherwise the layout is the shader's own.
+   */
+  readonly allBound?: boolean;
 }
 
 /** What plan functions need from the backend besides the op itself. */
@@ -29,6 +34,11 @@ export interface PlanContext {
   matrix(m: Matrix): GpuMatrix;
   /** A small zeroed buffer bound where an optional input is absent. */
   readonly none: GPUBuffer;
+  /**
+   * A working buffer of at least `bytes`, shared by the ops asking for about as much (the ops of
+   * a submission run in order); undefined when it would exceed the largest storage binding.
+   */
+  scratch(bytes: number): GPUBuffer | undefined;
 }
 
 /** Threads per workgroup of every shader here. */

@@ -1,6 +1,7 @@
 /**
  * RetNet's recurrent retention: one thread per (run, head, value channel) keeps its row of the
- * kv state (`keyDim` values) in registers: row ← row·keep + k·(v·add), o = q · row.
+ * kv state (`keyDim` values) in registers: row ← row·keep + k·(v·add), o = q · row. The chunked
+ * form of a prefill's long runs is retention_chunked.ts.
  *
  * @module
  */
@@ -10,7 +11,7 @@ import { checkShape, checkState, gpu, type Plan, rowBuffers, threads } from "./p
 import { BUILTINS, FLAT, RUNS } from "./wgsl.ts";
 
 const code = (keyDim: number) => () => `
-struct P { n: u32, heads: u32, valueDim: u32, arenaCols: u32, offset: u32 }
+struct P { n: u32, heads: u32, valueDim: u32, arenaCols: u32, offset: u32, most: u32 }
 const DK = ${keyDim}u;
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read_write> q: array<f32>; // [n][heads * DK] rotated queries
@@ -37,6 +38,7 @@ fn main(${BUILTINS}) {
   var s: array<f32, DK>;
   for (var j = 0u; j < DK; j++) { s[j] = arena[base + j]; }
   let end = runEnd(row, p.n);
+  if (end - row > p.most) { return; } // a long run, left to the chunked passes
   for (var t = row; t < end; t++) {
     let kp = keep[t * p.heads + h];
     let va = v[t * cols + ha] * add[t * p.heads + h];
@@ -51,8 +53,11 @@ fn main(${BUILTINS}) {
   for (var j = 0u; j < DK; j++) { arena[base + j] = s[j]; }
 }`;
 
-/** One thread per (row, head, value channel); only rows that start a run work. */
-export function retentionPlan(op: RetentionOp): Plan[] {
+/**
+ * One thread per (row, head, value channel); only rows that start a run of at most `most` tokens
+ * work (longer ones are left to the chunked passes).
+ */
+export function retentionPlan(op: RetentionOp, most = op.n): Plan[] {
   const { n, heads: H, keyDim: DK, valueDim: DV, state } = op;
   if (!Number.isInteger(DK) || DK < 1 || DK > 256) throw new RangeError(`Key size ${DK} is outside 1..256`);
   checkShape(op.q, "retention q", { rows: n, cols: H * DK });
@@ -65,7 +70,7 @@ export function retentionPlan(op: RetentionOp): Plan[] {
   return [{
     key: `retention_dk${DK}`,
     code: code(DK),
-    params: Uint32Array.of(n, H, DV, state.arena.cols, state.offset),
+    params: Uint32Array.of(n, H, DV, state.arena.cols, state.offset, most),
     buffers: [
       ...[op.q, op.k, op.v, op.keep, op.add, op.o].map((t) => gpu(t, "retention input")),
       gpu(state.arena, "state arena"),

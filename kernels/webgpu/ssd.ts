@@ -1,7 +1,8 @@
 /**
  * Mamba-2: the step sizes (dt = clamped softplus, dA = exp(dt·A), one thread per token and
  * head) and the SSD recurrence (one thread per (run, head, channel p) keeping its `stateSize`
- * values in registers, B and C shared by the heads of a group).
+ * values in registers, B and C shared by the heads of a group). The chunked form of a prefill's
+ * long runs is ssd_chunked.ts.
  *
  * @module
  */
@@ -59,7 +60,7 @@ export function ssdStepPlan(op: SsdStepOp): Plan[] {
 }
 
 const scanCode = (size: number) => () => `
-struct P { n: u32, heads: u32, headDim: u32, groups: u32, arenaCols: u32, offset: u32 }
+struct P { n: u32, heads: u32, headDim: u32, groups: u32, arenaCols: u32, offset: u32, most: u32 }
 const N = ${size}u;
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>; // [n][heads * headDim]
@@ -88,6 +89,11 @@ fn main(${BUILTINS}) {
   var s: array<f32, N>;
   for (var j = 0u; j < N; j++) { s[j] = arena[base + j]; }
   let end = runEnd(row, p.n);
+  if (end - row > p.most) {
+    // A long run, left to the chunked passes, which add C·h to the D skip written here.
+    for (var t = row; t < end; t++) { y[t * cols + hp] = d[h] * x[t * cols + hp]; }
+    return;
+  }
   for (var t = row; t < end; t++) {
     let step = dt[t * p.heads + h];
     let decay = dA[t * p.heads + h];
@@ -103,8 +109,11 @@ fn main(${BUILTINS}) {
   for (var j = 0u; j < N; j++) { arena[base + j] = s[j]; }
 }`;
 
-/** One thread per (row, head, channel); only rows that start a run work. */
-export function ssdScanPlan(op: SsdScanOp): Plan[] {
+/**
+ * One thread per (row, head, channel); only rows that start a run work, those of a run longer than
+ * `most` tokens only writing its D skip (the chunked passes do the rest).
+ */
+export function ssdScanPlan(op: SsdScanOp, most = op.n): Plan[] {
   const { n, heads: H, headDim: P, stateSize: N, groups: G, state } = op;
   if (!Number.isInteger(N) || N < 1 || N > 256) throw new RangeError(`State size ${N} is outside 1..256`);
   if (!Number.isInteger(G) || G < 1 || H % G !== 0) {
@@ -121,7 +130,7 @@ export function ssdScanPlan(op: SsdScanOp): Plan[] {
   return [{
     key: `ssd_scan_n${N}`,
     code: scanCode(N),
-    params: Uint32Array.of(n, H, P, G, state.arena.cols, state.offset),
+    params: Uint32Array.of(n, H, P, G, state.arena.cols, state.offset, most),
     buffers: [
       ...[op.x, op.dt, op.dA, op.b, op.c, op.d, op.y].map((t) => gpu(t, "ssdScan input")),
       gpu(state.arena, "state arena"),
