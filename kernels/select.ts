@@ -10,6 +10,9 @@
 import type { BackendName } from "./types.ts";
 import { selfCheck, type SelfCheckNeeds } from "./self_check.ts";
 import { createWebGpuBackend } from "./webgpu/backend.ts";
+import { type AdapterInfo, softwareAdapter } from "./webgpu/device.ts";
+
+export { type AdapterInfo, softwareAdapter };
 import { wasmSimdSupported } from "./wasm/loader.ts";
 
 /** The backend `auto` chose, and why (the start line says it). */
@@ -22,26 +25,6 @@ export interface BackendChoice {
 export interface ChooseOptions extends SelfCheckNeeds {
   /** Take a software adapter like a GPU (tests and CI, where lavapipe stands in for one). */
   readonly acceptSoftware?: boolean;
-}
-
-/** What an adapter says of itself (GPUAdapterInfo's fields, and the older adapter flag). */
-export interface AdapterInfo {
-  readonly vendor?: string;
-  readonly architecture?: string;
-  readonly device?: string;
-  readonly description?: string;
-  readonly isFallbackAdapter?: boolean;
-}
-
-/** Names of software rasterizers as adapters report them. */
-const SOFTWARE_NAMES = /llvmpipe|lavapipe|swiftshader|basic render driver|software/i;
-
-/** Why an adapter is a software one (a CPU fallback, or named as one), or undefined for a GPU. */
-export function softwareAdapter(info: AdapterInfo): string | undefined {
-  const names = [info.description, info.device, info.vendor, info.architecture].filter(Boolean).join(" ");
-  const named = names.match(SOFTWARE_NAMES)?.[0];
-  if (info.isFallbackAdapter) return `a CPU fallback adapter${named ? ` (${named})` : ""}`;
-  return named ? `a software rasterizer (${named})` : undefined;
 }
 
 /** Picks the backend for `--backend auto` (see the module's description), checking what `options` needs. */

@@ -1,12 +1,19 @@
 import type { Op, Tensor, TensorDType } from "../ops.ts";
 import type { Backend, Matrix, MatrixSource } from "../types.ts";
-import { requestGpuDevice } from "./device.ts";
+import { type AdapterInfo, requestGpuDevice } from "./device.ts";
 import { planChunked, planOp } from "./encode.ts";
 import { hostBytes, tensorUsage } from "./memory.ts";
 import { GpuMatrix, placeMatrix } from "./bands.ts";
 import { gpu, type Plan, type PlanContext } from "./plan.ts";
 import { Hold } from "./hold.ts";
-import { type Form, longestRun, PrefillChoice, type PrefillForm, timeForms } from "./prefill_choice.ts";
+import {
+  defaultPrefillForm,
+  type Form,
+  longestRun,
+  PrefillChoice,
+  type PrefillForm,
+  timeForms,
+} from "./prefill_choice.ts";
 
 /** Options of {@linkcode createWebGpuBackend} (the registry's size; GPU buffers are made one by one). */
 export interface WebGpuBackendOptions {
@@ -21,7 +28,8 @@ export interface WebGpuBackendOptions {
   readonly bandBytes?: number;
   /**
    * How a prefill's long runs run where an op has a chunked form (RetNet, Mamba-2): the faster
-   * form as timed on this adapter (default), or always one (kernels/webgpu/prefill_choice.ts).
+   * form as timed on this adapter (default), or always one (kernels/webgpu/prefill_choice.ts). On a
+   * software adapter (kernels/webgpu/device.ts) the default is the recurrence, untimed.
    */
   readonly prefill?: PrefillForm;
 }
@@ -52,7 +60,8 @@ export async function createWebGpuBackend(options: WebGpuBackendOptions = {}): P
   const limit = Math.min(options.bandBytes ?? Infinity, device.limits.maxStorageBufferBindingSize);
   const pipelines = new Map<string, GPUComputePipeline>();
   const ready = new WeakMap<Op, Forms>();
-  const prefill = new PrefillChoice(options.prefill);
+  const info = (device as { adapterInfo?: AdapterInfo }).adapterInfo ?? {};
+  const prefill = new PrefillChoice(options.prefill ?? defaultPrefillForm(info));
   // What the host last wrote to each i32 tensor (row tables are small): the runs of a step.
   const hostInts = new WeakMap<Tensor, Int32Array>();
   const scratch = new Map<number, GPUBuffer>();

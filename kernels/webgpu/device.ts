@@ -8,6 +8,26 @@
 /** Storage buffers the widest shader binds (the RWKV-7 and Mamba recurrences). */
 export const STORAGE_BUFFERS = 10;
 
+/** What an adapter says of itself (GPUAdapterInfo's fields, and the older adapter flag). */
+export interface AdapterInfo {
+  readonly vendor?: string;
+  readonly architecture?: string;
+  readonly device?: string;
+  readonly description?: string;
+  readonly isFallbackAdapter?: boolean;
+}
+
+/** Names of software rasterizers as adapters report them. */
+const SOFTWARE_NAMES = /llvmpipe|lavapipe|swiftshader|basic render driver|software/i;
+
+/** Why an adapter is a software one (a CPU fallback, or named as one), or undefined for a GPU. */
+export function softwareAdapter(info: AdapterInfo): string | undefined {
+  const names = [info.description, info.device, info.vendor, info.architecture].filter(Boolean).join(" ");
+  const named = names.match(SOFTWARE_NAMES)?.[0];
+  if (info.isFallbackAdapter) return `a CPU fallback adapter${named ? ` (${named})` : ""}`;
+  return named ? `a software rasterizer (${named})` : undefined;
+}
+
 /** A device of the default adapter, or an Error saying why there is none. */
 export async function requestGpuDevice(): Promise<GPUDevice> {
   const gpu = (globalThis.navigator as { gpu?: GPU } | undefined)?.gpu;

@@ -8,13 +8,15 @@
  * buffers ({@linkcode TRIALS} runs each after an untimed one, alternating, the queue drained
  * around each, the state part saved before and put back after every run), keeps the faster by
  * median for the rest of the process, and runs it. Steps without such a run take the recurrence.
- * `prefill: "chunked"` or `"recurrent"` skips the timing (tests force the chunked form).
+ * `prefill: "chunked"` or `"recurrent"` skips the timing (tests force the chunked form); a software
+ * adapter takes the recurrence unless told otherwise ({@linkcode defaultPrefillForm}).
  *
  * @module
  */
 
 import type { Op, StateRef } from "../ops.ts";
 import { CHUNK } from "./chunked.ts";
+import { type AdapterInfo, softwareAdapter } from "./device.ts";
 import { gpu } from "./plan.ts";
 
 /** How the backend picks the form: by measurement (the default), or always one. */
@@ -34,6 +36,15 @@ export function parsePrefillForm(name: string): PrefillForm {
     throw new TypeError(`Unknown prefill form "${name}": use ${FORMS.join(", ")}`);
   }
   return name as PrefillForm;
+}
+
+/**
+ * The form a backend takes when not told one: timing on a GPU; the recurrence, untimed, on a
+ * software adapter (it has no idle lanes for the chunks, and timing both forms there took up to a
+ * minute at a 512-token run on lavapipe).
+ */
+export function defaultPrefillForm(info: AdapterInfo): PrefillForm {
+  return softwareAdapter(info) ? "recurrent" : "measure";
 }
 
 /** The longest run of a row table's `first` column over its first `n` rows. */

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { Op, RetentionOp, SsdScanOp } from "../ops.ts";
 import { CHUNK } from "./chunked.ts";
 import { Hold } from "./hold.ts";
-import { longestRun, parsePrefillForm, PrefillChoice } from "./prefill_choice.ts";
+import { defaultPrefillForm, longestRun, parsePrefillForm, PrefillChoice } from "./prefill_choice.ts";
 
 // Only the fields the choice reads (the shape); the tensors are never touched.
 const retention = { op: "retention", heads: 3, keyDim: 256, valueDim: 512 } as RetentionOp;
@@ -60,4 +60,10 @@ Deno.test("Hold runs held calls in call order, after the one that waits, then le
   assert.deepEqual(order, ["timed", "write", "read"]);
   await new Promise((r) => setTimeout(r, 0));
   assert.equal(hold.active, false, "empty again once all ran");
+});
+
+Deno.test("defaultPrefillForm: timing on a GPU, the recurrence on a software adapter", () => {
+  assert.equal(defaultPrefillForm({ vendor: "nvidia", description: "NVIDIA H100 80GB HBM3" }), "measure");
+  assert.equal(defaultPrefillForm({ description: "llvmpipe (LLVM 15.0.6, 256 bits)" }), "recurrent");
+  assert.equal(defaultPrefillForm({ isFallbackAdapter: true }), "recurrent");
 });
