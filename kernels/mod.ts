@@ -56,6 +56,8 @@ export interface BackendSize {
   minParallelWork?: number;
   /** Split calls only where that measured faster (WASM only; default true; see kernels/wasm/split_choice.ts). */
   adaptiveSplit?: boolean;
+  /** Run consecutive independent matmuls as one threaded job (WASM only; default true; kernels/wasm/call_groups.ts). */
+  groupCalls?: boolean;
 }
 
 /** The backends by name, each made for the size a model needs. */
