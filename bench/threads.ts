@@ -1,10 +1,10 @@
 /**
  * What a second thread buys, and what the split choice (kernels/wasm/split_choice.ts) and the
  * grouping of independent matmuls into one job (kernels/wasm/call_groups.ts) keep of it: the
- * RWKV-7 0.1B shape (random weights) built four times — 1 thread, 2 threads splitting every large
- * call, 2 threads splitting where it measured faster, the same with each matmul its own job — and
- * measured in alternating rounds in one process, so all see the same machine. Hand-offs: jobs
- * posted to the worker in the last decode step (each a wake and a join).
+ * RWKV-7 0.1B shape (random weights) built five times — 1 thread, 2 threads splitting every large
+ * call, 2 threads splitting where it measured faster, each of the two also with each matmul its
+ * own job — and measured in alternating rounds in one process, so all see the same machine.
+ * Hand-offs: jobs posted to the worker in the last decode step (each a wake and a join).
  *
  *   deno run -A bench/threads.ts [--dtype bf16|f16|f32] [--rounds 6]
  *
@@ -22,6 +22,10 @@ const tensors = randomRwkv7(RWKV7_0_1B, dtype);
 const runs = [
   { label: "1 thread", model: await buildModel(tensors, 1) },
   { label: "2 threads, every call split", model: await buildModel(tensors, 2, undefined, undefined, false) },
+  {
+    label: "2 threads, every call split, calls not grouped",
+    model: await buildModel(tensors, 2, undefined, undefined, false, false),
+  },
   { label: "2 threads, split as measured", model: await buildModel(tensors, 2) },
   {
     label: "2 threads, split as measured, calls not grouped",

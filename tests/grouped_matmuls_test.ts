@@ -57,13 +57,17 @@ function setup(backend: Backend, tokens: number) {
   return { tensors, ops, matmul };
 }
 
-/** Runs the op list built by `build` on a grouping and a non-grouping backend; returns both. */
-async function runBoth(tokens: number, build: (matmul: ReturnType<typeof setup>["matmul"]) => void) {
+/** Runs the op list built by `build` on a grouping and a non-grouping backend; returns their hand-offs. */
+async function runBoth(
+  tokens: number,
+  build: (matmul: ReturnType<typeof setup>["matmul"]) => void,
+  threads = 2,
+) {
   const runs = [];
   for (const groupCalls of [true, false]) {
     const backend = await createWasmBackend({
       ...SIZE,
-      threads: 2,
+      threads,
       minParallelWork: 0,
       adaptiveSplit: false,
       groupCalls,
@@ -92,8 +96,8 @@ async function runBoth(tokens: number, build: (matmul: ReturnType<typeof setup>[
   return { grouped: grouped.handOffs, alone: alone.handOffs };
 }
 
-for (const tokens of [1, 3]) {
-  Deno.test(`grouped matmuls of mixed formats equal the calls one by one (${tokens} token(s))`, async () => {
+for (const [tokens, threads] of [[1, 2], [3, 2], [3, 3]]) {
+  Deno.test(`grouped matmuls of mixed formats equal the calls one by one (${tokens} token(s), ${threads} threads)`, async () => {
     const counts = await runBoth(tokens, (matmul) => {
       // f32 reads xa plain; the 16-bit ones share xb, permuted once for the group. 48 x 40 f32 and
       // 64 x 64 bf16 / f16 are placed as groups of 8 rows ("_g8"); 36, 20 and 12 rows are row-major.
@@ -103,7 +107,7 @@ for (const tokens of [1, 3]) {
       matmul(randomMatrix(20, 64, "f16", 4), "xb", "yd");
       matmul(randomMatrix(64, 64, "f16", 5), "xb", "ye");
       matmul(randomMatrix(12, 24, "bf16", 6), "xc", "yf");
-    });
+    }, threads);
     assert.deepEqual(counts, { grouped: 1, alone: 6 });
   });
 }
