@@ -147,3 +147,27 @@ Deno.test("an RWKV-7 on 2 threads, its matmuls grouped, gives the 1-thread logit
     assert.deepEqual(new Uint32Array(logits[i + 3].buffer), new Uint32Array(logits[i].buffer), `step ${i}`);
   }
 });
+
+Deno.test("a group splits when one of its calls would split alone, and stays on the caller otherwise", async () => {
+  // minParallelWork 2048: a 40 x 40 call (1600) stays on the caller alone, a 64 x 40 call (2560) splits.
+  const backend = await createWasmBackend({
+    ...SIZE,
+    threads: 2,
+    minParallelWork: 2048,
+    adaptiveSplit: false,
+  });
+  try {
+    const { ops, matmul } = setup(backend, 1);
+    matmul(randomMatrix(40, 40, "f32", 1), "xa", "y1");
+    matmul(randomMatrix(40, 40, "f32", 2), "xa", "y2"); // 3200 in all, each under 2048
+    const small = backend.handOffs!();
+    backend.sync!.execute(ops);
+    assert.equal(backend.handOffs!() - small, 0);
+    matmul(randomMatrix(64, 40, "f32", 3), "xa", "y3");
+    const big = backend.handOffs!();
+    backend.sync!.execute(ops);
+    assert.equal(backend.handOffs!() - big, 1);
+  } finally {
+    backend.close();
+  }
+});

@@ -219,12 +219,14 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
   }
 
   // Independent matmuls as one job (call_groups.ts): each thread runs its row share of each, then
-  // one join; or, under ALWAYS_SPLIT work in all, all on the caller where that measured faster.
+  // one join; or, under ALWAYS_SPLIT work in all, all on the caller where that measured faster. A
+  // group none of whose calls would be split alone (each under minWork: the small LoRA halves) stays
+  // on the caller: grouping merges hand-offs, it does not add any.
   function runGroup(group: readonly FloatCall[]): void {
     const work = group.reduce((sum, c) => sum + c.work, 0);
     const alone = () => group.forEach((c) => k[c.name](...c.part(0, 0, c.rows)));
     permuted(group, () => {
-      if (work < minWork) return alone();
+      if (group.every((c) => c.work < minWork)) return alone();
       const parts = pool!.threads;
       const shares = group.map((c) => bounds(c.rows, c.align, parts));
       const calls = (i: number) =>
