@@ -207,6 +207,18 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
   }
   type FloatCall = ReturnType<typeof floatCall>;
 
+  // One call on its own: split where that pays (see split), else on the caller.
+  function runCall(c: FloatCall): void {
+    const { permute, x: [xp] } = c.span;
+    if (permute) permute8(xp, c.tokens, permute, 0);
+    try {
+      if (pool && c.work >= minWork) split(c.name, c.rows, c.align, c.part, c.work / c.rows);
+      else k[c.name](...c.part(0, 0, c.rows));
+    } finally {
+      if (permute) permute8(xp, c.tokens, permute, 1);
+    }
+  }
+
   // Runs `fn` with the x of each call that needs it permuted (each distinct x once), then restores it.
   function permuted(calls: readonly FloatCall[], fn: () => void): void {
     const xs = new Map(calls.filter((c) => c.span.permute).map((c) => [c.span.x[0], c]));
@@ -223,10 +235,10 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
   // group none of whose calls would be split alone (each under minWork: the small LoRA halves) stays
   // on the caller: grouping merges hand-offs, it does not add any.
   function runGroup(group: readonly FloatCall[]): void {
+    if (group.every((c) => c.work < minWork)) return group.forEach(runCall);
     const work = group.reduce((sum, c) => sum + c.work, 0);
     const alone = () => group.forEach((c) => k[c.name](...c.part(0, 0, c.rows)));
     permuted(group, () => {
-      if (group.every((c) => c.work < minWork)) return alone();
       const parts = pool!.threads;
       const shares = group.map((c) => bounds(c.rows, c.align, parts));
       const calls = (i: number) =>
@@ -348,11 +360,7 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
     matmul(m, x, y, tokens) {
       if (m.cols > scratchFloats / 4) throw new RangeError(`Matrix has ${m.cols} columns, above maxCols`);
       if (isQuantized(m.dtype)) return matmulQuantized(m, x, y, tokens);
-      const c = floatCall(m, x, y, tokens);
-      permuted([c], () => {
-        if (pool && c.work >= minWork) split(c.name, c.rows, c.align, c.part, c.work / c.rows);
-        else k[c.name](...c.part(0, 0, c.rows));
-      });
+      runCall(floatCall(m, x, y, tokens));
     },
     matmuls: pool && options.groupCalls !== false ? matmuls : undefined,
     unary(fn, x, out, bias, { rows, cols, k: scale }) {

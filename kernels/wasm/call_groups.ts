@@ -39,8 +39,8 @@ export function groupCalls(calls: readonly CallSpan[], max: number): number[] {
   let start = 0;
   for (let i = 0; i < calls.length; i++) {
     const c = calls[i];
-    const joins = i > start && c.groupable && i - start < max &&
-      calls.slice(start, i).every((g) => g.groupable && independent(g, c));
+    let joins = i > start && c.groupable && i - start < max;
+    for (let j = start; joins && j < i; j++) joins = calls[j].groupable && independent(calls[j], c);
     if (!joins && i > start) {
       lengths.push(i - start);
       start = i;
