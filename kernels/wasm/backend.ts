@@ -258,6 +258,10 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
 
   // Consecutive matmuls of an op list: independent float ones run as groups, the rest one by one.
   function matmuls(calls: readonly MatmulCall[]): void {
+    // None would be split: nothing to group (and no planning to pay for, per token, on a small model).
+    if (calls.every(({ m, tokens }) => m.rows * m.cols * tokens < minWork)) {
+      return calls.forEach(({ m, x, y, tokens }) => kernels.matmul(m, x, y, tokens));
+    }
     const floats = calls.map(({ m, x, y, tokens }) =>
       isQuantized(m.dtype) || m.cols > scratchFloats / 4 ? undefined : floatCall(m, x, y, tokens)
     );
