@@ -47,17 +47,21 @@ export interface Measurement {
   readonly stateBytes: number;
 }
 
-/** Builds a model from tensors on the WASM backend (`adaptiveSplit`: see kernels/wasm/split_choice.ts). */
+/**
+ * Builds a model from tensors on the WASM backend (`adaptiveSplit`: see kernels/wasm/split_choice.ts;
+ * `groupCalls`: kernels/wasm/call_groups.ts).
+ */
 export async function buildModel(
   tensors: TensorMap,
   threads: number,
   config?: Record<string, unknown>,
   weights?: QuantFormat,
   adaptiveSplit?: boolean,
+  groupCalls?: boolean,
 ): Promise<RecurrentModel> {
   const spec = [...FAMILIES.values()].find((f) => f.detect(tensors, config))!;
   const size = backendSize(spec, tensors, { chunk: CHUNK, slots: DEFAULT_SLOTS, config, weights });
-  const backend = await createBackend({ ...size, threads, adaptiveSplit }, "wasm");
+  const backend = await createBackend({ ...size, threads, adaptiveSplit, groupCalls }, "wasm");
   const placing = weights ? quantizingBackend(backend, weights) : backend;
   return createRecurrentModel({ ...spec.model(tensors, placing, config), backend, chunk: CHUNK });
 }

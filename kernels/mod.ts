@@ -63,6 +63,8 @@ export interface BackendSize {
    * the form timed faster on the adapter (default "measure"), or always "chunked" or "recurrent".
    */
   prefill?: PrefillForm;
+  /** Run consecutive independent matmuls as one threaded job (WASM only; default true; kernels/wasm/call_groups.ts). */
+  groupCalls?: boolean;
 }
 
 /** The backends by name, each made for the size a model needs. */

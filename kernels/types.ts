@@ -203,6 +203,8 @@ export interface Backend {
   wkv4(state: Wkv4State, io: Wkv4Io, shape: { readonly tokens: number; readonly channels: number }): void;
   /** Stops the backend's worker threads, if any. */
   close(): void;
+  /** Jobs handed to worker threads so far, each a wake and a join (a threaded WASM backend; benches count them). */
+  handOffs?(): number;
 
   /** A zeroed `[rows][cols]` tensor in backend memory. */
   tensor(rows: number, cols: number, dtype?: TensorDType): Tensor;

@@ -7,8 +7,8 @@
  * @module
  */
 
-import type { Op, Rows, StateRef, Tensor, TensorDType, UnaryFn } from "../ops.ts";
-import type { Backend } from "../types.ts";
+import type { MatmulOp, Op, Rows, StateRef, Tensor, TensorDType, UnaryFn } from "../ops.ts";
+import type { Backend, Matrix } from "../types.ts";
 import { widenTo } from "../widen.ts";
 import { gelu, sigmoid, softplus } from "./math.ts";
 import { pickRows } from "./pick.ts";
@@ -16,7 +16,22 @@ import { pickRows } from "./pick.ts";
 /** The kernels of a CPU backend (what the op list is lowered to). */
 export type CpuKernels =
   & Pick<Backend, "matmul" | "wkv7" | "wkv4" | "selectiveScan" | "ssdScan" | "retention">
-  & Partial<ElementwiseKernels>;
+  & Partial<ElementwiseKernels>
+  & {
+    /**
+     * Consecutive matmuls of an op list, in order, for a backend that runs independent ones
+     * together (the threaded WASM backend: one hand-off for several); without it, one by one.
+     */
+    matmuls?(calls: readonly MatmulCall[]): void;
+  };
+
+/** One `y[t] = m · x[t]` for t < tokens (a matmul op on a CPU backend). */
+export interface MatmulCall {
+  readonly m: Matrix;
+  readonly x: Float32Array;
+  readonly y: Float32Array;
+  readonly tokens: number;
+}
 
 /**
  * Element-wise loops a backend may run in its own code (the WASM backend: SIMD); without them, or
@@ -75,7 +90,16 @@ export function cpuOpMethods(
   f32: (length: number) => Float32Array,
 ): Pick<Backend, "tensor" | "write" | "submit" | "read" | "sync"> {
   const execute = (ops: readonly Op[]) => {
-    for (const op of ops) run(kernels, op);
+    for (let i = 0; i < ops.length;) {
+      let end = i;
+      while (kernels.matmuls && end < ops.length && ops[end].op === "matmul") end++;
+      if (end - i < 2) run(kernels, ops[i++]);
+      else {
+        const calls = (ops.slice(i, end) as MatmulOp[]).filter((op) => op.n > 0);
+        kernels.matmuls!(calls.map((op) => ({ m: op.w, x: f(op.x), y: f(op.out), tokens: op.n })));
+        i = end;
+      }
+    }
   };
   const read = (t: Tensor, row = 0, rows = t.rows - row): Float32Array => {
     const data = host(t);

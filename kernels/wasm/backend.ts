@@ -3,7 +3,8 @@ import type { UnaryFn } from "../ops.ts";
 import { dtypeBytes, hostData, widenTo } from "../widen.ts";
 import { isQuantized, packedBytes, QUANT_BLOCK } from "../quant.ts";
 import { kernelModule, wasmRelaxedSimdSupported, wasmSimdSupported, wasmThreadsSupported } from "./loader.ts";
-import { OPS, ThreadPool } from "./pool.ts";
+import { MAX_CALLS, OPS, ThreadPool } from "./pool.ts";
+import { type CallSpan, groupCalls } from "./call_groups.ts";
 import { SplitChoice } from "./split_choice.ts";
 import { groupable, groupRows } from "./row_groups.ts";
 import { viewMatrix } from "../host_matrix.ts";
@@ -66,7 +67,7 @@ interface QuantizedHandle {
   /** i32 starting values of the blocks' dot products. */
   readonly b: number;
 }
-import { type CpuKernels, cpuOpMethods } from "../cpu/execute.ts";
+import { type CpuKernels, cpuOpMethods, type MatmulCall } from "../cpu/execute.ts";
 
 type Kernel = (...args: number[]) => void;
 
@@ -80,6 +81,9 @@ const ALIGN = 64;
 const ALWAYS_SPLIT = 1 << 23;
 const STACK = 65536;
 const op = (name: typeof OPS[number]) => OPS.indexOf(name);
+/** Where part i of `parts` starts when [0, n) is cut into parts aligned to `align` (part `parts` ends at n). */
+const bounds = (n: number, align: number, parts: number) => (i: number) =>
+  i >= parts ? n : Math.min(n, Math.round((n * i) / parts / align) * align);
 
 /** Options of {@linkcode createWasmBackend}. */
 export interface WasmBackendOptions {
@@ -96,6 +100,11 @@ export interface WasmBackendOptions {
    * splits every call past minParallelWork (tests of the threaded kernels).
    */
   adaptiveSplit?: boolean;
+  /**
+   * Run consecutive independent matmuls of an op list as one threaded job, one hand-off for all
+   * (default); false runs each on its own (benches compare the two).
+   */
+  groupCalls?: boolean;
   /** Force the plain-SIMD128 build (no relaxed SIMD), as runtimes without relaxed SIMD get; tests use it. */
   baseline?: boolean;
 }
@@ -185,14 +194,105 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
     part: (i: number, a: number, b: number) => number[],
     work: number,
   ) {
-    const parts = pool!.threads;
-    const bound = (i: number) => (i >= parts ? n : Math.min(n, Math.round((n * i) / parts / align) * align));
+    const parts = pool!.threads, bound = bounds(n, align, parts);
     const divided = () => {
       const args = Array.from({ length: parts - 1 }, (_, i) => part(i + 1, bound(i + 1), bound(i + 2)));
       pool!.run(op(name), args, () => k[name](...part(0, 0, bound(1))));
     };
     if (!choice || n * work >= ALWAYS_SPLIT) return divided();
     choice.run(`${name} ${n} ${work}`, divided, () => k[name](...part(0, 0, n)));
+  }
+
+  // One float matmul as the pool runs it: its kernel, each thread's arguments for rows [r0, r1),
+  // and the memory it touches (call_groups.ts).
+  function floatCall(m: Matrix, x: Float32Array, y: Float32Array, tokens: number) {
+    const group = typeof m.handle === "number";
+    const w = group ? m.handle as number : ptr(hostData(m) as Float32Array);
+    const name = `matmul_${m.dtype as "f32" | "f16" | "bf16"}${group ? "_g8" : ""}` as const;
+    const size = dtypeBytes(m.dtype);
+    const [xp, yp] = [ptr(x), ptr(y)];
+    const part = (
+      i: number,
+      r0: number,
+      r1: number,
+    ) => [w + r0 * m.cols * size, xp, yp + 4 * r0, r1 - r0, m.cols, tokens, scratch[i], m.rows];
+    // 16-bit kernels take each 8-column group of x as its even then its odd elements (matmul.c).
+    const permute = m.dtype !== "f32" && m.cols >= 8 ? m.cols : 0;
+    const span: CallSpan = {
+      x: [xp, xp + 4 * tokens * m.cols],
+      out: [yp, yp + 4 * tokens * m.rows],
+      permute,
+      groupable: true,
+    };
+    return { name, rows: m.rows, align: group ? 8 : 4, part, work: m.rows * m.cols * tokens, tokens, span };
+  }
+  type FloatCall = ReturnType<typeof floatCall>;
+
+  // One call on its own: split where that pays (see split), else on the caller.
+  function runCall(c: FloatCall): void {
+    const { permute, x: [xp] } = c.span;
+    if (permute) permute8(xp, c.tokens, permute, 0);
+    try {
+      if (pool && c.work >= minWork) split(c.name, c.rows, c.align, c.part, c.work / c.rows);
+      else k[c.name](...c.part(0, 0, c.rows));
+    } finally {
+      if (permute) permute8(xp, c.tokens, permute, 1);
+    }
+  }
+
+  // Runs `fn` with the x of each call that needs it permuted (each distinct x once), then restores it.
+  function permuted(calls: readonly FloatCall[], fn: () => void): void {
+    const xs = new Map(calls.filter((c) => c.span.permute).map((c) => [c.span.x[0], c]));
+    for (const [xp, c] of xs) permute8(xp, c.tokens, c.span.permute, 0);
+    try {
+      fn();
+    } finally {
+      for (const [xp, c] of xs) permute8(xp, c.tokens, c.span.permute, 1);
+    }
+  }
+
+  // Independent matmuls as one job (call_groups.ts): each thread runs its row share of each, then
+  // one join; or, under ALWAYS_SPLIT work in all, all on the caller where that measured faster. A
+  // group none of whose calls would be split alone (each under minWork: the small LoRA halves) stays
+  // on the caller: grouping merges hand-offs, it does not add any.
+  function runGroup(group: readonly FloatCall[]): void {
+    if (group.every((c) => c.work < minWork)) return group.forEach(runCall);
+    const work = group.reduce((sum, c) => sum + c.work, 0);
+    const alone = () => group.forEach((c) => k[c.name](...c.part(0, 0, c.rows)));
+    permuted(group, () => {
+      const parts = pool!.threads;
+      const shares = group.map((c) => bounds(c.rows, c.align, parts));
+      const calls = (i: number) =>
+        group.flatMap((c, j) => {
+          const [r0, r1] = [shares[j](i), shares[j](i + 1)];
+          return r1 > r0 ? [[op(c.name), ...c.part(i, r0, r1)]] : [];
+        });
+      const divided = () =>
+        pool!.runList(
+          Array.from({ length: parts - 1 }, (_, i) => calls(i + 1)),
+          () => calls(0).forEach(([name, ...args]) => k[OPS[name]](...args)),
+        );
+      if (!choice || work >= ALWAYS_SPLIT) return divided();
+      choice.run(group.map((c) => `${c.name} ${c.rows} ${c.work}`).join(" + "), divided, alone);
+    });
+  }
+
+  // Consecutive matmuls of an op list: independent float ones run as groups, the rest one by one.
+  function matmuls(calls: readonly MatmulCall[]): void {
+    // None would be split: nothing to group (and no planning to pay for, per token, on a small model).
+    if (calls.every(({ m, tokens }) => m.rows * m.cols * tokens < minWork)) {
+      return calls.forEach(({ m, x, y, tokens }) => kernels.matmul(m, x, y, tokens));
+    }
+    const floats = calls.map(({ m, x, y, tokens }) =>
+      isQuantized(m.dtype) || m.cols > scratchFloats / 4 ? undefined : floatCall(m, x, y, tokens)
+    );
+    const alone: CallSpan = { x: [0, 0], out: [0, 0], permute: 0, groupable: false };
+    let at = 0;
+    for (const n of groupCalls(floats.map((c) => c?.span ?? alone), MAX_CALLS)) {
+      if (n > 1) runGroup(floats.slice(at, at + n) as FloatCall[]);
+      else kernels.matmul(calls[at].m, calls[at].x, calls[at].y, calls[at].tokens);
+      at += n;
+    }
   }
 
   // q8/q4 weights (matmul.c): x is quantized once per call into `xq`, then the rows are split between
@@ -287,27 +387,9 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
     matmul(m, x, y, tokens) {
       if (m.cols > scratchFloats / 4) throw new RangeError(`Matrix has ${m.cols} columns, above maxCols`);
       if (isQuantized(m.dtype)) return matmulQuantized(m, x, y, tokens);
-      const group = typeof m.handle === "number";
-      const w = group ? m.handle as number : ptr(hostData(m) as Float32Array);
-      const name = `matmul_${m.dtype as "f32" | "f16" | "bf16"}${group ? "_g8" : ""}` as const;
-      const size = dtypeBytes(m.dtype);
-      const [xp, yp] = [ptr(x), ptr(y)];
-      const part = (
-        i: number,
-        r0: number,
-        r1: number,
-      ) => [w + r0 * m.cols * size, xp, yp + 4 * r0, r1 - r0, m.cols, tokens, scratch[i], m.rows];
-      // 16-bit kernels take each 8-column group of x as its even then its odd elements (matmul.c).
-      const permute = m.dtype !== "f32" && m.cols >= 8;
-      if (permute) permute8(xp, tokens, m.cols, 0);
-      try {
-        if (pool && m.rows * m.cols * tokens >= minWork) {
-          split(name, m.rows, group ? 8 : 4, part, m.cols * tokens);
-        } else k[name](...part(0, 0, m.rows));
-      } finally {
-        if (permute) permute8(xp, tokens, m.cols, 1);
-      }
+      runCall(floatCall(m, x, y, tokens));
     },
+    matmuls: pool && options.groupCalls !== false ? matmuls : undefined,
     unary(fn, x, out, bias, { rows, cols, k: scale }) {
       const id = UNARY_IDS.indexOf(fn);
       if (id < 0) return false;
@@ -402,6 +484,7 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
     name: "wasm",
     threads,
     close: () => pool?.close(),
+    handOffs: () => pool?.jobs ?? 0,
     ...kernels,
     ...cpuOpMethods(kernels, kernels.f32),
   };

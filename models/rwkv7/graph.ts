@@ -27,6 +27,9 @@ export function rwkv7Model(weights: Rwkv7Weights): FamilyModel {
   };
 }
 
+/** A lora's name, its down and up matrices, input, output and activation between the two. */
+type Lora = [name: string, down: Matrix, up: Matrix, x: Tensor, y: Tensor, act?: UnaryFn];
+
 /**
  * One RWKV-7 step as an op list: embedding + ln0, then per block the time mix (token shift,
  * r/k/v projections, the w/a/g/v loras, the WKV state update, group norm, bonus and gate,
@@ -61,12 +64,10 @@ export function rwkv7Graph(weights: Rwkv7Weights): GraphBuilder {
       hidden: b(d.ffn),
       last: b(),
     };
-    // One low-rank buffer per distinct lora width.
-    const lowBuffers = new Map<number, Tensor>();
-    const low = (rows: number) => {
-      if (!lowBuffers.has(rows)) lowBuffers.set(rows, b(rows));
-      return lowBuffers.get(rows)!;
-    };
+    // One low-rank buffer per lora (w, a, g, v), so that no lora's down half writes what another's
+    // up half reads.
+    const low: Record<string, Tensor> = {};
+    const lowOf = (name: string, rows: number) => low[name] ??= b(rows);
     const c = ctx.constant;
     const layers = weights.layers.map((layer, i) => ({
       layer,
@@ -77,12 +78,13 @@ export function rwkv7Graph(weights: Rwkv7Weights): GraphBuilder {
 
     return (n, m) => {
       const g = new GraphWriter(ctx, n);
-      // y = up · act(down · x); act undefined means identity.
-      const lora = (down: Matrix, up: Matrix, x: Tensor, y: Tensor, act?: UnaryFn) => {
-        const l = low(down.rows);
-        g.matmul(down, x, l);
-        if (act) g.unary(act, l);
-        g.matmul(up, l, y);
+      // y = up · act(down · x) for each lora; act undefined means identity. The down halves come
+      // first, after the r/k/v projections, then the up halves: each run of matmuls reads nothing
+      // the others in it write, so a threaded backend runs it as one job (kernels/wasm/call_groups.ts).
+      const loras = (list: Lora[]) => {
+        for (const [name, down, , x] of list) g.matmul(down, x, lowOf(name, down.rows));
+        for (const [name, , , , , act] of list) if (act) g.unary(act, low[name]);
+        for (const [name, , up, , y] of list) g.matmul(up, low[name], y);
       };
       g.embed(weights.emb, buf.x);
       g.layerNorm(buf.x, buf.x, weights.ln0);
@@ -108,9 +110,12 @@ export function rwkv7Graph(weights: Rwkv7Weights): GraphBuilder {
         g.matmul(att.receptance, buf.xr, buf.r);
         g.matmul(att.key, buf.xk, buf.k);
         g.matmul(att.value, buf.xv, buf.v);
-        lora(att.w1, att.w2, buf.xw, buf.w, "tanh");
-        lora(att.a1, att.a2, buf.xa, buf.a);
-        lora(att.g1, att.g2, buf.xg, buf.g, "sigmoid");
+        loras([
+          ["w", att.w1, att.w2, buf.xw, buf.w, "tanh"],
+          ["a", att.a1, att.a2, buf.xa, buf.a],
+          ["g", att.g1, att.g2, buf.xg, buf.g, "sigmoid"],
+          ...(att.v ? [["v", att.v.v1, att.v.v2, buf.xv, buf.out] satisfies Lora] : []),
+        ]);
         g.push({
           op: "rwkv7Mix",
           w: buf.w,
@@ -125,12 +130,8 @@ export function rwkv7Graph(weights: Rwkv7Weights): GraphBuilder {
           heads: H,
           n,
         });
-        if (att.v === undefined) {
-          g.slice(buf.v, 0, buf.vFirst);
-        } else {
-          lora(att.v.v1, att.v.v2, buf.xv, buf.out);
-          g.push({ op: "rwkv7Value", v: buf.v, vFirst: buf.vFirst, mix: buf.out, v0: c(att.v.v0), n });
-        }
+        if (att.v === undefined) g.slice(buf.v, 0, buf.vFirst);
+        else g.push({ op: "rwkv7Value", v: buf.v, vFirst: buf.vFirst, mix: buf.out, v0: c(att.v.v0), n });
         g.push({
           op: "wkv7",
           r: buf.r,
