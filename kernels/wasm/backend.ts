@@ -1,13 +1,14 @@
 import type { Backend, Matrix, MatrixSource, Wkv7Inputs, Wkv7Shape } from "../types.ts";
 import type { UnaryFn } from "../ops.ts";
-import { dtypeBytes, hostData, widenTo } from "../widen.ts";
-import { isQuantized, packedBytes, QUANT_BLOCK } from "../quant.ts";
+import { dtypeBytes, hostData } from "../widen.ts";
+import { isQuantized } from "../quant.ts";
 import { kernelModule, wasmRelaxedSimdSupported, wasmSimdSupported, wasmThreadsSupported } from "./loader.ts";
 import { MAX_CALLS, OPS, ThreadPool } from "./pool.ts";
 import { type CallSpan, groupCalls } from "./call_groups.ts";
 import { SplitChoice } from "./split_choice.ts";
 import { groupable, groupRows } from "./row_groups.ts";
-import { viewMatrix } from "../host_matrix.ts";
+import { quantizedKernels } from "./quantized.ts";
+import { type CpuKernels, cpuOpMethods, type MatmulCall } from "../cpu/execute.ts";
 
 /** The unary functions elementwise.c computes, in its numbering. */
 const UNARY_IDS: readonly UnaryFn[] = [
@@ -57,17 +58,6 @@ interface ElementwiseExports {
     k: number,
   ): void;
 }
-
-/** Where a quantized matrix's parts start in WASM memory (grouped: see placeQuantized). */
-interface QuantizedHandle {
-  /** Packed weights. */
-  readonly w: number;
-  /** f32 scales. */
-  readonly s: number;
-  /** i32 starting values of the blocks' dot products. */
-  readonly b: number;
-}
-import { type CpuKernels, cpuOpMethods, type MatmulCall } from "../cpu/execute.ts";
 
 type Kernel = (...args: number[]) => void;
 
@@ -135,23 +125,6 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
   const module = await kernelModule(shared ? "threads" : relaxed ? "single" : "baseline");
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
   const k = instance.exports as unknown as Record<typeof OPS[number], Kernel>;
-  const quantizeX = instance.exports.quantize_x as (
-    x: number,
-    tokens: number,
-    cols: number,
-    xq: number,
-    xs: number,
-    xc: number,
-  ) => void;
-  const groupQ = instance.exports.group_q as (
-    w: number,
-    s: number,
-    b: number,
-    rows4: number,
-    cols: number,
-    q4: number,
-    tmp: number,
-  ) => void;
   const ew = instance.exports as unknown as ElementwiseExports;
   const permute8 = instance.exports.permute8 as (
     x: number,
@@ -295,67 +268,22 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
     }
   }
 
-  // q8/q4 weights (matmul.c): x is quantized once per call into `xq`, then the rows are split between
-  // threads in groups of 4. A quantized matrix lives as groups of 4 rows (`QuantizedHandle`).
-  let xq = { at: 0, scales: 0, sums: 0, bytes: 0 };
-  function matmulQuantized(m: Matrix, x: Float32Array, y: Float32Array, tokens: number): void {
-    const nb = m.cols / QUANT_BLOCK;
-    if (tokens * m.cols > xq.bytes) {
-      const bytes = Math.max(tokens, 64) * m.cols;
-      const perBlock = (bytes / QUANT_BLOCK) * 4;
-      xq = { at: alloc(bytes), scales: alloc(perBlock), sums: alloc(perBlock), bytes };
-    }
-    quantizeX(ptr(x), tokens, m.cols, xq.at, xq.scales, xq.sums);
-    const name = m.dtype === "q8" ? "matmul_q8" : "matmul_q4";
-    const rowBytes = dtypeBytes(m.dtype) * m.cols;
-    const { w, s, b } = m.handle as QuantizedHandle;
-    const yp = ptr(y);
-    const part = (_i: number, r0: number, r1: number) => [
-      w + r0 * rowBytes,
-      s + 4 * r0 * nb,
-      b + 4 * r0 * nb,
-      xq.at,
-      xq.scales,
-      yp + 4 * r0,
-      r1 - r0,
-      m.cols,
-      tokens,
-      m.rows,
-      xq.sums,
-    ];
-    if (pool && m.rows * m.cols * tokens >= minWork) split(name, m.rows, 4, part, m.cols * tokens);
-    else k[name](...part(0, 0, m.rows));
-  }
-
-  // A q8/q4 matrix in backend memory: its weights, scales and the dot products' starting values
-  // (−64 × each block's Σ w), as groups of 4 rows, the last padded with zero rows (matmul.c).
-  function placeQuantized(src: MatrixSource & { dtype: "q8" | "q4" }): Matrix {
-    const { rows, cols, dtype } = src;
-    const rows4 = Math.ceil(rows / 4) * 4, nb = cols / QUANT_BLOCK;
-    const packed = packedBytes(dtype, rows, cols);
-    const w = alloc(packedBytes(dtype, rows4, cols)), s = alloc(rows4 * nb * 4), b = alloc(rows4 * nb * 4);
-    new Uint8Array(buffer, w, packedBytes(dtype, rows4, cols)).fill(0).set(src.bytes.subarray(0, packed));
-    new Uint8Array(buffer, s, rows4 * nb * 4).fill(0).set(src.bytes.subarray(packed));
-    const starts = new Int32Array(buffer, b, rows4 * nb).fill(0);
-    const view = viewMatrix(src, src.bytes.byteOffset % 4 === 0 ? src.bytes : src.bytes.slice());
-    const unit = { ...view, scales: new Float32Array(rows * nb).fill(1) };
-    const row = new Float32Array(cols);
-    for (let r = 0; r < rows; r++) {
-      widenTo(unit, r, row); // the integer weights
-      for (let j = 0; j < nb; j++) {
-        let sum = 0;
-        for (let i = 0; i < QUANT_BLOCK; i++) sum += row[j * QUANT_BLOCK + i];
-        starts[r * nb + j] = -64 * sum;
-      }
-    }
-    groupQ(w, s, b, rows4, cols, dtype === "q4" ? 1 : 0, scratch[0]);
-    const handle: QuantizedHandle = { w, s, b };
-    return { rows, cols, dtype, handle };
-  }
+  // q8/q4 weights (quantized.ts): rows split between threads in groups of 4.
+  const quantized = quantizedKernels({
+    exports: instance.exports,
+    buffer,
+    alloc,
+    ptr,
+    scratch: scratch[0],
+    run(name, rows, part, work) {
+      if (pool && work >= minWork) split(name, rows, 4, part, work / rows);
+      else k[name](...part(0, 0, rows));
+    },
+  });
 
   const kernels: CpuKernels & Pick<Backend, "matrix" | "f32" | "matvec"> = {
     matrix(src: MatrixSource): Matrix {
-      if (isQuantized(src.dtype)) return placeQuantized(src as MatrixSource & { dtype: "q8" | "q4" });
+      if (isQuantized(src.dtype)) return quantized.place(src as MatrixSource & { dtype: "q8" | "q4" });
       const at = alloc(src.bytes.byteLength);
       if (!groupable(src)) new Uint8Array(buffer, at, src.bytes.byteLength).set(src.bytes);
       const n = src.rows * src.cols;
@@ -386,7 +314,7 @@ export async function createWasmBackend(options: WasmBackendOptions): Promise<Ba
     },
     matmul(m, x, y, tokens) {
       if (m.cols > scratchFloats / 4) throw new RangeError(`Matrix has ${m.cols} columns, above maxCols`);
-      if (isQuantized(m.dtype)) return matmulQuantized(m, x, y, tokens);
+      if (isQuantized(m.dtype)) return quantized.matmul(m, x, y, tokens);
       runCall(floatCall(m, x, y, tokens));
     },
     matmuls: pool && options.groupCalls !== false ? matmuls : undefined,
