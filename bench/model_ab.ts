@@ -16,28 +16,28 @@
 import { parseArgs } from "node:util";
 import { provideKernelModule, type QuantFormat, type WeightDType } from "../kernels/mod.ts";
 import type { RecurrentModel } from "../models/mod.ts";
-import { mamba2_130m, mamba_130m, retnet_100m, rwkv4_169m, withDtype } from "./random_families.ts";
+import {
+  mamba2_130m,
+  mamba_130m,
+  type RandomCheckpoint,
+  retnet_100m,
+  rwkv4_169m,
+  withDtype,
+} from "./random_families.ts";
 import { randomRwkv7, RWKV7_0_1B } from "./random_rwkv7.ts";
 import { buildModel, measureSpeed } from "./side_by_side.ts";
 
+// A random checkpoint of a family in `dtype` (made once: the tensors are hundreds of MB).
+const random = (make: () => RandomCheckpoint) => (dtype: WeightDType) => {
+  const { tensors, config } = make();
+  return { tensors: withDtype(tensors, dtype), config };
+};
 const MODELS = {
   rwkv7: (dtype: WeightDType) => ({ tensors: randomRwkv7(RWKV7_0_1B, dtype), config: undefined }),
-  rwkv4: (dtype: WeightDType) => ({
-    tensors: withDtype(rwkv4_169m().tensors, dtype),
-    config: rwkv4_169m().config,
-  }),
-  mamba: (dtype: WeightDType) => ({
-    tensors: withDtype(mamba_130m().tensors, dtype),
-    config: mamba_130m().config,
-  }),
-  mamba2: (dtype: WeightDType) => ({
-    tensors: withDtype(mamba2_130m().tensors, dtype),
-    config: mamba2_130m().config,
-  }),
-  retnet: (dtype: WeightDType) => ({
-    tensors: withDtype(retnet_100m().tensors, dtype),
-    config: retnet_100m().config,
-  }),
+  rwkv4: random(rwkv4_169m),
+  mamba: random(() => mamba_130m()),
+  mamba2: random(mamba2_130m),
+  retnet: random(retnet_100m),
 } as const;
 const FORMATS = ["f32", "f16", "bf16", "int8", "q4"] as const;
 

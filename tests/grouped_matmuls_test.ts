@@ -15,21 +15,13 @@ import {
 } from "../kernels/mod.ts";
 import { createWasmBackend } from "../kernels/wasm/backend.ts";
 import { mulberry32 } from "../engine/prng.ts";
+import { randomMatrix } from "./helpers/random_matrix.ts";
 
 const SIZE: BackendSize = { capacity: 1 << 22, maxCols: 64 };
 
-function randomMatrix(rows: number, cols: number, dtype: WeightDType, seed: number): MatrixSource {
-  const rand = mulberry32(seed);
-  const f32 = new Float32Array(rows * cols).map(() => rand() * 2 - 1);
-  if (dtype === "f32") return { rows, cols, dtype, bytes: new Uint8Array(f32.buffer) };
-  const bits = new Uint16Array(rows * cols);
-  const u32 = new Uint32Array(f32.buffer);
-  for (let i = 0; i < bits.length; i++) {
-    // bf16: the top half of the f32; f16: a random half below 256.
-    bits[i] = dtype === "bf16" ? u32[i] >>> 16 : (Math.floor(rand() * 0x5c00) | (rand() < 0.5 ? 0x8000 : 0));
-  }
-  return { rows, cols, dtype, bytes: new Uint8Array(bits.buffer) };
-}
+// Seeded weights, one seed per matrix.
+const weights = (rows: number, cols: number, dtype: WeightDType, seed: number): MatrixSource =>
+  randomMatrix(rows, cols, dtype, mulberry32(seed));
 
 /** The same seeded inputs on `backend`: tensors by name (outputs NaN), and a way to add matmuls. */
 function setup(backend: Backend, tokens: number) {
@@ -101,12 +93,12 @@ for (const [tokens, threads] of [[1, 2], [3, 2], [3, 3]]) {
     const counts = await runBoth(tokens, (matmul) => {
       // f32 reads xa plain; the 16-bit ones share xb, permuted once for the group. 48 x 40 f32 and
       // 64 x 64 bf16 / f16 are placed as groups of 8 rows ("_g8"); 36, 20 and 12 rows are row-major.
-      matmul(randomMatrix(36, 40, "f32", 1), "xa", "ya");
-      matmul(randomMatrix(48, 40, "f32", 2), "xa", "yb");
-      matmul(randomMatrix(64, 64, "bf16", 3), "xb", "yc");
-      matmul(randomMatrix(20, 64, "f16", 4), "xb", "yd");
-      matmul(randomMatrix(64, 64, "f16", 5), "xb", "ye");
-      matmul(randomMatrix(12, 24, "bf16", 6), "xc", "yf");
+      matmul(weights(36, 40, "f32", 1), "xa", "ya");
+      matmul(weights(48, 40, "f32", 2), "xa", "yb");
+      matmul(weights(64, 64, "bf16", 3), "xb", "yc");
+      matmul(weights(20, 64, "f16", 4), "xb", "yd");
+      matmul(weights(64, 64, "f16", 5), "xb", "ye");
+      matmul(weights(12, 24, "bf16", 6), "xc", "yf");
     }, threads);
     assert.deepEqual(counts, { grouped: 1, alone: 6 });
   });
@@ -114,14 +106,14 @@ for (const [tokens, threads] of [[1, 2], [3, 2], [3, 3]]) {
 
 Deno.test("matmuls with an aliasing hazard are not grouped, and quantized ones run alone", async () => {
   const counts = await runBoth(2, (matmul) => {
-    matmul(randomMatrix(64, 64, "bf16", 1), "xb", "y1"); // [0]: permutes xb
-    matmul(randomMatrix(16, 64, "f32", 2), "xb", "y2"); // [1]: reads xb plain: not with [0]
-    matmul(randomMatrix(40, 32, "f32", 3), "xa", "y3"); // [1, 2]
-    matmul(randomMatrix(24, 40, "f32", 4), "y3", "y4"); // reads [2]'s output: [3]
-    matmul(randomMatrix(16, 48, "f32", 5), "xc", "y5"); // [3, 4]
-    matmul(randomMatrix(48, 24, "f32", 6), "xd", "xc"); // writes [4]'s input: [5]
-    matmul(quantizeMatrix(randomMatrix(32, 64, "f32", 7), "q8"), "xe", "y6"); // quantized: [6]
-    matmul(randomMatrix(8, 64, "f32", 8), "xe", "y7"); // [7]
+    matmul(weights(64, 64, "bf16", 1), "xb", "y1"); // [0]: permutes xb
+    matmul(weights(16, 64, "f32", 2), "xb", "y2"); // [1]: reads xb plain: not with [0]
+    matmul(weights(40, 32, "f32", 3), "xa", "y3"); // [1, 2]
+    matmul(weights(24, 40, "f32", 4), "y3", "y4"); // reads [2]'s output: [3]
+    matmul(weights(16, 48, "f32", 5), "xc", "y5"); // [3, 4]
+    matmul(weights(48, 24, "f32", 6), "xd", "xc"); // writes [4]'s input: [5]
+    matmul(quantizeMatrix(weights(32, 64, "f32", 7), "q8"), "xe", "y6"); // quantized: [6]
+    matmul(weights(8, 64, "f32", 8), "xe", "y7"); // [7]
   });
   assert.deepEqual(counts, { grouped: 6, alone: 8 });
 });
@@ -158,12 +150,12 @@ Deno.test("a group splits when one of its calls would split alone, and stays on 
   });
   try {
     const { ops, matmul } = setup(backend, 1);
-    matmul(randomMatrix(40, 40, "f32", 1), "xa", "y1");
-    matmul(randomMatrix(40, 40, "f32", 2), "xa", "y2"); // 3200 in all, each under 2048
+    matmul(weights(40, 40, "f32", 1), "xa", "y1");
+    matmul(weights(40, 40, "f32", 2), "xa", "y2"); // 3200 in all, each under 2048
     const small = backend.handOffs!();
     backend.sync!.execute(ops);
     assert.equal(backend.handOffs!() - small, 0);
-    matmul(randomMatrix(64, 40, "f32", 3), "xa", "y3");
+    matmul(weights(64, 40, "f32", 3), "xa", "y3");
     const big = backend.handOffs!();
     backend.sync!.execute(ops);
     assert.equal(backend.handOffs!() - big, 1);

@@ -3,25 +3,14 @@
 // tokens no multiple of matmul's 4 x 2 tile). Tolerance: 1e-5 relative to the magnitude of the sum
 // (f32 summation order differs).
 import assert from "node:assert/strict";
-import type { Backend, BackendSize, MatrixSource, WeightDType } from "../kernels/mod.ts";
+import type { Backend, BackendSize } from "../kernels/mod.ts";
 import { createReferenceBackend } from "../kernels/reference/backend.ts";
 import { createWasmBackend } from "../kernels/wasm/backend.ts";
 import { mulberry32 } from "../engine/prng.ts";
+import { randomMatrix } from "./helpers/random_matrix.ts";
 
 const reference = createReferenceBackend();
 const TOL = 1e-5;
-
-function randomMatrix(rows: number, cols: number, dtype: WeightDType, rand: () => number): MatrixSource {
-  const f32 = new Float32Array(rows * cols).map(() => rand() * 2 - 1);
-  if (dtype === "f32") return { rows, cols, dtype, bytes: new Uint8Array(f32.buffer) };
-  const bits = new Uint16Array(rows * cols);
-  const u32 = new Uint32Array(f32.buffer);
-  for (let i = 0; i < bits.length; i++) {
-    // bf16: top half of the f32; f16: a random half below 256 (subnormals included).
-    bits[i] = dtype === "bf16" ? u32[i] >>> 16 : (Math.floor(rand() * 0x5c00) | (rand() < 0.5 ? 0x8000 : 0));
-  }
-  return { rows, cols, dtype, bytes: new Uint8Array(bits.buffer) };
-}
 
 function fill(backend: Backend, n: number, rand: () => number): Float32Array {
   const a = backend.f32(n);

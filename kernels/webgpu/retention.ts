@@ -10,10 +10,8 @@ import type { RetentionOp } from "../ops.ts";
 import { checkShape, checkState, gpu, type Plan, rowBuffers, threads } from "./plan.ts";
 import { BUILTINS, FLAT, RUNS } from "./wgsl.ts";
 
-const code = (keyDim: number) => () => `
-struct P { n: u32, heads: u32, valueDim: u32, arenaCols: u32, offset: u32, most: u32 }
-const DK = ${keyDim}u;
-@group(0) @binding(0) var<uniform> p: P;
+/** The retention op's storage bindings 1–9, shared by its recurrent and chunked forms. */
+export const RETENTION_BINDINGS = `
 @group(0) @binding(1) var<storage, read_write> q: array<f32>; // [n][heads * DK] rotated queries
 @group(0) @binding(2) var<storage, read_write> k: array<f32>; // [n][heads * DK] rotated, scaled keys
 @group(0) @binding(3) var<storage, read_write> v: array<f32>; // [n][heads * valueDim]
@@ -22,7 +20,13 @@ const DK = ${keyDim}u;
 @group(0) @binding(6) var<storage, read_write> o: array<f32>; // [n][heads * valueDim]
 @group(0) @binding(7) var<storage, read_write> arena: array<f32>; // [slots][arenaCols]; [heads][valueDim][DK] at offset
 @group(0) @binding(8) var<storage, read_write> slot: array<i32>; // [n]
-@group(0) @binding(9) var<storage, read_write> first: array<i32>; // [n]
+@group(0) @binding(9) var<storage, read_write> first: array<i32>; // [n]`;
+
+const code = (keyDim: number) => () => `
+struct P { n: u32, heads: u32, valueDim: u32, arenaCols: u32, offset: u32, most: u32 }
+const DK = ${keyDim}u;
+@group(0) @binding(0) var<uniform> p: P;
+${RETENTION_BINDINGS}
 ${FLAT}
 ${RUNS}
 @compute @workgroup_size(64)

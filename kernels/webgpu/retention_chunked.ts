@@ -9,20 +9,13 @@
 import type { RetentionOp } from "../ops.ts";
 import { CHUNK, chunkedPlans, chunkedScratchBytes } from "./chunked.ts";
 import { gpu, type Plan, type PlanContext, rowBuffers } from "./plan.ts";
+import { RETENTION_BINDINGS } from "./retention.ts";
 
 const header = (keyDim: number) => `
 struct P { n: u32, heads: u32, valueDim: u32, arenaCols: u32, offset: u32 }
 const DK = ${keyDim}u;
 @group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read_write> q: array<f32>; // [n][heads * DK] rotated queries
-@group(0) @binding(2) var<storage, read_write> k: array<f32>; // [n][heads * DK] rotated, scaled keys
-@group(0) @binding(3) var<storage, read_write> v: array<f32>; // [n][heads * valueDim]
-@group(0) @binding(4) var<storage, read_write> keep: array<f32>; // [n][heads]
-@group(0) @binding(5) var<storage, read_write> add: array<f32>; // [n][heads]
-@group(0) @binding(6) var<storage, read_write> o: array<f32>; // [n][heads * valueDim]
-@group(0) @binding(7) var<storage, read_write> arena: array<f32>; // [slots][arenaCols]; [heads][valueDim][DK] at offset
-@group(0) @binding(8) var<storage, read_write> slot: array<i32>; // [n]
-@group(0) @binding(9) var<storage, read_write> first: array<i32>; // [n]
+${RETENTION_BINDINGS}
 @group(0) @binding(10) var<storage, read_write> scratch: array<f32>; // [2⌈n/C⌉][heads][DK][valueDim] chunk states, then [2⌈n/C⌉][heads] decays
 fn keepOf(t: u32, h: u32) -> f32 { return keep[t * p.heads + h]; }
 fn addOf(t: u32, h: u32) -> f32 { return add[t * p.heads + h]; }
